@@ -1,0 +1,73 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code is the machine-readable kind of an error; it becomes extensions.code.
+type Code string
+
+// Error codes (DESIGN "Errors").
+const (
+	CodeUnauthenticated         Code = "UNAUTHENTICATED"
+	CodeForbidden               Code = "FORBIDDEN"
+	CodeNotFound                Code = "NOT_FOUND"
+	CodeBadUserInput            Code = "BAD_USER_INPUT"
+	CodeUnsupported             Code = "UNSUPPORTED"
+	CodeUpstreamUnavailable     Code = "UPSTREAM_UNAVAILABLE"
+	CodeUpstreamTimeout         Code = "UPSTREAM_TIMEOUT"
+	CodeUpstreamRateLimited     Code = "UPSTREAM_RATE_LIMITED"
+	CodeComplexityLimitExceeded Code = "COMPLEXITY_LIMIT_EXCEEDED"
+	CodeInternal                Code = "INTERNAL"
+)
+
+// Error is commentgraph's one error type. Message is safe to show a client;
+// Err is the cause, for logs only. Provider is set on errors from an upstream.
+type Error struct {
+	Code     Code
+	Message  string
+	Provider string
+	// RetryAfter is how long the upstream asked us to wait (UPSTREAM_RATE_LIMITED).
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if e.Provider != "" {
+		msg = e.Provider + ": " + msg
+	}
+	if e.Err != nil {
+		return msg + ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an Error with a client-safe message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode is the code of err: an *Error's own, UPSTREAM_TIMEOUT for a deadline,
+// INTERNAL for anything else.
+func ErrorCode(err error) Code {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeUpstreamTimeout
+	default:
+		return CodeInternal
+	}
+}
+
+// IsCode reports whether err carries code.
+func IsCode(err error, code Code) bool { return ErrorCode(err) == code }

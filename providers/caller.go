@@ -1,0 +1,149 @@
+package providers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// DefaultMaxBody is how much of an upstream answer is read (8 MiB); a longer
+// one is garbage to us.
+const DefaultMaxBody = 8 << 20
+
+// CallInfo describes one finished upstream exchange, for metrics.
+type CallInfo struct {
+	Provider string
+	Method   string
+	// Endpoint is the route template ("/api/v1/comments/rooms/{roomId}"), not the
+	// concrete path, so metrics stay low-cardinality.
+	Endpoint string
+	Status   int // 0 when no answer came
+	Duration time.Duration
+}
+
+// Caller performs JSON exchanges with one upstream: it sets auth, bounds the body,
+// maps statuses to typed errors and reports each call. Each provider's client.go
+// builds one and supplies what differs: how to authenticate and how to read the
+// upstream's error body.
+type Caller struct {
+	Provider string
+	BaseURL  string
+	// Client defaults to a client with a 10 s timeout.
+	Client *http.Client
+	// Authorize sets credentials on a request. Nil: none.
+	Authorize func(ctx context.Context, req *http.Request) error
+	// ErrorText extracts the upstream's error message from a non-2xx body. Nil:
+	// the raw body.
+	ErrorText func(body []byte) string
+	// MaxBody defaults to DefaultMaxBody.
+	MaxBody int64
+	// OnCall, when set, is told about every exchange.
+	OnCall func(CallInfo)
+}
+
+// Request is one call: Endpoint is the route template reported to OnCall, Path
+// the concrete path (with query) appended to BaseURL.
+type Request struct {
+	Method   string
+	Endpoint string
+	Path     string
+	Body     any // marshalled as JSON when not nil
+	Header   http.Header
+}
+
+// Response is a successful answer's raw parts.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends r and returns the 2xx answer, or a typed error: StatusError for a
+// non-2xx, TransportError when the upstream could not be reached in time.
+func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
+	var body io.Reader
+	if r.Body != nil {
+		b, err := json.Marshal(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("%s: encode request: %w", c.Provider, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, c.BaseURL+r.Path, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: build request: %w", c.Provider, err)
+	}
+	for k, vs := range r.Header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Accept", "application/json")
+	if r.Body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Authorize != nil {
+		if err := c.Authorize(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	client := c.Client
+	if client == nil {
+		client = defaultClient
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	info := CallInfo{Provider: c.Provider, Method: r.Method, Endpoint: r.Endpoint, Duration: time.Since(start)}
+	if err != nil {
+		c.report(info)
+		return nil, TransportError(c.Provider, err)
+	}
+	defer resp.Body.Close()
+	info.Status = resp.StatusCode
+	max := c.MaxBody
+	if max <= 0 {
+		max = DefaultMaxBody
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	info.Duration = time.Since(start)
+	c.report(info)
+	if err != nil {
+		return nil, TransportError(c.Provider, err)
+	}
+	if int64(len(raw)) > max {
+		return nil, GarbageError(c.Provider, fmt.Errorf("answer longer than %d bytes", max))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		text := string(raw)
+		if c.ErrorText != nil {
+			text = c.ErrorText(raw)
+		}
+		return nil, StatusError(c.Provider, resp.StatusCode, text, resp.Header)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+}
+
+// JSON sends r and decodes the 2xx answer into out (when not nil). An answer
+// that is not the JSON expected is GarbageError.
+func (c *Caller) JSON(ctx context.Context, r Request, out any) (*Response, error) {
+	resp, err := c.Do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if out != nil {
+		if err := json.Unmarshal(resp.Body, out); err != nil {
+			return resp, GarbageError(c.Provider, fmt.Errorf("%s %s: %w", r.Method, r.Endpoint, err))
+		}
+	}
+	return resp, nil
+}
+
+func (c *Caller) report(info CallInfo) {
+	if c.OnCall != nil {
+		c.OnCall(info)
+	}
+}
+
+var defaultClient = &http.Client{Timeout: 10 * time.Second}
