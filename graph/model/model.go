@@ -53,7 +53,9 @@ type Room struct {
 }
 
 // ID is the room's global ID.
-func (r *Room) ID() string { return EncodeID(GlobalID{Provider: r.ProviderID, Type: TypeRoom, Ref: []string{r.Ref}}) }
+func (r *Room) ID() string {
+	return EncodeID(GlobalID{Provider: r.ProviderID, Type: TypeRoom, Ref: []string{r.Ref}})
+}
 
 // User is a person (or bot) of one provider instance.
 type User struct {
