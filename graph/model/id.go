@@ -21,7 +21,8 @@ const (
 
 // GlobalID is the decoded form of an opaque global ID: the provider instance, the
 // type and the native reference parts (a thread is kind+ref, a comment is thread
-// kind+thread ref+comment ref, the rest one ref).
+// kind+thread ref+comment ref, an attachment that and its own ref, the rest one
+// ref).
 type GlobalID struct {
 	Provider string
 	Type     NodeType
@@ -46,7 +47,7 @@ func EncodeID(id GlobalID) string {
 
 // refParts is how many reference parts each type carries.
 var refParts = map[NodeType]int{
-	TypeThread: 2, TypeRoom: 1, TypeUser: 1, TypeComment: 3, TypeAttachment: 1, TypeProvider: 0,
+	TypeThread: 2, TypeRoom: 1, TypeUser: 1, TypeComment: 3, TypeAttachment: 4, TypeProvider: 0,
 }
 
 // DecodeID parses an ID made by EncodeID. Anything else is BAD_USER_INPUT.
@@ -68,7 +69,7 @@ func DecodeID(s string) (GlobalID, error) {
 	if !ok || len(id.Ref) != n {
 		return GlobalID{}, bad
 	}
-	if id.Type == TypeThread || id.Type == TypeComment {
+	if id.Type == TypeThread || id.Type == TypeComment || id.Type == TypeAttachment {
 		if !ThreadKind(id.Ref[0]).IsValid() {
 			return GlobalID{}, bad
 		}

@@ -112,6 +112,16 @@ func (c *Comment) ID() string {
 // ThreadID is the global ID of the thread the comment is in.
 func (c *Comment) ThreadID() string { return ThreadID(c.ProviderID, c.ThreadKind, c.ThreadRef) }
 
+// Link points the comment's attachments back at it, so their IDs can be
+// resolved later. The gateway calls it on every comment a provider returns.
+func (c *Comment) Link() {
+	for _, a := range c.Attachments {
+		if a != nil {
+			a.ProviderID, a.ThreadKind, a.ThreadRef, a.CommentRef = c.ProviderID, c.ThreadKind, c.ThreadRef, c.Ref
+		}
+	}
+}
+
 // Mention is a span of Comment.Text that names a user.
 type Mention struct {
 	ProviderID string `json:"provider"`
@@ -124,7 +134,13 @@ type Mention struct {
 
 // Attachment is a file, image or voice note on a comment.
 type Attachment struct {
-	ProviderID string          `json:"provider"`
+	ProviderID string `json:"provider"`
+	// ThreadKind, ThreadRef and CommentRef locate the comment the attachment
+	// hangs on (no provider can fetch an attachment on its own); Comment.Link
+	// sets them.
+	ThreadKind ThreadKind      `json:"threadKind"`
+	ThreadRef  string          `json:"threadRef"`
+	CommentRef string          `json:"commentRef"`
 	Ref        string          `json:"ref"`
 	Name       string          `json:"name"`
 	MimeType   *string         `json:"mimeType,omitempty"`
@@ -139,7 +155,7 @@ type Attachment struct {
 
 // ID is the attachment's global ID.
 func (a *Attachment) ID() string {
-	return EncodeID(GlobalID{Provider: a.ProviderID, Type: TypeAttachment, Ref: []string{a.Ref}})
+	return EncodeID(GlobalID{Provider: a.ProviderID, Type: TypeAttachment, Ref: []string{string(a.ThreadKind), a.ThreadRef, a.CommentRef, a.Ref}})
 }
 
 // Reaction is one emoji on a comment and who gave it.

@@ -1,0 +1,326 @@
+// Package config reads and checks commentgraph's YAML config file.
+//
+// `${VAR}` anywhere in the file is replaced by the environment variable VAR
+// before parsing (an unset variable is an error naming it, so a missing secret
+// is caught at start, not at the first upstream call).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole file. Every field documents its default.
+type Config struct {
+	// Listen is the address to serve on. Default ":8080". The -listen flag and
+	// COMMENTGRAPH_LISTEN override it.
+	Listen string `yaml:"listen"`
+	// Redis, when its URL is set, backs the cache, the Aelyst journal and the
+	// event bus so several gateway instances share them. Absent: in-memory, one
+	// instance only.
+	Redis Redis `yaml:"redis"`
+	// Auth guards /query. Absent: no auth (demo).
+	Auth Auth `yaml:"auth"`
+	// GraphiQL serves the GraphiQL page at /. Default true.
+	GraphiQL *bool `yaml:"graphiql"`
+	// Introspection allows __schema/__type queries. Default: same as GraphiQL.
+	Introspection *bool `yaml:"introspection"`
+	// Limits protect the gateway from hostile or careless queries.
+	Limits Limits `yaml:"limits"`
+	// Events tunes live subscriptions.
+	Events Events `yaml:"events"`
+	// Providers are the upstream instances, in the order Query.providers lists them.
+	Providers []Provider `yaml:"providers"`
+}
+
+// Redis configures the shared Redis.
+type Redis struct {
+	// URL is a redis:// or rediss:// URL. Empty: no Redis.
+	URL string `yaml:"url"`
+}
+
+// Auth configures API keys.
+type Auth struct {
+	// APIKeys, when not empty, are the bearer keys /query accepts.
+	APIKeys []string `yaml:"apiKeys"`
+	// AllowedOrigins are the Origin values a WebSocket upgrade may come from.
+	// Empty: same-origin browsers and non-browser clients only.
+	AllowedOrigins []string `yaml:"allowedOrigins"`
+}
+
+// Limits bound what one request may cost.
+type Limits struct {
+	// MaxBodyBytes bounds a request body; larger gets 413. Default 1 MiB.
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// MaxTokens bounds the tokens of a query document. Default 5000.
+	MaxTokens int `yaml:"maxTokens"`
+	// MaxComplexity bounds a query's cost, counting list fields as their first/
+	// last size. Default 5000.
+	MaxComplexity int `yaml:"maxComplexity"`
+	// MaxPageSize bounds first/last. Default 100.
+	MaxPageSize int `yaml:"maxPageSize"`
+	// RequestTimeout is the budget of one query or mutation. Default 10s.
+	RequestTimeout Duration `yaml:"requestTimeout"`
+	// UpstreamTimeout bounds each upstream call, under RequestTimeout. Default 8s.
+	UpstreamTimeout Duration `yaml:"upstreamTimeout"`
+}
+
+// Events tunes subscriptions and their sources.
+type Events struct {
+	// PollInterval is how often threads of providers with no push are polled.
+	// Default 5s.
+	PollInterval Duration `yaml:"pollInterval"`
+	// MaxSubscriptionsPerConnection caps subscriptions on one socket. Default 20.
+	MaxSubscriptionsPerConnection int `yaml:"maxSubscriptionsPerConnection"`
+	// InitTimeout is how long a socket may wait before connection_init. Default 10s.
+	InitTimeout Duration `yaml:"initTimeout"`
+	// KeepAlive is the ping interval on sockets. Default 15s.
+	KeepAlive Duration `yaml:"keepAlive"`
+}
+
+// Provider is one upstream instance.
+type Provider struct {
+	// ID is the instance id used in global IDs and /webhooks/{id}. Required,
+	// unique, [a-z0-9_-].
+	ID string `yaml:"id"`
+	// Kind is klink, virola, aelyst or ziik. Required.
+	Kind string `yaml:"kind"`
+	// Name is shown to people. Default: the kind's product name.
+	Name string `yaml:"name"`
+	// BaseURL is the upstream's origin (http or https). Required.
+	BaseURL string `yaml:"baseURL"`
+	// Token is the API token (klink, virola, aelyst).
+	Token string `yaml:"token"`
+	// Email and Password log in to Ziik.
+	Email    string `yaml:"email"`
+	Password string `yaml:"password"`
+	// WebhookSecret verifies webhook signatures (klink, aelyst). Empty: the
+	// webhook endpoint refuses every delivery.
+	WebhookSecret string `yaml:"webhookSecret"`
+	// Threads are native thread refs to poll for new comments (and, for K-LINK,
+	// the rooms Provider.threads lists, since K-LINK has no room directory).
+	Threads []string `yaml:"threads"`
+}
+
+// Kinds is every supported provider kind.
+var Kinds = []string{"klink", "virola", "aelyst", "ziik"}
+
+// Load reads, expands and checks the file at path.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(raw, os.LookupEnv)
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// Parse decodes strictly (unknown keys are errors), expands ${VAR} in every
+// value with lookup, and validates. Its errors are one line naming the key and
+// the reason. Expansion happens on parsed values, not on the raw text, so a
+// secret holding quotes, '#' or ': ' cannot change the file's structure.
+func Parse(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, fmt.Errorf("config: %s", oneLine(err.Error()))
+	}
+	var missing []string
+	expand(&root, func(name string) string {
+		v, ok := lookup(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("config: environment variable %s is not set", strings.Join(missing, ", "))
+	}
+	var c Config
+	if len(root.Content) > 0 {
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		if err := enc.Encode(&root); err != nil {
+			return nil, fmt.Errorf("config: %s", oneLine(err.Error()))
+		}
+		dec := yaml.NewDecoder(&buf)
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config: %s", oneLine(err.Error()))
+		}
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func expand(n *yaml.Node, get func(string) string) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			return get(envRef.FindStringSubmatch(m)[1])
+		})
+		// Let the re-encode quote it as its content needs and the decode type it
+		// by the field it lands in (a port number stays a number).
+		n.Tag, n.Style = "", 0
+	}
+	for _, c := range n.Content {
+		expand(c, get)
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = ":8080"
+	}
+	if c.GraphiQL == nil {
+		t := true
+		c.GraphiQL = &t
+	}
+	if c.Introspection == nil {
+		v := *c.GraphiQL
+		c.Introspection = &v
+	}
+	l := &c.Limits
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = 1 << 20
+	}
+	if l.MaxTokens == 0 {
+		l.MaxTokens = 5000
+	}
+	if l.MaxComplexity == 0 {
+		l.MaxComplexity = 5000
+	}
+	if l.MaxPageSize == 0 {
+		l.MaxPageSize = 100
+	}
+	if l.RequestTimeout == 0 {
+		l.RequestTimeout = Duration(10 * time.Second)
+	}
+	if l.UpstreamTimeout == 0 {
+		l.UpstreamTimeout = Duration(8 * time.Second)
+	}
+	e := &c.Events
+	if e.PollInterval == 0 {
+		e.PollInterval = Duration(5 * time.Second)
+	}
+	if e.MaxSubscriptionsPerConnection == 0 {
+		e.MaxSubscriptionsPerConnection = 20
+	}
+	if e.InitTimeout == 0 {
+		e.InitTimeout = Duration(10 * time.Second)
+	}
+	if e.KeepAlive == 0 {
+		e.KeepAlive = Duration(15 * time.Second)
+	}
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// Validate checks the config; the error names the first bad key and why.
+func (c *Config) Validate() error {
+	if c.Redis.URL != "" {
+		u, err := url.Parse(c.Redis.URL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return fmt.Errorf("config: redis.url: must be a redis:// or rediss:// URL with a host")
+		}
+	}
+	for i, k := range c.Auth.APIKeys {
+		if strings.TrimSpace(k) == "" {
+			return fmt.Errorf("config: auth.apiKeys[%d]: is empty", i)
+		}
+		if len(k) < 16 {
+			return fmt.Errorf("config: auth.apiKeys[%d]: is shorter than 16 characters", i)
+		}
+	}
+	l := c.Limits
+	switch {
+	case l.MaxBodyBytes < 0:
+		return fmt.Errorf("config: limits.maxBodyBytes: must be positive")
+	case l.MaxTokens < 0:
+		return fmt.Errorf("config: limits.maxTokens: must be positive")
+	case l.MaxComplexity < 0:
+		return fmt.Errorf("config: limits.maxComplexity: must be positive")
+	case l.MaxPageSize < 0 || l.MaxPageSize > 1000:
+		return fmt.Errorf("config: limits.maxPageSize: must be between 1 and 1000")
+	case l.RequestTimeout < 0 || l.UpstreamTimeout < 0:
+		return fmt.Errorf("config: limits: timeouts must be positive")
+	case l.UpstreamTimeout > l.RequestTimeout:
+		return fmt.Errorf("config: limits.upstreamTimeout: must not exceed limits.requestTimeout")
+	}
+	seen := make(map[string]int)
+	for i, p := range c.Providers {
+		key := fmt.Sprintf("providers[%d]", i)
+		if p.ID == "" {
+			return fmt.Errorf("config: %s.id: is required", key)
+		}
+		if !idPattern.MatchString(p.ID) {
+			return fmt.Errorf("config: %s.id: %q must be lower-case letters, digits, '-' or '_'", key, p.ID)
+		}
+		if j, dup := seen[p.ID]; dup {
+			return fmt.Errorf("config: %s.id: %q is already used by providers[%d]", key, p.ID, j)
+		}
+		seen[p.ID] = i
+		if !validKind(p.Kind) {
+			return fmt.Errorf("config: %s.kind: %q is not one of %s", key, p.Kind, strings.Join(Kinds, ", "))
+		}
+		if p.BaseURL == "" {
+			return fmt.Errorf("config: %s.baseURL: is required", key)
+		}
+		u, err := url.Parse(p.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("config: %s.baseURL: must be an http(s) URL with a host and no query", key)
+		}
+		switch p.Kind {
+		case "ziik":
+			if p.Email == "" {
+				return fmt.Errorf("config: %s.email: is required for kind ziik", key)
+			}
+			if p.Password == "" {
+				return fmt.Errorf("config: %s.password: is required for kind ziik", key)
+			}
+		default:
+			if p.Token == "" {
+				return fmt.Errorf("config: %s.token: is required for kind %s", key, p.Kind)
+			}
+		}
+	}
+	return nil
+}
+
+func validKind(k string) bool {
+	for _, have := range Kinds {
+		if k == have {
+			return true
+		}
+	}
+	return false
+}
+
+// Duration is a time.Duration written as "5s", "250ms" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML reads "5s"-style durations.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 5s or 250ms", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D is the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

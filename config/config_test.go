@@ -1,0 +1,141 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/commentgraph/commentgraph/config"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+const good = `
+listen: ":9090"
+redis:
+  url: "redis://127.0.0.1:6379/0"
+auth:
+  apiKeys: ["${API_KEY}"]
+graphiql: false
+limits:
+  maxPageSize: ${PAGE}
+  requestTimeout: 3s
+  upstreamTimeout: 2s
+providers:
+  - id: klink
+    kind: klink
+    baseURL: "https://apigw.klinkcx.com"
+    token: "${KLINK_TOKEN}"
+    webhookSecret: ${KLINK_SECRET}
+    threads: ["room-1"]
+  - id: ziik-eu
+    kind: ziik
+    baseURL: "https://acme.ziik.io/api"
+    email: "bot@acme.test"
+    password: "${ZIIK_PASSWORD}"
+`
+
+func TestParseGood(t *testing.T) {
+	// Secrets with YAML-significant characters must come through verbatim.
+	secrets := map[string]string{
+		"API_KEY":       "k3y-with-\"quotes\"-and-#hash",
+		"PAGE":          "50",
+		"KLINK_TOKEN":   "kpt_abc: def # not a comment",
+		"KLINK_SECRET":  "  spaced  ",
+		"ZIIK_PASSWORD": "p'a\"ss\\word\n2",
+	}
+	c, err := config.Parse([]byte(good), env(secrets))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if c.Listen != ":9090" || c.Redis.URL == "" || *c.GraphiQL || *c.Introspection {
+		t.Errorf("top level: %+v", c)
+	}
+	if got := c.Auth.APIKeys[0]; got != secrets["API_KEY"] {
+		t.Errorf("apiKey = %q", got)
+	}
+	if c.Limits.MaxPageSize != 50 || c.Limits.RequestTimeout.D() != 3*time.Second || c.Limits.MaxBodyBytes != 1<<20 {
+		t.Errorf("limits: %+v", c.Limits)
+	}
+	if p := c.Providers[0]; p.Token != secrets["KLINK_TOKEN"] || p.WebhookSecret != secrets["KLINK_SECRET"] || p.Threads[0] != "room-1" {
+		t.Errorf("klink: %+v", p)
+	}
+	if p := c.Providers[1]; p.Password != secrets["ZIIK_PASSWORD"] || p.Kind != "ziik" {
+		t.Errorf("ziik: %+v", p)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	c, err := config.Parse(nil, env(nil))
+	if err != nil {
+		t.Fatalf("empty file: %v", err)
+	}
+	if c.Listen != ":8080" || !*c.GraphiQL || !*c.Introspection || c.Limits.MaxComplexity != 5000 || c.Events.PollInterval.D() != 5*time.Second {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestParseRefusals(t *testing.T) {
+	provider := func(body string) string { return "providers:\n  - " + strings.ReplaceAll(body, "\n", "\n    ") + "\n" }
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown kind", provider("id: x\nkind: slack\nbaseURL: https://a.test\ntoken: t"), `providers[0].kind: "slack" is not one of`},
+		{"missing baseURL", provider("id: x\nkind: klink\ntoken: t"), "providers[0].baseURL: is required"},
+		{"missing token", provider("id: x\nkind: virola\nbaseURL: https://a.test"), "providers[0].token: is required for kind virola"},
+		{"ziik without password", provider("id: z\nkind: ziik\nbaseURL: https://a.test\nemail: a@b.c"), "providers[0].password: is required"},
+		{"bad URL", provider("id: x\nkind: klink\nbaseURL: ftp://a.test\ntoken: t"), "providers[0].baseURL: must be an http(s) URL"},
+		{"URL without host", provider("id: x\nkind: klink\nbaseURL: 'https://'\ntoken: t"), "providers[0].baseURL"},
+		{"duplicate id", provider("id: x\nkind: klink\nbaseURL: https://a.test\ntoken: t") + "  - id: x\n    kind: aelyst\n    baseURL: https://b.test\n    token: t\n", `providers[1].id: "x" is already used by providers[0]`},
+		{"bad id", provider("id: X Y\nkind: klink\nbaseURL: https://a.test\ntoken: t"), "providers[0].id:"},
+		{"missing id", provider("kind: klink\nbaseURL: https://a.test\ntoken: t"), "providers[0].id: is required"},
+		{"unknown key", "listen: ':1'\nlisteen: ':2'\n", "field listeen not found"},
+		{"unset env", "auth:\n  apiKeys: ['${NOPE_NOT_SET}']\n", "environment variable NOPE_NOT_SET is not set"},
+		{"short api key", "auth:\n  apiKeys: ['short']\n", "auth.apiKeys[0]: is shorter than 16"},
+		{"bad redis url", "redis:\n  url: 'http://x'\n", "redis.url"},
+		{"bad duration", "limits:\n  requestTimeout: soon\n", `"soon" is not a duration`},
+		{"upstream over request", "limits:\n  requestTimeout: 1s\n  upstreamTimeout: 2s\n", "limits.upstreamTimeout"},
+		{"not yaml", "providers: [\n", "config:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tt.yaml), env(nil))
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tt.yaml)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not contain %q", msg, tt.want)
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+		})
+	}
+}
+
+func TestRefusalNeverEchoesSecrets(t *testing.T) {
+	y := "providers:\n  - id: x\n    kind: klink\n    baseURL: 'ftp://h'\n    token: '${T}'\n"
+	_, err := config.Parse([]byte(y), env(map[string]string{"T": "kpt_SUPERSECRET"}))
+	if err == nil || strings.Contains(err.Error(), "SUPERSECRET") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("listen: '127.0.0.1:0'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(path)
+	if err != nil || c.Listen != "127.0.0.1:0" {
+		t.Fatalf("Load: %v %+v", err, c)
+	}
+	if _, err := config.Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Fatal("missing file accepted")
+	}
+}
