@@ -1,0 +1,309 @@
+// Package klinktest is an in-process emulator of the K-LINK (Klink CX) REST API,
+// like net/http/httptest: NewServer starts it on a loopback port and s.URL is the
+// base URL to give a client.
+//
+// It follows the provider notes (/work/shared/providers/klink.md) and the
+// captured reference pages, not any client: Bearer auth, the {requestId, data}
+// comment envelope, 201 on create with the text rendered as @Name, the
+// {status, message, data} send-message envelope with nanosecond timestamps, and
+// signed webhook deliveries. Where the notes say a behaviour is undocumented the
+// emulator makes the assumption they name and says so beside the code.
+//
+// It serves demo mode too, so nothing here depends on package testing.
+package klinktest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultToken is the bearer token the emulator accepts when Options gives none.
+const DefaultToken = "kpt_emulator_token"
+
+// BotID and BotName are the user the API token belongs to: K-LINK makes it the
+// sender of every comment created through the API.
+const (
+	BotID   = "0b0b0b0b-0000-4000-8000-c0ffee000001"
+	BotName = "commentgraph bot"
+)
+
+// Endpoints, as the reference names them; Calls and FailNext take these.
+const (
+	EndpointListComments  = "GET /api/v1/comments/rooms/{roomId}"
+	EndpointCreateComment = "POST /api/v1/comments/rooms/{roomId}"
+	EndpointSendMessage   = "POST /api/v1/messages/send"
+)
+
+// Options configures a Server. The zero value is ready.
+type Options struct {
+	// Tokens are the bearer tokens accepted. Empty: DefaultToken only.
+	Tokens []string
+	// Now is the emulator's clock. Nil: time.Now.
+	Now func() time.Time
+	// Latency is added to every request.
+	Latency time.Duration
+	// OmitPagination leaves out the legacy {total, page, pageSize, lastPage}
+	// block from comment lists. The notes do not know whether the comment list
+	// carries it, so both shapes are served.
+	OmitPagination bool
+	// OldestFirst lists comments oldest first. The notes assume newest first
+	// (the default) but say to verify, so a client must cope with both.
+	OldestFirst bool
+}
+
+// Fault is an answer injected in place of the real one.
+type Fault struct {
+	// Status is answered after Delay; 0 means answer normally after Delay.
+	Status int
+	// Body is written as is (it may be garbage).
+	Body   string
+	Header http.Header
+	// Delay holds the answer back (until the client gives up, if it is longer
+	// than the client waits), to simulate a slow upstream.
+	Delay time.Duration
+	// Times is how many calls get the fault; 0 means once.
+	Times int
+}
+
+// Server is a running emulator.
+type Server struct {
+	// URL is the base URL ("http://127.0.0.1:PORT"); paths start /api/v1/.
+	URL string
+
+	srv  *httptest.Server
+	opts Options
+
+	mu       sync.Mutex
+	latency  time.Duration
+	calls    map[string]int
+	faults   map[string][]Fault
+	users    map[string]string // id → display name
+	rooms    map[string]*room
+	order    []string // room ids in the order added
+	comments map[string][]*comment
+	contacts map[string]string // contact id → room id
+	hook     webhook
+	lastTime time.Time
+}
+
+type room struct {
+	ID          string
+	ContactID   string
+	ContactName string
+}
+
+type comment struct {
+	ID        string
+	RoomID    string
+	Text      string
+	Mentions  []mentionOut
+	SenderID  string
+	CreatedAt time.Time
+}
+
+// NewServer starts an emulator. Close it when done.
+func NewServer(opts Options) *Server {
+	if len(opts.Tokens) == 0 {
+		opts.Tokens = []string{DefaultToken}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		opts:     opts,
+		latency:  opts.Latency,
+		calls:    make(map[string]int),
+		faults:   make(map[string][]Fault),
+		users:    map[string]string{BotID: BotName},
+		rooms:    make(map[string]*room),
+		comments: make(map[string][]*comment),
+		contacts: make(map[string]string),
+	}
+	mux := http.NewServeMux()
+	s.route(mux, EndpointListComments, s.listComments)
+	s.route(mux, EndpointCreateComment, s.createComment)
+	s.route(mux, EndpointSendMessage, s.sendMessage)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "Cannot "+r.Method+" "+r.URL.Path)
+	})
+	s.srv = httptest.NewServer(mux)
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.srv.Close() }
+
+// Calls is how many requests reached endpoint ("GET /api/v1/comments/rooms/{roomId}").
+func (s *Server) Calls(endpoint string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[endpoint]
+}
+
+// TotalCalls is how many requests reached any endpoint.
+func (s *Server) TotalCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		n += c
+	}
+	return n
+}
+
+// ResetCalls sets every counter to zero.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.calls)
+}
+
+// SetLatency changes the delay added to every request.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// FailNext makes the next calls to endpoint answer f instead (f.Times of them,
+// or one when Times is 0). Faults queue up in the order given.
+func (s *Server) FailNext(endpoint string, f Fault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[endpoint] = append(s.faults[endpoint], f)
+}
+
+// route wraps h with what every endpoint does first: counting, latency,
+// injected faults, then auth.
+func (s *Server) route(mux *http.ServeMux, endpoint string, h http.HandlerFunc) {
+	mux.HandleFunc(endpoint, func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.calls[endpoint]++
+		latency := s.latency
+		var fault *Fault
+		if q := s.faults[endpoint]; len(q) > 0 {
+			f := q[0]
+			fault = &f
+			if q[0].Times--; q[0].Times <= 0 {
+				s.faults[endpoint] = q[1:]
+			}
+		}
+		s.mu.Unlock()
+
+		if !wait(r.Context(), latency) {
+			return
+		}
+		if fault != nil {
+			if !wait(r.Context(), fault.Delay) {
+				return
+			}
+			if fault.Status != 0 {
+				for k, vs := range fault.Header {
+					w.Header()[k] = vs
+				}
+				w.WriteHeader(fault.Status)
+				_, _ = w.Write([]byte(fault.Body))
+				return
+			}
+		}
+		if !s.authorized(r) {
+			// The call SDK sees 401 for an invalid, expired or revoked token;
+			// the body shape is the notes' assumption ({message, requestId}).
+			writeError(w, http.StatusUnauthorized, "Unauthenticated.")
+			return
+		}
+		h(w, r)
+	})
+}
+
+// wait sleeps for d unless the client goes away first; false when it did.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return false
+	}
+	for _, t := range s.opts.Tokens {
+		if t == token {
+			return true
+		}
+	}
+	return false
+}
+
+// now is the emulator clock, made strictly increasing at microsecond
+// precision (the precision comments carry) so that two comments created in
+// one tick still have an order.
+func (s *Server) now() time.Time { return s.stamp(s.opts.Now()) }
+
+// stamp makes t the next timestamp: t itself, unless that is not after the
+// last one given. The caller holds mu.
+func (s *Server) stamp(t time.Time) time.Time {
+	t = t.UTC().Truncate(time.Microsecond)
+	if !t.After(s.lastTime) {
+		t = s.lastTime.Add(time.Microsecond)
+	}
+	s.lastTime = t
+	return t
+}
+
+// Timestamp layouts K-LINK uses: microseconds on comments, contacts and
+// webhooks; nanoseconds on the send-message response.
+const (
+	layoutMicro = "2006-01-02T15:04:05.000000Z"
+	layoutNano  = "2006-01-02T15:04:05.000000000Z"
+)
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return formatUUID(b)
+}
+
+func formatUUID(b [16]byte) string {
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with the error body the notes assume: JSON with a
+// message and a requestId.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]any{"requestId": newID(), "statusCode": status, "message": msg})
+}
+
+func errorf(w http.ResponseWriter, status int, format string, args ...any) {
+	writeError(w, status, fmt.Sprintf(format, args...))
+}
