@@ -1,0 +1,542 @@
+package virolatest
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// User is a Virola user to seed.
+type User struct {
+	ID          int64 // 0: the next free id
+	UserName    string
+	DisplayName string
+	IsAdmin     bool
+	Status      string // Active (default), Suspended, DeletionInProgress
+}
+
+// Room is a Virola room to seed.
+type Room struct {
+	ID   int64 // 0: the next free id
+	Name string
+	Type string // Public (default) or Private
+	// Members may access the room. Nil: every user.
+	Members  []int64
+	Archived bool
+	Pinned   bool
+}
+
+// Message is a top-level room message or a comment to seed.
+type Message struct {
+	ID     int64 // 0: the next free id
+	RoomID int64 // for AddMessage; a comment lives in its parent's room
+	UserID int64 // 0: the bot
+	Text   string
+	Markup string // TextPlain (default), TextHtml, TextMarkdown, TextCode, TextLatex
+	Type   string // Regular (default), Issue, Meeting
+	// Priority is Blocker, Critical, High, Normal (default), Low or Trivial.
+	Priority    string
+	Created     time.Time // zero: now
+	Edited      time.Time // zero: Created
+	Attachments []Attachment
+	ReadBy      []Read
+	Issue       *IssueProperties
+	Meeting     *MeetingProperties
+}
+
+// Attachment is a file on a message.
+type Attachment struct {
+	ID       int64 // 0: the next free id
+	FileName string
+	// State is a Virola attachmentState; empty: ReadyForDownloadFromServerToClient.
+	State        string
+	Content      []byte
+	HasThumbnail bool
+	Width        int // image size, 0: none given
+	Height       int
+}
+
+// Read is a read receipt.
+type Read struct {
+	UserID int64
+	At     time.Time
+}
+
+// IssueProperties are an Issue message's extras.
+type IssueProperties struct {
+	Type      string  `json:"type"`
+	Status    string  `json:"status"`
+	Assignees []int64 `json:"assignees"`
+}
+
+// MeetingProperties are a Meeting message's extras.
+type MeetingProperties struct {
+	TimeUtc  int64   `json:"timeUtc"`
+	Duration float64 `json:"duration"`
+}
+
+// Attachment states, as the docs name them.
+const (
+	StateInitial              = "Initial"
+	StateChecksumClient       = "ChecksumCalculationOnClientSideInProgress"
+	StateChecksumClientFailed = "ChecksumCalculationOnClientSideFailed"
+	StateUploading            = "UploadFromClientToServerInProgress"
+	StateUploadFailed         = "UploadFromClientToServerFailed"
+	StateVerifying            = "ChecksumVerificationOnServerSideInProgress"
+	StateVerificationMismatch = "ChecksumVerificationOnServerSideMismatch"
+	StateVerificationFailed   = "ChecksumVerificationOnServerSideFailed"
+	StateReady                = "ReadyForDownloadFromServerToClient"
+)
+
+// AllAttachmentStates lists every attachmentState the docs name.
+var AllAttachmentStates = []string{
+	StateInitial, StateChecksumClient, StateChecksumClientFailed, StateUploading, StateUploadFailed,
+	StateVerifying, StateVerificationMismatch, StateVerificationFailed, StateReady,
+}
+
+// Wire shapes, as the docs print them.
+
+type wireUser struct {
+	UserID          int64  `json:"userId"`
+	UserName        string `json:"userName"`
+	DisplayName     string `json:"displayName"`
+	IsAdmin         bool   `json:"isAdmin"`
+	Status          string `json:"status"`
+	CreatedUtc      int64  `json:"createdUtc"`
+	LastModifiedUtc int64  `json:"lastModifiedUtc"`
+}
+
+type wireLastMessage struct {
+	MessageID  int64 `json:"messageId"`
+	CreatedUtc int64 `json:"createdUtc"`
+	UserID     int64 `json:"userId"`
+}
+
+type wireRoom struct {
+	RoomID             int64            `json:"roomId"`
+	DisplayName        string           `json:"displayName"`
+	RoomType           string           `json:"roomType"`
+	UnreadMessageCount int              `json:"unreadMessageCount"`
+	IsArchived         bool             `json:"isArchived"`
+	IsModerator        bool             `json:"isModerator"`
+	IsPinned           bool             `json:"isPinned"`
+	LastMessage        *wireLastMessage `json:"lastMessage"`
+	CreatedUtc         int64            `json:"createdUtc"`
+	LastModifiedUtc    int64            `json:"lastModifiedUtc"`
+}
+
+type wireSize struct {
+	Width  int `json:"width"`
+	Height int `json:"height"`
+}
+
+type wireAttachment struct {
+	AttachmentID    int64     `json:"attachmentId"`
+	AttachmentState string    `json:"attachmentState"`
+	CreatedUtc      int64     `json:"createdUtc"`
+	FileChecksum    string    `json:"fileChecksum"`
+	FileName        string    `json:"fileName"`
+	FileSize        int64     `json:"fileSize"`
+	HasThumbnail    bool      `json:"hasThumbnail"`
+	LastModifiedUtc int64     `json:"lastModifiedUtc"`
+	RoomID          int64     `json:"roomId"`
+	TextMessageID   int64     `json:"textMessageId"`
+	Size            *wireSize `json:"size,omitempty"`
+}
+
+type wireRead struct {
+	ReadUtc int64 `json:"readUtc"`
+	UserID  int64 `json:"userId"`
+}
+
+type wireMessage struct {
+	Attachments       []wireAttachment   `json:"attachments"`
+	CommentCount      int                `json:"commentCount"`
+	CreatedUtc        int64              `json:"createdUtc"`
+	LastEditedUtc     int64              `json:"lastEditedUtc"`
+	LastModifiedUtc   int64              `json:"lastModifiedUtc"`
+	MarkupType        string             `json:"markupType"`
+	MessageID         int64              `json:"messageId"`
+	MessageType       string             `json:"messageType"`
+	ParentMessageID   int64              `json:"parentMessageId"`
+	Priority          string             `json:"priority"`
+	RoomID            int64              `json:"roomId"`
+	Text              string             `json:"text"`
+	UserID            int64              `json:"userId"`
+	ReadTimestamps    []wireRead         `json:"readTimestamps"`
+	IssueProperties   *IssueProperties   `json:"issueProperties,omitempty"`
+	MeetingProperties *MeetingProperties `json:"meetingProperties,omitempty"`
+}
+
+type storedAttachment struct {
+	wire    wireAttachment
+	content []byte
+}
+
+type storedRoom struct {
+	wire    wireRoom
+	members []int64 // nil: everyone
+}
+
+// world is the server's data; Server.mu guards it.
+type world struct {
+	users     map[int64]*wireUser
+	userOrder []int64
+	rooms     map[int64]*storedRoom
+	roomOrder []int64
+	msgs      map[int64]*wireMessage
+	atts      map[int64]*storedAttachment
+	// children and roomMsgs hold message ids in ascending order, the order
+	// every list answers in.
+	children map[int64][]int64
+	roomMsgs map[int64][]int64
+	nextUser int64
+	nextRoom int64
+	nextMsg  int64
+	nextAtt  int64
+}
+
+func newWorld() world {
+	return world{
+		users:    make(map[int64]*wireUser),
+		rooms:    make(map[int64]*storedRoom),
+		msgs:     make(map[int64]*wireMessage),
+		atts:     make(map[int64]*storedAttachment),
+		children: make(map[int64][]int64),
+		roomMsgs: make(map[int64][]int64),
+		nextUser: 1,
+		nextRoom: 1,
+		nextMsg:  2000100, // ids of the docs' size
+		nextAtt:  10,
+	}
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func (r *storedRoom) canAccess(uid int64) bool {
+	return r.members == nil || slices.Contains(r.members, uid)
+}
+
+func insertSorted(ids []int64, id int64) []int64 {
+	i, found := slices.BinarySearch(ids, id)
+	if found {
+		return ids
+	}
+	return slices.Insert(ids, i, id)
+}
+
+func removeID(ids []int64, id int64) []int64 {
+	if i, found := slices.BinarySearch(ids, id); found {
+		return slices.Delete(ids, i, i+1)
+	}
+	return ids
+}
+
+// AddUser adds a user and returns it with its id and defaults filled in.
+func (s *Server) AddUser(u User) User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := &s.world
+	if u.ID == 0 {
+		u.ID = w.nextUser
+	}
+	if u.ID >= w.nextUser {
+		w.nextUser = u.ID + 1
+	}
+	if u.Status == "" {
+		u.Status = "Active"
+	}
+	if u.DisplayName == "" {
+		u.DisplayName = u.UserName
+	}
+	if u.UserName == "" {
+		u.UserName = fmt.Sprintf("user%d", u.ID)
+	}
+	now := ms(s.now())
+	if _, exists := w.users[u.ID]; !exists {
+		w.userOrder = append(w.userOrder, u.ID)
+	}
+	w.users[u.ID] = &wireUser{UserID: u.ID, UserName: u.UserName, DisplayName: u.DisplayName,
+		IsAdmin: u.IsAdmin, Status: u.Status, CreatedUtc: now, LastModifiedUtc: now}
+	return u
+}
+
+// AddRoom adds a room, tells connected clients (RoomCreated) and returns it
+// with its id and defaults filled in.
+func (s *Server) AddRoom(r Room) Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := &s.world
+	if r.ID == 0 {
+		r.ID = w.nextRoom
+	}
+	if r.ID >= w.nextRoom {
+		w.nextRoom = r.ID + 1
+	}
+	if r.Type == "" {
+		r.Type = "Public"
+	}
+	now := ms(s.now())
+	if _, exists := w.rooms[r.ID]; !exists {
+		w.roomOrder = append(w.roomOrder, r.ID)
+	}
+	room := &storedRoom{members: slices.Clone(r.Members), wire: wireRoom{
+		RoomID: r.ID, DisplayName: r.Name, RoomType: r.Type, IsArchived: r.Archived,
+		IsPinned: r.Pinned, CreatedUtc: now, LastModifiedUtc: now,
+	}}
+	w.rooms[r.ID] = room
+	s.broadcastRoomLocked("RoomCreated", room)
+	return r
+}
+
+// RenameRoom changes a room's displayName and tells connected clients
+// (RoomUpdated).
+func (s *Server) RenameRoom(id int64, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	room, ok := s.world.rooms[id]
+	if !ok {
+		return fmt.Errorf("virolatest: no room %d", id)
+	}
+	room.wire.DisplayName = name
+	room.wire.LastModifiedUtc = ms(s.now())
+	s.broadcastRoomLocked("RoomUpdated", room)
+	return nil
+}
+
+// DeleteRoom removes a room and its messages and tells the clients that could
+// see it (RoomDeleted).
+func (s *Server) DeleteRoom(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := &s.world
+	room, ok := w.rooms[id]
+	if !ok {
+		return fmt.Errorf("virolatest: no room %d", id)
+	}
+	s.broadcastLocked(room, "RoomDeleted", map[string]any{"roomId": id})
+	for _, mid := range w.roomMsgs[id] {
+		for _, cid := range w.children[mid] {
+			s.dropMessageLocked(cid)
+		}
+		delete(w.children, mid)
+		s.dropMessageLocked(mid)
+	}
+	delete(w.roomMsgs, id)
+	delete(w.rooms, id)
+	w.roomOrder = slices.DeleteFunc(w.roomOrder, func(r int64) bool { return r == id })
+	return nil
+}
+
+// AddMessage adds a top-level message to m.RoomID as m.UserID, tells connected
+// clients (TextMessagesCreated) and returns its id.
+func (s *Server) AddMessage(m Message) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.world.rooms[m.RoomID]; !ok {
+		return 0, fmt.Errorf("virolatest: no room %d", m.RoomID)
+	}
+	return s.addMessageLocked(0, m)
+}
+
+// AddComment adds a comment under the top-level message parentID as m.UserID,
+// tells connected clients (TextMessagesCreated for it, TextMessagesUpdated for
+// the parent's commentCount) and returns its id.
+func (s *Server) AddComment(parentID int64, m Message) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parent, ok := s.world.msgs[parentID]
+	if !ok {
+		return 0, fmt.Errorf("virolatest: no message %d", parentID)
+	}
+	if parent.ParentMessageID != 0 {
+		return 0, fmt.Errorf("virolatest: message %d is a comment; comments go under top-level messages", parentID)
+	}
+	m.RoomID = parent.RoomID
+	return s.addMessageLocked(parentID, m)
+}
+
+func (s *Server) addMessageLocked(parentID int64, m Message) (int64, error) {
+	w := &s.world
+	if m.UserID == 0 {
+		m.UserID = s.bot
+	}
+	if _, ok := w.users[m.UserID]; !ok {
+		return 0, fmt.Errorf("virolatest: no user %d", m.UserID)
+	}
+	if m.ID == 0 {
+		m.ID = w.nextMsg
+	}
+	if _, exists := w.msgs[m.ID]; exists {
+		return 0, fmt.Errorf("virolatest: message %d exists", m.ID)
+	}
+	if m.ID >= w.nextMsg {
+		w.nextMsg = m.ID + 1
+	}
+	now := s.now()
+	if m.Created.IsZero() {
+		m.Created = now
+	}
+	if m.Edited.IsZero() {
+		m.Edited = m.Created
+	}
+	msg := &wireMessage{
+		Attachments: []wireAttachment{}, MessageID: m.ID, ParentMessageID: parentID, RoomID: m.RoomID,
+		UserID: m.UserID, Text: m.Text, MarkupType: orDefault(m.Markup, "TextPlain"),
+		MessageType: orDefault(m.Type, "Regular"), Priority: orDefault(m.Priority, "Normal"),
+		CreatedUtc: ms(m.Created), LastEditedUtc: ms(m.Edited), LastModifiedUtc: ms(latest(m.Edited, m.Created)),
+		ReadTimestamps: []wireRead{}, IssueProperties: m.Issue, MeetingProperties: m.Meeting,
+	}
+	for _, a := range m.Attachments {
+		if a.ID == 0 {
+			a.ID = w.nextAtt
+		}
+		if a.ID >= w.nextAtt {
+			w.nextAtt = a.ID + 1
+		}
+		sum := sha1.Sum(a.Content)
+		wa := wireAttachment{
+			AttachmentID: a.ID, AttachmentState: orDefault(a.State, StateReady), FileChecksum: hex.EncodeToString(sum[:]),
+			FileName: a.FileName, FileSize: int64(len(a.Content)), HasThumbnail: a.HasThumbnail,
+			LastModifiedUtc: ms(m.Created), RoomID: m.RoomID, TextMessageID: m.ID,
+		}
+		if a.Width > 0 && a.Height > 0 {
+			wa.Size = &wireSize{Width: a.Width, Height: a.Height}
+		}
+		w.atts[a.ID] = &storedAttachment{wire: wa, content: slices.Clone(a.Content)}
+		msg.Attachments = append(msg.Attachments, wa)
+	}
+	for _, r := range m.ReadBy {
+		msg.ReadTimestamps = append(msg.ReadTimestamps, wireRead{UserID: r.UserID, ReadUtc: ms(r.At)})
+	}
+	w.msgs[m.ID] = msg
+	room := w.rooms[m.RoomID]
+	if parentID == 0 {
+		w.roomMsgs[m.RoomID] = insertSorted(w.roomMsgs[m.RoomID], m.ID)
+		room.wire.LastMessage = &wireLastMessage{MessageID: m.ID, CreatedUtc: msg.CreatedUtc, UserID: m.UserID}
+		room.wire.LastModifiedUtc = ms(now)
+		s.broadcastLocked(room, "TextMessagesCreated", map[string]any{"messages": []wireMessage{*msg}})
+		return m.ID, nil
+	}
+	w.children[parentID] = insertSorted(w.children[parentID], m.ID)
+	parent := w.msgs[parentID]
+	parent.CommentCount = len(w.children[parentID])
+	parent.LastModifiedUtc = ms(now)
+	s.broadcastLocked(room, "TextMessagesCreated", map[string]any{"messages": []wireMessage{*msg}})
+	s.broadcastLocked(room, "TextMessagesUpdated", map[string]any{"messages": []wireMessage{*parent}})
+	return m.ID, nil
+}
+
+// EditMessage changes a message's text, as its author would in the desktop
+// client (the Web API has no edit endpoint), and tells connected clients
+// (TextMessagesUpdated).
+func (s *Server) EditMessage(id int64, text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msg, ok := s.world.msgs[id]
+	if !ok {
+		return fmt.Errorf("virolatest: no message %d", id)
+	}
+	now := ms(s.now())
+	msg.Text = text
+	msg.LastEditedUtc = max(now, msg.CreatedUtc+1)
+	msg.LastModifiedUtc = msg.LastEditedUtc
+	s.broadcastLocked(s.world.rooms[msg.RoomID], "TextMessagesUpdated", map[string]any{"messages": []wireMessage{*msg}})
+	return nil
+}
+
+// DeleteMessage removes a message (and a top-level message's comments) and
+// tells connected clients (TextMessageDeleted).
+func (s *Server) DeleteMessage(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.world.msgs[id]; !ok {
+		return fmt.Errorf("virolatest: no message %d", id)
+	}
+	s.deleteMessageLocked(id)
+	return nil
+}
+
+func (s *Server) deleteMessageLocked(id int64) {
+	w := &s.world
+	msg := w.msgs[id]
+	room := w.rooms[msg.RoomID]
+	for _, cid := range w.children[id] {
+		s.dropMessageLocked(cid)
+	}
+	delete(w.children, id)
+	s.dropMessageLocked(id)
+	if msg.ParentMessageID == 0 {
+		w.roomMsgs[msg.RoomID] = removeID(w.roomMsgs[msg.RoomID], id)
+	} else if parent, ok := w.msgs[msg.ParentMessageID]; ok {
+		w.children[parent.MessageID] = removeID(w.children[parent.MessageID], id)
+		parent.CommentCount = len(w.children[parent.MessageID])
+		parent.LastModifiedUtc = ms(s.now())
+	}
+	s.broadcastLocked(room, "TextMessageDeleted", map[string]any{
+		"messageId": id, "roomId": msg.RoomID, "parentMessageId": msg.ParentMessageID,
+	})
+}
+
+func (s *Server) dropMessageLocked(id int64) {
+	if msg, ok := s.world.msgs[id]; ok {
+		for _, a := range msg.Attachments {
+			delete(s.world.atts, a.AttachmentID)
+		}
+		delete(s.world.msgs, id)
+	}
+}
+
+// MarkRead records that userID read message id and tells connected clients
+// (TextMessagesUpdated).
+func (s *Server) MarkRead(id, userID int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msg, ok := s.world.msgs[id]
+	if !ok {
+		return fmt.Errorf("virolatest: no message %d", id)
+	}
+	s.markReadLocked(msg, userID)
+	return nil
+}
+
+func (s *Server) markReadLocked(msg *wireMessage, userID int64) {
+	now := ms(s.now())
+	msg.ReadTimestamps = slices.DeleteFunc(msg.ReadTimestamps, func(r wireRead) bool { return r.UserID == userID })
+	msg.ReadTimestamps = append(msg.ReadTimestamps, wireRead{UserID: userID, ReadUtc: now})
+	msg.LastModifiedUtc = now
+	s.broadcastLocked(s.world.rooms[msg.RoomID], "TextMessagesUpdated", map[string]any{"messages": []wireMessage{*msg}})
+}
+
+// Comments lists the comments under parentID as stored, oldest first, with
+// their text and author: what a test checks a write against.
+func (s *Server) Comments(parentID int64) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for _, id := range s.world.children[parentID] {
+		m := s.world.msgs[id]
+		out = append(out, Message{
+			ID: m.MessageID, RoomID: m.RoomID, UserID: m.UserID, Text: m.Text, Markup: m.MarkupType,
+			Type: m.MessageType, Priority: m.Priority,
+			Created: time.UnixMilli(m.CreatedUtc).UTC(), Edited: time.UnixMilli(m.LastEditedUtc).UTC(),
+		})
+	}
+	return out
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
