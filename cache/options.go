@@ -1,0 +1,188 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configures a Cache. The zero value is usable: an in-memory LRU with
+// the defaults below.
+type Options struct {
+	// Redis is where entries live, shared by every gateway instance. Any
+	// redis.UniversalClient works, so a Redis Cluster does too (the cache never
+	// sends a multi-key command, only pipelines of single-key ones). Give it few
+	// retries (NewRedisClient does): the cache has its own circuit breaker.
+	//
+	// nil: an in-process LRU of MaxEntries with the same TTL, jitter and
+	// negative-caching behaviour, for a single instance.
+	Redis redis.UniversalClient
+
+	// TTL is how long a user or room fetched from an upstream is served from
+	// the cache.
+	//
+	// default: 5 minutes.
+	TTL time.Duration
+
+	// Jitter spreads each entry's TTL uniformly over TTL ± Jitter×TTL, so the
+	// entries one busy query wrote do not all expire, and refetch, together.
+	// It applies to NegativeTTL and LearnedTTL too.
+	//
+	// default: 0.1; -1 disables jitter; values above 1 are treated as 1.
+	Jitter float64
+
+	// NegativeTTL is how long "this reference does not exist" is remembered, so
+	// a client asking again and again for a missing user costs no upstream call.
+	// Short, since the user may be created.
+	//
+	// default: 30 seconds; -1 disables negative caching.
+	NegativeTTL time.Duration
+
+	// LearnedTTL is how long users and rooms written through the Directory side
+	// (RememberUsers, RememberRooms) are kept. They come from payloads of
+	// providers with no directory endpoint (K-LINK), so nothing can refetch
+	// them: keep them long.
+	//
+	// default: 30 days.
+	LearnedTTL time.Duration
+
+	// CallTimeout bounds every single Redis call (a read, a write pipeline, a
+	// ping), whatever the request's own deadline, so a slow Redis costs a
+	// request at most this much before it is served from the upstream.
+	//
+	// default: 50 milliseconds.
+	CallTimeout time.Duration
+
+	// Backoff is how long the cache stops using Redis after a failed call. Then
+	// one request probes it; if that works the cache is used again. A dead
+	// Redis therefore costs at most one CallTimeout per Backoff, not one per
+	// request.
+	//
+	// default: 1 second.
+	Backoff time.Duration
+
+	// MaxEntries caps the in-memory LRU (Redis == nil); the least recently used
+	// entry goes first. Ignored with Redis, whose own maxmemory policy applies.
+	//
+	// default: 100_000.
+	MaxEntries int
+
+	// Now is the clock for the in-memory TTLs and the circuit breaker.
+	//
+	// default: time.Now.
+	Now func() time.Time
+
+	// Logger receives a line when Redis becomes unreachable and when it is
+	// back. Keys, values and credentials are never logged.
+	//
+	// default: discard.
+	Logger *slog.Logger
+
+	// Registerer, when set, gets the cache's metrics:
+	// commentgraph_cache_requests_total{kind,result},
+	// commentgraph_cache_redis_errors_total and commentgraph_cache_redis_up.
+	//
+	// default (nil): not registered; Stats still counts.
+	Registerer prometheus.Registerer
+}
+
+const (
+	defaultTTL         = 5 * time.Minute
+	defaultJitter      = 0.1
+	defaultNegativeTTL = 30 * time.Second
+	defaultLearnedTTL  = 30 * 24 * time.Hour
+	defaultCallTimeout = 50 * time.Millisecond
+	defaultBackoff     = time.Second
+	defaultMaxEntries  = 100_000
+)
+
+// withDefaults returns o with every zero option set to its default, or an
+// error naming an option that makes no sense.
+func (o Options) withDefaults() (Options, error) {
+	if o.TTL < 0 {
+		return o, errors.New("cache: TTL must not be negative")
+	}
+	if o.TTL == 0 {
+		o.TTL = defaultTTL
+	}
+	switch {
+	case o.Jitter == -1:
+		o.Jitter = 0
+	case o.Jitter < 0:
+		return o, fmt.Errorf("cache: Jitter %v: want a fraction in [0,1] or -1", o.Jitter)
+	case o.Jitter == 0:
+		o.Jitter = defaultJitter
+	case o.Jitter > 1:
+		o.Jitter = 1
+	}
+	switch {
+	case o.NegativeTTL == -1:
+		// Kept at -1: negative caching is off.
+	case o.NegativeTTL < 0:
+		return o, errors.New("cache: NegativeTTL must be positive, 0 (default) or -1 (off)")
+	case o.NegativeTTL == 0:
+		o.NegativeTTL = defaultNegativeTTL
+	}
+	if o.LearnedTTL < 0 {
+		return o, errors.New("cache: LearnedTTL must not be negative")
+	}
+	if o.LearnedTTL == 0 {
+		o.LearnedTTL = defaultLearnedTTL
+	}
+	if o.CallTimeout < 0 {
+		return o, errors.New("cache: CallTimeout must not be negative")
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = defaultCallTimeout
+	}
+	if o.Backoff < 0 {
+		return o, errors.New("cache: Backoff must not be negative")
+	}
+	if o.Backoff == 0 {
+		o.Backoff = defaultBackoff
+	}
+	if o.MaxEntries < 0 {
+		return o, errors.New("cache: MaxEntries must not be negative")
+	}
+	if o.MaxEntries == 0 {
+		o.MaxEntries = defaultMaxEntries
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o, nil
+}
+
+// NewRedisClient connects to a redis:// or rediss:// URL with settings that
+// suit a fail-open cache: no go-redis retries (the cache's breaker decides
+// when to try again), short dial attempts, and context deadlines honoured on
+// the socket so CallTimeout really bounds a call. For a Cluster, build a
+// redis.ClusterClient with the same settings and pass it as Options.Redis.
+//
+// The error never repeats the URL, which may hold a password.
+func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// url.Parse's error quotes the whole URL, password included: keep only
+		// the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("cache: redis URL: %w", err)
+	}
+	opt.MaxRetries = -1
+	opt.DialTimeout = 250 * time.Millisecond
+	opt.DialerRetries = 1
+	opt.ContextTimeoutEnabled = true
+	return redis.NewClient(opt), nil
+}
