@@ -1,0 +1,94 @@
+// Package events is the comment event bus behind GraphQL subscriptions.
+//
+// Sources (mutations, webhooks, the Virola event stream, pollers) Publish new
+// comments; subscriptions receive them, filtered by thread and provider. Two
+// implementations share one contract:
+//
+//   - NewMemory: one gateway instance, events kept in process.
+//   - NewRedis: several instances sharing a Redis stream, so a subscriber on
+//     instance A receives a comment published on instance B.
+//
+// Every event has an ordered ID. A client that reconnects gives back the last ID
+// it saw (SSE Last-Event-ID, or a `since` argument) and receives what it missed
+// within the retention window, in order and none twice, and then live events
+// with no gap between the two.
+//
+// Since semantics (both buses): "" means live only. A since that is not an event
+// ID at all is refused with a *model.Error of code BAD_USER_INPUT. A well-formed
+// ID older than the retention window (or from before a restart) replays from the
+// oldest retained event: a reconnecting browser keeps its stream rather than
+// failing forever on a Last-Event-ID it cannot change, at the cost of not being
+// told that events older than the window are gone.
+//
+// A subscriber that does not keep up is closed with ErrSlowConsumer rather than
+// holding up the publisher or the other subscribers.
+package events
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/commentgraph/commentgraph/graph/model"
+)
+
+// Event is one published comment.
+//
+// Events are shared by every subscriber that receives them: treat an Event and
+// its Comment as read-only.
+type Event struct {
+	// ID orders events on the bus; it is what SSE sends as `id:` and what a
+	// client gives back as Last-Event-ID or `since`. IDs have the form
+	// "<unix ms>-<seq>" (Redis stream IDs) and compare numerically, part by part.
+	// A Redis Publish that could only queue the comment returns an empty ID.
+	ID      string
+	Comment *model.Comment
+	// At is when the bus accepted the comment (the publishing instance's clock).
+	At time.Time
+}
+
+// Filter selects the events a subscriber receives. An empty list matches all;
+// when both lists are given, an event must match both.
+type Filter struct {
+	// Threads are global thread IDs: an event matches when
+	// event.Comment.ThreadID() is one of them.
+	Threads []string
+	// Providers are provider instance IDs (model.Comment.ProviderID).
+	Providers []string
+}
+
+// Bus publishes comments to subscribers.
+type Bus interface {
+	// Publish sends c to every matching subscriber. It does not wait for
+	// subscribers. See NewRedis for what a nil error means while Redis is down.
+	Publish(ctx context.Context, c *model.Comment) (Event, error)
+	// PublishOnce publishes c unless key was published within the dedupe window
+	// (Options.DedupeWindow), on any instance sharing the bus: a replayed webhook
+	// delivery, or the same comment seen by two pollers, is published once.
+	// published is false when key was seen before. An empty key never dedupes.
+	PublishOnce(ctx context.Context, key string, c *model.Comment) (ev Event, published bool, err error)
+	// Subscribe starts a subscription that ends when ctx is done, when the
+	// subscriber falls behind (ErrSlowConsumer), or when the bus closes. since is
+	// "" for live events only, or the last event ID the client saw (see the
+	// package doc for IDs outside the retention window).
+	Subscribe(ctx context.Context, f Filter, since string) (*Subscription, error)
+	// Stats reports counters for metrics.
+	Stats() Stats
+	// Close ends every subscription with ErrClosed and refuses further use.
+	Close() error
+}
+
+var (
+	// ErrSlowConsumer ends a subscription whose buffer of undelivered events
+	// filled up: the client did not read fast enough, and waiting for it would
+	// hold up everyone else.
+	ErrSlowConsumer = errors.New("events: subscriber too slow: its buffer of undelivered events is full")
+	// ErrClosed ends subscriptions when the bus or the subscription itself is
+	// closed, and is returned by a closed bus.
+	ErrClosed = errors.New("events: closed")
+	// ErrOutboxFull is returned by a Redis bus whose outbox of comments waiting
+	// for Redis is full: the comment was not accepted.
+	ErrOutboxFull = errors.New("events: outbox full while Redis is unreachable")
+)
+
+var errNilComment = errors.New("events: publish of a nil comment")

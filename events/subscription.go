@@ -1,0 +1,322 @@
+package events
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Subscription is one subscriber's stream of events.
+//
+// Cost of an idle subscription (64-bit, Buffer 64): this struct (~180 B), its
+// channel (96 B header + 64 × 8 B of pointers), its entry in the hub's map and
+// the context.AfterFunc registration that ends it with its ctx — about 1 KB
+// and no goroutine. A goroutine exists only while a since-replay is being
+// delivered, and exits when the subscriber has caught up.
+type Subscription struct {
+	// C receives the events in order. It is closed when the subscription ends;
+	// Err then says why.
+	C <-chan *Event
+
+	c         chan *Event
+	hub       *hub
+	threads   []string
+	providers []string
+
+	mu   sync.Mutex
+	stop func() bool // unregisters the ctx.AfterFunc; nil until set
+	// catching is true while a replay is being delivered: live events queue
+	// in backlog (behind the replay) instead of going to c, and the catch-up
+	// goroutine, not the closer, closes c.
+	catching bool
+	backlog  []*Event
+	queued   int // live events added to backlog while catching
+	wake     chan struct{}
+	closed   bool
+	err      error
+}
+
+// Err says why the subscription ended: ErrSlowConsumer, ErrClosed, the ctx's
+// error, or a replay failure. It is nil while the subscription runs.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription (Err then returns ErrClosed). It is safe to call
+// more than once and concurrently with delivery.
+func (s *Subscription) Close() { s.end(ErrClosed) }
+
+func (s *Subscription) matches(threadID, providerID string) bool {
+	return contains(s.threads, threadID) && contains(s.providers, providerID)
+}
+
+// contains is a linear scan: filters are a handful of IDs, and a slice costs
+// an idle subscriber far less than a map.
+func contains(set []string, v string) bool {
+	if len(set) == 0 {
+		return true
+	}
+	for _, x := range set {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// end closes the subscription with err and removes it from its hub.
+func (s *Subscription) end(err error) {
+	s.mu.Lock()
+	ended := s.closeLocked(err)
+	stop := s.stop
+	s.mu.Unlock()
+	if ended {
+		s.unregister(stop)
+	}
+}
+
+// unregister frees what an ended subscription still holds elsewhere: its
+// callback in ctx and its place in the hub.
+func (s *Subscription) unregister(stop func() bool) {
+	if stop != nil {
+		stop()
+	}
+	s.hub.remove(s)
+}
+
+// closeLocked marks the subscription closed; the first reason wins.
+func (s *Subscription) closeLocked(err error) bool {
+	if s.closed {
+		return false
+	}
+	s.closed, s.err = true, err
+	s.backlog = nil
+	if s.wake != nil {
+		close(s.wake)
+		s.wake = nil
+	}
+	if !s.catching {
+		close(s.c)
+	}
+	return true
+}
+
+// offer hands ev to the subscriber without ever blocking. When the subscriber
+// has fallen behind, offer closes it and returns its ctx callback's stop
+// function (the caller removes it from the hub). Called with the hub lock
+// held, so offers arrive in publish order.
+func (s *Subscription) offer(ev *Event) (slow bool, stop func() bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, nil
+	}
+	if s.catching {
+		if s.queued >= s.hub.catchUpLimit {
+			s.closeLocked(ErrSlowConsumer)
+			return true, s.stop
+		}
+		s.backlog = append(s.backlog, ev)
+		s.queued++
+		return false, nil
+	}
+	select {
+	case s.c <- ev:
+		s.hub.delivered.Add(1)
+		return false, nil
+	default:
+		s.closeLocked(ErrSlowConsumer)
+		return true, s.stop
+	}
+}
+
+// startCatchUp puts replay ahead of whatever live events queued since the
+// subscription was registered, and delivers them all before going live.
+func (s *Subscription) startCatchUp(replay []*Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		// closeLocked left c open for the catch-up that now will not run.
+		close(s.c)
+		return
+	}
+	s.backlog = append(replay, s.backlog...)
+	if len(s.backlog) == 0 {
+		s.catching, s.backlog = false, nil
+		return
+	}
+	s.wake = make(chan struct{})
+	go s.catchUp(s.wake)
+}
+
+// failCatchUp ends a subscription whose replay could not be read.
+func (s *Subscription) failCatchUp(err error) {
+	s.mu.Lock()
+	ended := s.closeLocked(err)
+	if ended {
+		close(s.c) // still catching: nobody else closes it
+	}
+	stop := s.stop
+	s.mu.Unlock()
+	if ended {
+		s.unregister(stop)
+	}
+}
+
+// catchUp delivers the backlog, blocking on the subscriber as a replay may be
+// longer than the buffer, then switches the subscription to live delivery.
+func (s *Subscription) catchUp(wake <-chan struct{}) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			close(s.c)
+			s.mu.Unlock()
+			return
+		}
+		if len(s.backlog) == 0 {
+			s.catching, s.backlog, s.wake, s.queued = false, nil, nil, 0
+			s.mu.Unlock()
+			return
+		}
+		ev := s.backlog[0]
+		s.backlog[0] = nil
+		s.backlog = s.backlog[1:]
+		s.mu.Unlock()
+		select {
+		case s.c <- ev:
+			s.hub.delivered.Add(1)
+		case <-wake:
+		}
+	}
+}
+
+// hub fans events out to the subscriptions of one bus instance. Publishing is
+// a loop of non-blocking channel sends under one lock: no goroutine per
+// subscriber, and a slow subscriber is closed instead of waited for.
+type hub struct {
+	catchUpLimit int
+	buffer       int
+
+	mu     sync.Mutex
+	subs   map[*Subscription]struct{}
+	closed bool
+	// cursor is the ID of the last event fanned out (the Redis bus's replay
+	// boundary: events up to it come from XRANGE, events after it live).
+	cursor eventID
+
+	published, delivered, slow, deduped atomic.Uint64
+}
+
+func newHub(o Options) *hub {
+	return &hub{catchUpLimit: o.catchUpLimit(), buffer: o.Buffer, subs: make(map[*Subscription]struct{})}
+}
+
+// subscribe registers a new subscription. With catchUp, live events queue
+// behind a replay to be given to startCatchUp. It returns the cursor at the
+// moment of registration: every later event reaches the subscription live.
+func (h *hub) subscribe(ctx context.Context, f Filter, catchUp bool) (*Subscription, eventID, error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, eventID{}, err
+	}
+	c := make(chan *Event, h.buffer)
+	s := &Subscription{
+		C: c, c: c, hub: h, catching: catchUp,
+		threads: compact(f.Threads), providers: compact(f.Providers),
+	}
+	// If ctx is already done, the callback ends s at once (in its own
+	// goroutine) and the check below refuses it.
+	stop := context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) })
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.mu.Lock()
+	s.stop = stop
+	closed, err := s.closed, s.err
+	s.mu.Unlock()
+	if h.closed {
+		stop()
+		return nil, eventID{}, ErrClosed
+	}
+	if closed {
+		return nil, eventID{}, err
+	}
+	h.subs[s] = struct{}{}
+	return s, h.cursor, nil
+}
+
+// compact copies ids without duplicates or empties; nil when none remain, so
+// the filter matches everything.
+func compact(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (h *hub) remove(s *Subscription) {
+	h.mu.Lock()
+	delete(h.subs, s)
+	h.mu.Unlock()
+}
+
+// publish fans ev out. Callers serialize publishes (one reader goroutine, or
+// the memory bus's lock), so every subscriber sees events in ID order.
+func (h *hub) publish(ev *Event, id eventID) {
+	threadID, providerID := ev.Comment.ThreadID(), ev.Comment.ProviderID
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.cursor = id
+	for s := range h.subs {
+		if !s.matches(threadID, providerID) {
+			continue
+		}
+		if slow, stop := s.offer(ev); slow {
+			h.slow.Add(1)
+			delete(h.subs, s)
+			if stop != nil {
+				stop()
+			}
+		}
+	}
+}
+
+// resetCursor moves the cursor back, for a Redis stream that was recreated.
+func (h *hub) resetCursor(id eventID) {
+	h.mu.Lock()
+	h.cursor = id
+	h.mu.Unlock()
+}
+
+// close ends every subscription with ErrClosed.
+func (h *hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	subs := h.subs
+	h.subs = map[*Subscription]struct{}{}
+	h.mu.Unlock()
+	for s := range subs {
+		s.end(ErrClosed)
+	}
+}
+
+func (h *hub) stats() Stats {
+	h.mu.Lock()
+	n := len(h.subs)
+	h.mu.Unlock()
+	return Stats{
+		Published:     h.published.Load(),
+		Delivered:     h.delivered.Load(),
+		SlowConsumers: h.slow.Load(),
+		Deduplicated:  h.deduped.Load(),
+		Subscribers:   n,
+	}
+}
