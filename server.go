@@ -1,3 +1,116 @@
+// Command commentgraph is a GraphQL gateway over K-LINK, Virola, Aelyst and
+// Ziik comments. With no config file it runs in demo mode on in-process
+// emulators of all four; see README.md.
 package main
 
-func main() {}
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/commentgraph/commentgraph/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "commentgraph:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses flags, loads the config (or starts demo mode), serves until ctx
+// is done, then shuts down gracefully: in-flight requests get shutdownTimeout
+// to finish.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("commentgraph", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", getenv("COMMENTGRAPH_CONFIG"), "config file (YAML); env COMMENTGRAPH_CONFIG; none: demo mode on in-process emulators")
+	listen := fs.String("listen", getenv("COMMENTGRAPH_LISTEN"), "listen address, overriding the config's (e.g. 127.0.0.1:0); env COMMENTGRAPH_LISTEN")
+	logLevel := fs.String("log-level", envOr(getenv, "COMMENTGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error; env COMMENTGRAPH_LOG_LEVEL")
+	logJSON := fs.Bool("log-json", getenv("COMMENTGRAPH_LOG_JSON") == "true", "log as JSON lines instead of text; env COMMENTGRAPH_LOG_JSON=true")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 20*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	demoInterval := fs.Duration("demo-interval", 4*time.Second, "demo mode: how often an emulated person posts a comment (0: never)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: commentgraph [flags]\n\nWith no -config, runs in demo mode: emulators of K-LINK, Virola, Aelyst and Ziik with seeded data, GraphiQL at /.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %q is not debug, info, warn or error", *logLevel)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var log *slog.Logger
+	if *logJSON {
+		log = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		log = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+
+	var cfg *config.Config
+	var demo *demoWorld
+	if *configPath != "" {
+		var err error
+		if cfg, err = config.Load(*configPath); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if demo, err = startDemo(log); err != nil {
+			return fmt.Errorf("demo mode: %w", err)
+		}
+		defer demo.Close()
+		cfg = demo.cfg
+		log.Info("demo mode: no -config given; serving in-process emulators of every provider")
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	app, err := NewApp(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := app.Open(); err != nil {
+		_ = app.Close(context.Background())
+		return err
+	}
+	if demo != nil {
+		demo.connect(app)
+		go demo.trickle(ctx, *demoInterval)
+		log.Info("demo mode: open GraphiQL", "url", "http://"+displayAddr(app.Addr())+"/")
+	}
+	<-ctx.Done()
+	log.Info("shutting down: letting in-flight requests finish", "timeout", *shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	return app.Close(sctx)
+}
+
+func envOr(getenv func(string) string, k, def string) string {
+	if v := getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func displayAddr(addr string) string {
+	if strings.HasPrefix(addr, "[::]:") || strings.HasPrefix(addr, "0.0.0.0:") {
+		return "localhost" + addr[strings.LastIndex(addr, ":"):]
+	}
+	return addr
+}

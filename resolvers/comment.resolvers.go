@@ -7,58 +7,75 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/commentgraph/commentgraph/graph"
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
 
+// Provider is the resolver for the provider field.
 func (r *commentResolver) Provider(ctx context.Context, obj *model.Comment) (*model.Provider, error) {
-	panic(fmt.Errorf("not implemented: Provider - provider"))
+	return r.providerInfo(obj.ProviderID)
 }
 
+// Thread is the resolver for the thread field.
 func (r *commentResolver) Thread(ctx context.Context, obj *model.Comment) (*model.Thread, error) {
-	panic(fmt.Errorf("not implemented: Thread - thread"))
+	return r.loaders(ctx).Thread(ctx, obj.ProviderID, obj.ThreadKind, obj.ThreadRef)
 }
 
+// Parent is the resolver for the parent field.
 func (r *commentResolver) Parent(ctx context.Context, obj *model.Comment) (*model.Comment, error) {
-	panic(fmt.Errorf("not implemented: Parent - parent"))
+	if obj.ParentRef == "" {
+		return nil, nil
+	}
+	return r.loaders(ctx).Comment(ctx, obj.ProviderID, loaders.CommentKey{Thread: loaders.ThreadKey{Kind: obj.ThreadKind, Ref: obj.ThreadRef}, Ref: obj.ParentRef})
 }
 
+// Sender is the resolver for the sender field.
 func (r *commentResolver) Sender(ctx context.Context, obj *model.Comment) (*model.User, error) {
-	panic(fmt.Errorf("not implemented: Sender - sender"))
+	if obj.SenderRef == "" {
+		return obj.SenderHint, nil
+	}
+	return r.userOrHint(ctx, obj.ProviderID, obj.SenderRef, obj.SenderHint)
 }
 
+// User is the resolver for the user field.
 func (r *mentionResolver) User(ctx context.Context, obj *model.Mention) (*model.User, error) {
-	panic(fmt.Errorf("not implemented: User - user"))
+	return r.userOrHint(ctx, obj.ProviderID, obj.UserRef, obj.UserHint)
 }
 
+// Users is the resolver for the users field.
 func (r *reactionResolver) Users(ctx context.Context, obj *model.Reaction) ([]*model.User, error) {
-	panic(fmt.Errorf("not implemented: Users - users"))
+	return r.users(ctx, obj.ProviderID, obj.UserRefs)
 }
 
+// User is the resolver for the user field.
 func (r *readReceiptResolver) User(ctx context.Context, obj *model.ReadReceipt) (*model.User, error) {
-	panic(fmt.Errorf("not implemented: User - user"))
+	return r.loaders(ctx).User(ctx, obj.ProviderID, obj.UserRef)
 }
 
+// Provider is the resolver for the provider field.
 func (r *userResolver) Provider(ctx context.Context, obj *model.User) (*model.Provider, error) {
-	panic(fmt.Errorf("not implemented: Provider - provider"))
+	return r.providerInfo(obj.ProviderID)
 }
 
+// Comment returns graph.CommentResolver implementation.
 func (r *Resolver) Comment() graph.CommentResolver { return &commentResolver{r} }
 
+// Mention returns graph.MentionResolver implementation.
 func (r *Resolver) Mention() graph.MentionResolver { return &mentionResolver{r} }
 
+// Reaction returns graph.ReactionResolver implementation.
 func (r *Resolver) Reaction() graph.ReactionResolver { return &reactionResolver{r} }
 
+// ReadReceipt returns graph.ReadReceiptResolver implementation.
 func (r *Resolver) ReadReceipt() graph.ReadReceiptResolver { return &readReceiptResolver{r} }
 
+// User returns graph.UserResolver implementation.
 func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 
-type (
-	commentResolver     struct{ *Resolver }
-	mentionResolver     struct{ *Resolver }
-	reactionResolver    struct{ *Resolver }
-	readReceiptResolver struct{ *Resolver }
-	userResolver        struct{ *Resolver }
-)
+type commentResolver struct{ *Resolver }
+type mentionResolver struct{ *Resolver }
+type reactionResolver struct{ *Resolver }
+type readReceiptResolver struct{ *Resolver }
+type userResolver struct{ *Resolver }

@@ -7,20 +7,22 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/commentgraph/commentgraph/graph"
 	"github.com/commentgraph/commentgraph/graph/model"
 )
 
+// Healthy is the resolver for the healthy field.
 func (r *providerResolver) Healthy(ctx context.Context, obj *model.Provider) (bool, error) {
-	panic(fmt.Errorf("not implemented: Healthy - healthy"))
+	return r.Health == nil || r.Health(obj.ID), nil
 }
 
+// Threads is the resolver for the threads field.
 func (r *providerResolver) Threads(ctx context.Context, obj *model.Provider, first *int, after *string) (*model.ThreadConnection, error) {
-	panic(fmt.Errorf("not implemented: Threads - threads"))
+	return r.threads(ctx, obj, first, after)
 }
 
+// Provider returns graph.ProviderResolver implementation.
 func (r *Resolver) Provider() graph.ProviderResolver { return &providerResolver{r} }
 
 type providerResolver struct{ *Resolver }

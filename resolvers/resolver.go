@@ -2,5 +2,135 @@
 // provider call, the result out.
 package resolvers
 
-// Resolver is the root resolver; its dependencies are set by the server.
-type Resolver struct{}
+import (
+	"context"
+	"log/slog"
+
+	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/idempotency"
+	"github.com/commentgraph/commentgraph/providers"
+	"github.com/commentgraph/commentgraph/resolvers/loaders"
+)
+
+// Resolver is the root resolver; the server sets its dependencies.
+type Resolver struct {
+	Providers *providers.Registry
+	// Bus carries new comments to subscribers.
+	Bus CommentBus
+	// Idempotency makes clientMutationId create one comment. Nil: keys ignored.
+	Idempotency idempotency.Store
+	// Health says whether a provider's recent calls succeeded. Nil: always healthy.
+	Health func(providerID string) bool
+	// Credential names the caller's credential (an API key fingerprint) for
+	// scoping idempotency keys. Nil: one scope for all.
+	Credential func(ctx context.Context) string
+	Limits     Limits
+	Logger     *slog.Logger
+}
+
+// Limits bound paging.
+type Limits struct {
+	// MaxPageSize bounds first/last. Default 100.
+	MaxPageSize int
+	// DefaultPageSize is used when neither first nor last is given. Default 20.
+	DefaultPageSize int
+	// MaxTimelineThreads bounds Query.comments' threads. Default 50.
+	MaxTimelineThreads int
+}
+
+// CommentBus is what the resolvers need of the event bus.
+type CommentBus interface {
+	// Publish announces a comment created through the gateway.
+	Publish(ctx context.Context, c *model.Comment) error
+	// Subscribe delivers new comments matching the filters until ctx is done.
+	// threads are global thread IDs, providers instance ids; empty means all.
+	// since resumes after an event id the client saw ("" = live only).
+	Subscribe(ctx context.Context, threads, providers []string, since string) (<-chan *model.Comment, error)
+}
+
+func (r *Resolver) loaders(ctx context.Context) *loaders.Loaders {
+	return loaders.For(ctx, r.Providers)
+}
+
+func (r *Resolver) provider(id string) (providers.Provider, error) { return r.Providers.Get(id) }
+
+func (r *Resolver) limits() Limits {
+	l := r.Limits
+	if l.MaxPageSize <= 0 {
+		l.MaxPageSize = 100
+	}
+	if l.DefaultPageSize <= 0 {
+		l.DefaultPageSize = 20
+	}
+	if l.DefaultPageSize > l.MaxPageSize {
+		l.DefaultPageSize = l.MaxPageSize
+	}
+	if l.MaxTimelineThreads <= 0 {
+		l.MaxTimelineThreads = 50
+	}
+	return l
+}
+
+// page checks Relay arguments: at most one of first/last, each within
+// 1..MaxPageSize, cursors only with their direction.
+func (r *Resolver) page(first *int, after *string, last *int, before *string) (providers.Page, error) {
+	l := r.limits()
+	var p providers.Page
+	switch {
+	case first != nil && last != nil:
+		return p, model.Errorf(model.CodeBadUserInput, "give first or last, not both")
+	case after != nil && last != nil:
+		return p, model.Errorf(model.CodeBadUserInput, "after goes with first; use before with last")
+	case before != nil && first != nil:
+		return p, model.Errorf(model.CodeBadUserInput, "before goes with last; use after with first")
+	case before != nil && last == nil:
+		return p, model.Errorf(model.CodeBadUserInput, "before needs last")
+	}
+	if last != nil {
+		if *last < 1 || *last > l.MaxPageSize {
+			return p, model.Errorf(model.CodeBadUserInput, "last must be between 1 and %d", l.MaxPageSize)
+		}
+		p.Last = *last
+		if before != nil {
+			p.Before = *before
+		}
+		return p, nil
+	}
+	p.First = l.DefaultPageSize
+	if first != nil {
+		if *first < 1 || *first > l.MaxPageSize {
+			return p, model.Errorf(model.CodeBadUserInput, "first must be between 1 and %d", l.MaxPageSize)
+		}
+		p.First = *first
+	}
+	if after != nil {
+		p.After = *after
+	}
+	return p, nil
+}
+
+func commentConnection(pg *providers.CommentPage) *model.CommentConnection {
+	conn := &model.CommentConnection{Edges: make([]*model.CommentEdge, 0, len(pg.Edges)), PageInfo: &model.PageInfo{
+		HasNextPage: pg.HasNextPage, HasPreviousPage: pg.HasPreviousPage,
+	}}
+	for _, e := range pg.Edges {
+		e.Comment.Link()
+		conn.Edges = append(conn.Edges, &model.CommentEdge{Cursor: e.Cursor, Node: e.Comment})
+	}
+	if n := len(conn.Edges); n > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	}
+	return conn
+}
+
+// userOrHint resolves a user through the loader, falling back to what the
+// payload said of them when the provider cannot look them up (K-LINK has no
+// user directory; a user seen on another instance may not be cached yet).
+func (r *Resolver) userOrHint(ctx context.Context, provider, ref string, hint *model.User) (*model.User, error) {
+	u, err := r.loaders(ctx).User(ctx, provider, ref)
+	if err != nil && hint != nil {
+		return hint, nil
+	}
+	return u, err
+}

@@ -7,56 +7,70 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/commentgraph/commentgraph/graph"
 	"github.com/commentgraph/commentgraph/graph/model"
 )
 
+// CreateComment is the resolver for the createComment field.
 func (r *mutationResolver) CreateComment(ctx context.Context, input model.CreateCommentInput) (*model.CreateCommentPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateComment - createComment"))
+	return r.createComment(ctx, input)
 }
 
+// Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	return r.node(ctx, id)
 }
 
+// Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	return r.nodes(ctx, ids)
 }
 
+// Providers is the resolver for the providers field.
 func (r *queryResolver) Providers(ctx context.Context) ([]*model.Provider, error) {
-	panic(fmt.Errorf("not implemented: Providers - providers"))
+	all := r.Resolver.Providers.All()
+	out := make([]*model.Provider, len(all))
+	for i, p := range all {
+		out[i] = p.Info()
+	}
+	return out, nil
 }
 
+// Thread is the resolver for the thread field.
 func (r *queryResolver) Thread(ctx context.Context, provider string, kind model.ThreadKind, ref string) (*model.Thread, error) {
-	panic(fmt.Errorf("not implemented: Thread - thread"))
+	return r.loaders(ctx).Thread(ctx, provider, kind, ref)
 }
 
+// Room is the resolver for the room field.
 func (r *queryResolver) Room(ctx context.Context, provider string, ref string) (*model.Room, error) {
-	panic(fmt.Errorf("not implemented: Room - room"))
+	return r.loaders(ctx).Room(ctx, provider, ref)
 }
 
+// User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, provider string, ref string) (*model.User, error) {
-	panic(fmt.Errorf("not implemented: User - user"))
+	return r.loaders(ctx).User(ctx, provider, ref)
 }
 
+// Comments is the resolver for the comments field.
 func (r *queryResolver) Comments(ctx context.Context, threads []string, first *int, after *string) (*model.CommentConnection, error) {
-	panic(fmt.Errorf("not implemented: Comments - comments"))
+	return r.timeline(ctx, threads, first, after)
 }
 
+// CommentAdded is the resolver for the commentAdded field.
 func (r *subscriptionResolver) CommentAdded(ctx context.Context, threads []string, providers []string) (<-chan *model.Comment, error) {
-	panic(fmt.Errorf("not implemented: CommentAdded - commentAdded"))
+	return r.commentAdded(ctx, threads, providers)
 }
 
+// Mutation returns graph.MutationResolver implementation.
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 
+// Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
+// Subscription returns graph.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
 
-type (
-	mutationResolver     struct{ *Resolver }
-	queryResolver        struct{ *Resolver }
-	subscriptionResolver struct{ *Resolver }
-)
+type mutationResolver struct{ *Resolver }
+type queryResolver struct{ *Resolver }
+type subscriptionResolver struct{ *Resolver }

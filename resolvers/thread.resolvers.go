@@ -7,33 +7,39 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/commentgraph/commentgraph/graph"
 	"github.com/commentgraph/commentgraph/graph/model"
 )
 
+// Provider is the resolver for the provider field.
 func (r *roomResolver) Provider(ctx context.Context, obj *model.Room) (*model.Provider, error) {
-	panic(fmt.Errorf("not implemented: Provider - provider"))
+	return r.providerInfo(obj.ProviderID)
 }
 
+// Provider is the resolver for the provider field.
 func (r *threadResolver) Provider(ctx context.Context, obj *model.Thread) (*model.Provider, error) {
-	panic(fmt.Errorf("not implemented: Provider - provider"))
+	return r.providerInfo(obj.ProviderID)
 }
 
+// Room is the resolver for the room field.
 func (r *threadResolver) Room(ctx context.Context, obj *model.Thread) (*model.Room, error) {
-	panic(fmt.Errorf("not implemented: Room - room"))
+	if obj.RoomRef == "" {
+		return nil, nil
+	}
+	return r.loaders(ctx).Room(ctx, obj.ProviderID, obj.RoomRef)
 }
 
+// Comments is the resolver for the comments field.
 func (r *threadResolver) Comments(ctx context.Context, obj *model.Thread, first *int, after *string, last *int, before *string) (*model.CommentConnection, error) {
-	panic(fmt.Errorf("not implemented: Comments - comments"))
+	return r.threadComments(ctx, obj, first, after, last, before)
 }
 
+// Room returns graph.RoomResolver implementation.
 func (r *Resolver) Room() graph.RoomResolver { return &roomResolver{r} }
 
+// Thread returns graph.ThreadResolver implementation.
 func (r *Resolver) Thread() graph.ThreadResolver { return &threadResolver{r} }
 
-type (
-	roomResolver   struct{ *Resolver }
-	threadResolver struct{ *Resolver }
-)
+type roomResolver struct{ *Resolver }
+type threadResolver struct{ *Resolver }

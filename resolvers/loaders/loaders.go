@@ -78,7 +78,9 @@ func New(reg *providers.Registry, opts Options) *Loaders {
 type ctxKey struct{}
 
 // With returns ctx carrying l.
-func With(ctx context.Context, l *Loaders) context.Context { return context.WithValue(ctx, ctxKey{}, l) }
+func With(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
 
 // For returns the loaders in ctx. Outside a response (a test, a background job)
 // it returns a fresh set that batches nothing across calls, so callers never

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/commentgraph/commentgraph/cache"
+	"github.com/commentgraph/commentgraph/config"
+	"github.com/commentgraph/commentgraph/events"
+	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/idempotency"
+	"github.com/commentgraph/commentgraph/providers"
+	"github.com/commentgraph/commentgraph/resolvers"
+	"github.com/commentgraph/commentgraph/resolvers/loaders"
+)
+
+// App is one gateway: its providers, cache, event bus and HTTP server. Its
+// dependencies are fields set by NewApp from the config (wtf's Server style),
+// so tests build it the same way main does.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	metrics *metrics
+
+	registry      *providers.Registry
+	resolver      *resolvers.Resolver
+	loaderOptions loaders.Options
+	apiKeys       []apiKey
+	readiness     map[string]func(context.Context) error
+	webhooks      map[string]webhookFunc
+	// background jobs (event streams, pollers), started by Open.
+	jobs []func(ctx context.Context)
+
+	redis redis.UniversalClient
+	cache *cache.Cache
+	bus   events.Bus
+
+	srv     *http.Server
+	ln      net.Listener
+	stopBg  context.CancelFunc
+	bg      sync.WaitGroup
+	closers []func()
+}
+
+type apiKey struct {
+	hash        [32]byte
+	fingerprint string
+}
+
+// webhookFunc verifies and ingests one webhook delivery for a provider.
+type webhookFunc func(ctx context.Context, header http.Header, body []byte) error
+
+// NewApp builds a gateway from cfg. Nothing listens until Open.
+func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{
+		cfg:       cfg,
+		log:       log,
+		metrics:   newMetrics(),
+		readiness: map[string]func(context.Context) error{},
+		webhooks:  map[string]webhookFunc{},
+	}
+	for _, k := range cfg.Auth.APIKeys {
+		a.apiKeys = append(a.apiKeys, apiKey{hash: sha256.Sum256([]byte(k)), fingerprint: providers.Fingerprint(k)})
+	}
+	if err := a.openStores(); err != nil {
+		a.closeAll()
+		return nil, err
+	}
+	var ps []providers.Provider
+	for i, pc := range cfg.Providers {
+		p, err := a.buildProvider(pc)
+		if err != nil {
+			a.closeAll()
+			return nil, fmt.Errorf("providers[%d] (%s): %w", i, pc.ID, err)
+		}
+		ps = append(ps, p)
+	}
+	a.registry = providers.NewRegistry(ps...)
+	a.resolver = &resolvers.Resolver{
+		Providers:   a.registry,
+		Bus:         busAdapter{bus: a.bus, metrics: a.metrics},
+		Idempotency: a.idempotencyStore(),
+		Health:      a.metrics.isHealthy,
+		Credential:  credential,
+		Limits:      resolvers.Limits{MaxPageSize: cfg.Limits.MaxPageSize},
+		Logger:      log,
+	}
+	return a, nil
+}
+
+// openStores connects Redis when configured, and builds the cache and bus on
+// it, or in memory otherwise.
+func (a *App) openStores() error {
+	cacheOpts := cache.Options{Logger: a.log, Registerer: a.metrics.reg}
+	busOpts := events.Options{Logger: a.log, Registerer: a.metrics.reg}
+	if a.cfg.Redis.URL != "" {
+		client, err := cache.NewRedisClient(a.cfg.Redis.URL)
+		if err != nil {
+			return err
+		}
+		a.redis = client
+		a.closers = append(a.closers, func() { _ = client.Close() })
+		cacheOpts.Redis = client
+		a.readiness["redis"] = func(ctx context.Context) error { return client.Ping(ctx).Err() }
+	}
+	c, err := cache.New(cacheOpts)
+	if err != nil {
+		return err
+	}
+	a.cache = c
+	if a.redis != nil {
+		// The bus blocks on XREAD, so it gets its own connection pool settings:
+		// the cache's client fails fast, the bus's waits.
+		opt, _ := redis.ParseURL(a.cfg.Redis.URL)
+		busClient := redis.NewClient(opt)
+		a.closers = append(a.closers, func() { _ = busClient.Close() })
+		b, err := events.NewRedis(busClient, busOpts)
+		if err != nil {
+			return err
+		}
+		a.bus = b
+	} else {
+		b, err := events.NewMemory(busOpts)
+		if err != nil {
+			return err
+		}
+		a.bus = b
+	}
+	a.closers = append(a.closers, func() { _ = a.bus.Close() })
+	return nil
+}
+
+func (a *App) idempotencyStore() idempotency.Store {
+	if a.redis != nil {
+		return &idempotency.Redis{Client: a.redis}
+	}
+	return &idempotency.Memory{}
+}
+
+// upstreamClient is the HTTP client every adapter uses: each call bounded by
+// the upstream timeout, under the request budget.
+func (a *App) upstreamClient() *http.Client {
+	return &http.Client{Timeout: a.cfg.Limits.UpstreamTimeout.D()}
+}
+
+// Open listens on the configured address and serves until Close.
+func (a *App) Open() error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	a.ln = ln
+	a.srv = &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopBg = cancel
+	for _, job := range a.jobs {
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			job(ctx)
+		}()
+	}
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("serve", "err", err)
+		}
+	}()
+	a.log.Info("listening", "addr", ln.Addr().String(), "graphiql", *a.cfg.GraphiQL, "providers", len(a.cfg.Providers), "redis", a.redis != nil, "auth", len(a.apiKeys) > 0)
+	return nil
+}
+
+// Addr is the address Open bound (useful with ":0").
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Close stops accepting requests, lets in-flight ones finish until ctx is
+// done, then stops background jobs and closes stores.
+func (a *App) Close(ctx context.Context) error {
+	var err error
+	if a.srv != nil {
+		// Subscriptions are long-lived: ending the bus first completes them, so
+		// Shutdown waits only for real in-flight requests.
+		a.srv.RegisterOnShutdown(func() {})
+		err = a.srv.Shutdown(ctx)
+	}
+	if a.stopBg != nil {
+		a.stopBg()
+		a.bg.Wait()
+	}
+	a.closeAll()
+	return err
+}
+
+func (a *App) closeAll() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// busAdapter gives the resolvers the bus's events as comments.
+type busAdapter struct {
+	bus     events.Bus
+	metrics *metrics
+}
+
+func (b busAdapter) Publish(ctx context.Context, c *model.Comment) error {
+	_, err := b.bus.Publish(ctx, c)
+	return err
+}
+
+func (b busAdapter) Subscribe(ctx context.Context, threads, providerIDs []string, since string) (<-chan *model.Comment, error) {
+	sub, err := b.bus.Subscribe(ctx, events.Filter{Threads: threads, Providers: providerIDs}, since)
+	if err != nil {
+		return nil, err
+	}
+	b.metrics.subscribers.Inc()
+	out := make(chan *model.Comment, 1)
+	go func() {
+		defer b.metrics.subscribers.Dec()
+		defer close(out)
+		defer sub.Close()
+		for ev := range sub.C {
+			select {
+			case out <- ev.Comment:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/commentgraph/commentgraph/config"
+	"github.com/commentgraph/commentgraph/events"
+	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/poller"
+	"github.com/commentgraph/commentgraph/providers"
+	"github.com/commentgraph/commentgraph/providers/klink"
+)
+
+// buildProvider makes the adapter for one configured instance, wraps it with
+// the users-and-rooms cache (scoped by instance and credential), and registers
+// its webhook endpoint and background jobs.
+func (a *App) buildProvider(pc config.Provider) (providers.Provider, error) {
+	scope := pc.ID + ":" + providers.Fingerprint(pc.Token+"\x00"+pc.Email+"\x00"+pc.Password)
+	var p providers.Provider
+	switch pc.Kind {
+	case "klink":
+		k, err := klink.New(klink.Options{
+			ID: pc.ID, Name: pc.Name, BaseURL: pc.BaseURL, Token: pc.Token, WebhookSecret: pc.WebhookSecret,
+			Directory: a.cache, Rooms: pc.Threads, HTTPClient: a.upstreamClient(),
+			Logger: a.log.With("provider", pc.ID), OnCall: a.metrics.onCall,
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.webhooks[pc.ID] = func(ctx context.Context, h http.Header, body []byte) error {
+			ch, err := k.ReceiveWebhook(ctx, h, body)
+			if err != nil {
+				return err
+			}
+			return a.ingest(ctx, pc.ID, scope, change{key: ch.Key, comments: ch.Comments, users: ch.Users, rooms: ch.Rooms})
+		}
+		p = k
+		a.pollThreads(k, model.ThreadKindRoom, pc.Threads, scope)
+	default:
+		return nil, fmt.Errorf("kind %q is not wired", pc.Kind)
+	}
+	return a.cache.Wrap(p, scope), nil
+}
+
+// pollThreads runs a poller per configured thread of a provider that pushes no
+// comments. The lease keeps one poller per thread across instances.
+func (a *App) pollThreads(p providers.Provider, kind model.ThreadKind, refs []string, scope string) {
+	if len(refs) == 0 {
+		return
+	}
+	opts := poller.Options{Interval: a.cfg.Events.PollInterval.D(), Logger: a.log.With("provider", p.Info().ID)}
+	if a.redis != nil {
+		l, err := events.NewRedisLeaser(a.redis, "cg:v1:lease:")
+		if err == nil {
+			opts.Leaser = l
+		}
+	} else {
+		opts.Leaser = events.NewMemoryLeaser(nil)
+	}
+	for _, ref := range refs {
+		a.jobs = append(a.jobs, func(ctx context.Context) {
+			poller.Thread(ctx, p, kind, ref, func(ctx context.Context, cs []*model.Comment) error {
+				return a.ingest(ctx, p.Info().ID, scope, change{comments: cs})
+			}, opts)
+		})
+	}
+}
