@@ -1,0 +1,678 @@
+package ziik
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"mime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/commentgraph/commentgraph/graph/model"
+)
+
+// Ziik's wire shapes. IDs, numbers and flags are read leniently (a number, a
+// numeric string or null) because the notes come from several API generations
+// that disagree on such details.
+
+// flexInt is an integer sent as a number or a numeric string; null is 0.
+type flexInt int64
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*f = 0
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		b = []byte(strings.TrimSpace(s))
+		if len(b) == 0 {
+			*f = 0
+			return nil
+		}
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1<<53 {
+		return fmt.Errorf("not an integer: %.40q", b)
+	}
+	*f = flexInt(v)
+	return nil
+}
+
+func (f flexInt) String() string { return strconv.FormatInt(int64(f), 10) }
+
+// flexFloat is a number sent as a number or a numeric string; null is 0.
+type flexFloat float64
+
+func (f *flexFloat) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*f = 0
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		b = []byte(strings.TrimSpace(s))
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("not a number: %.40q", b)
+	}
+	*f = flexFloat(v)
+	return nil
+}
+
+// flexBool is a flag sent as true/false, 0/1 or their strings; null is false.
+type flexBool bool
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	switch strings.Trim(string(bytes.TrimSpace(b)), `"`) {
+	case "true", "1":
+		*f = true
+	case "false", "0", "null", "":
+		*f = false
+	default:
+		return fmt.Errorf("not a flag: %.40q", b)
+	}
+	return nil
+}
+
+// flexString is a string that may come as a number (cursors, codes); null is "".
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*f = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("not a string: %.40q", b)
+	}
+	*f = flexString(n)
+	return nil
+}
+
+// unixTime converts Ziik's Unix seconds to UTC; 0 and out-of-range values are
+// the zero time. Values too large for seconds are taken as milliseconds, in
+// case an endpoint differs from the rest.
+func unixTime(v flexFloat) time.Time {
+	s := float64(v)
+	if s <= 0 || s > 1e14 {
+		return time.Time{}
+	}
+	if s > 1e11 {
+		s /= 1000
+	}
+	sec, frac := math.Modf(s)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
+}
+
+type wirePerson struct {
+	ID         flexInt         `json:"id"`
+	FirstName  string          `json:"first_name"`
+	LastName   string          `json:"last_name"`
+	Name       string          `json:"name"`
+	Email      string          `json:"email"`
+	Title      string          `json:"title"`
+	Avatar     json.RawMessage `json:"avatar"`
+	Department json.RawMessage `json:"department"`
+	Unit       json.RawMessage `json:"unit"`
+}
+
+type wireFile struct {
+	ID         flexInt    `json:"id"`
+	Name       string     `json:"name"`
+	Mime       string     `json:"mime"`
+	Size       flexInt    `json:"size"`
+	Type       string     `json:"type"`
+	Extension  string     `json:"extension"`
+	Uploaded   *flexBool  `json:"uploaded"`
+	Processing flexBool   `json:"processing"`
+	Height     flexInt    `json:"height"`
+	Width      flexInt    `json:"width"`
+	Source     flexString `json:"source"`
+	URL        flexString `json:"url"`
+}
+
+type wireVoice struct {
+	ID         flexInt    `json:"id"`
+	Processing flexBool   `json:"processing"`
+	Extension  string     `json:"extension"`
+	Duration   flexFloat  `json:"duration"`
+	URL        flexString `json:"url"`
+}
+
+type wireMessage struct {
+	ID             flexInt         `json:"id"`
+	ConversationID flexInt         `json:"conversationId"`
+	IsReply        flexBool        `json:"is_reply"`
+	Parent         json.RawMessage `json:"parent"`
+	ParentID       flexInt         `json:"parent_id"`
+	Deleted        flexBool        `json:"deleted"`
+	Message        string          `json:"message"`
+	Date           flexFloat       `json:"date"`
+	EditedAt       flexFloat       `json:"edited_at"`
+	Reactions      json.RawMessage `json:"reactions"`
+	Author         *wirePerson     `json:"author"`
+	Files          []wireFile      `json:"files"`
+	Voice          *wireVoice      `json:"voice"`
+}
+
+// parentID is the message this one replies to: `parent.id`, a bare `parent`
+// id, or `parent_id`; 0 for none.
+func (m *wireMessage) parentID() int64 {
+	var obj struct {
+		ID flexInt `json:"id"`
+	}
+	if len(m.Parent) > 0 {
+		if json.Unmarshal(m.Parent, &obj) == nil && obj.ID > 0 {
+			return int64(obj.ID)
+		}
+		var id flexInt
+		if json.Unmarshal(m.Parent, &id) == nil && id > 0 {
+			return int64(id)
+		}
+	}
+	return int64(m.ParentID)
+}
+
+type wireConversation struct {
+	ID           flexInt      `json:"id"`
+	Type         string       `json:"type"`
+	Title        string       `json:"title"`
+	Participants []wirePerson `json:"participants"`
+}
+
+// unwrap returns the object inside {"data": …} when the answer is wrapped that
+// way, else the answer itself.
+func unwrap(body []byte) []byte {
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	b := bytes.TrimSpace(body)
+	if len(b) > 0 && b[0] == '{' && json.Unmarshal(b, &env) == nil {
+		d := bytes.TrimSpace(env.Data)
+		if len(d) > 0 && (d[0] == '{' || d[0] == '[') {
+			return d
+		}
+	}
+	return b
+}
+
+// messagePage is one answer of GET /conversations/{id}/messages.
+type messagePage struct {
+	items []wireMessage // oldest first
+	// older and newer are the cursors to continue with; "" when there is
+	// nothing more that way.
+	older, newer string
+}
+
+// parseMessagePage reads a messages list: {data, meta{next_cursor,
+// prev_cursor}} (cursors also accepted at the top level) or a bare array.
+// Pages come newest first, so next_cursor leads to older messages.
+func parseMessagePage(body []byte) (*messagePage, error) {
+	b := bytes.TrimSpace(body)
+	var env struct {
+		Data       []wireMessage `json:"data"`
+		NextCursor flexString    `json:"next_cursor"`
+		PrevCursor flexString    `json:"prev_cursor"`
+		Meta       struct {
+			NextCursor flexString `json:"next_cursor"`
+			PrevCursor flexString `json:"prev_cursor"`
+		} `json:"meta"`
+	}
+	switch {
+	case len(b) > 0 && b[0] == '[':
+		if err := json.Unmarshal(b, &env.Data); err != nil {
+			return nil, err
+		}
+	case len(b) > 0 && b[0] == '{':
+		if err := json.Unmarshal(b, &env); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("answer is not a JSON object or array")
+	}
+	pg := &messagePage{older: string(env.Meta.NextCursor), newer: string(env.Meta.PrevCursor)}
+	if pg.older == "" {
+		pg.older = string(env.NextCursor)
+	}
+	if pg.newer == "" {
+		pg.newer = string(env.PrevCursor)
+	}
+	seen := make(map[flexInt]bool, len(env.Data))
+	for _, m := range env.Data {
+		if m.ID <= 0 || seen[m.ID] {
+			continue
+		}
+		seen[m.ID] = true
+		pg.items = append(pg.items, m)
+	}
+	// Message ids grow with time, so they order a page whatever way it came.
+	sort.Slice(pg.items, func(i, j int) bool { return pg.items[i].ID < pg.items[j].ID })
+	return pg, nil
+}
+
+// parseMessage reads one message, data-wrapped or not.
+func parseMessage(body []byte) (*wireMessage, error) {
+	var m wireMessage
+	if err := json.Unmarshal(unwrap(body), &m); err != nil {
+		return nil, err
+	}
+	if m.ID <= 0 {
+		return nil, errors.New("message has no id")
+	}
+	return &m, nil
+}
+
+// conversationPage is one answer of GET /conversations.
+type conversationPage struct {
+	items   []wireConversation
+	hasMore bool
+}
+
+// parseConversationPage reads a Laravel-style page (or a bare array). More
+// pages exist when meta says so or, failing meta, when links.next is set.
+func parseConversationPage(body []byte, limit int) (*conversationPage, error) {
+	b := bytes.TrimSpace(body)
+	var env struct {
+		Data []wireConversation `json:"data"`
+		Meta struct {
+			CurrentPage flexInt `json:"current_page"`
+			LastPage    flexInt `json:"last_page"`
+		} `json:"meta"`
+		Links struct {
+			Next flexString `json:"next"`
+		} `json:"links"`
+	}
+	switch {
+	case len(b) > 0 && b[0] == '[':
+		if err := json.Unmarshal(b, &env.Data); err != nil {
+			return nil, err
+		}
+		return &conversationPage{items: env.Data, hasMore: len(env.Data) >= limit}, nil
+	case len(b) > 0 && b[0] == '{':
+		if err := json.Unmarshal(b, &env); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("answer is not a JSON object or array")
+	}
+	pg := &conversationPage{items: env.Data}
+	switch {
+	case env.Meta.LastPage > 0:
+		pg.hasMore = env.Meta.CurrentPage < env.Meta.LastPage
+	default:
+		pg.hasMore = env.Links.Next != ""
+	}
+	return pg, nil
+}
+
+// parseConversation reads one conversation, data-wrapped or not.
+func parseConversation(body []byte) (*wireConversation, error) {
+	var c wireConversation
+	if err := json.Unmarshal(unwrap(body), &c); err != nil {
+		return nil, err
+	}
+	if c.ID <= 0 {
+		return nil, errors.New("conversation has no id")
+	}
+	return &c, nil
+}
+
+// parseUser reads one user, data-wrapped or not.
+func parseUser(body []byte) (*wirePerson, error) {
+	var u wirePerson
+	if err := json.Unmarshal(unwrap(body), &u); err != nil {
+		return nil, err
+	}
+	if u.ID <= 0 {
+		return nil, errors.New("user has no id")
+	}
+	return &u, nil
+}
+
+// parseAuth reads the authenticate/renew answer: [{jwt, expires}] (a bare
+// object or a data-wrapped one is accepted too). A missing expiry is taken as
+// five minutes, so the token is renewed early rather than used past its end.
+func parseAuth(body []byte, now time.Time) (string, time.Time, error) {
+	type grant struct {
+		JWT     string    `json:"jwt"`
+		Expires flexFloat `json:"expires"`
+	}
+	b := unwrap(body)
+	var g grant
+	if len(b) > 0 && b[0] == '[' {
+		var gs []grant
+		if err := json.Unmarshal(b, &gs); err != nil {
+			return "", time.Time{}, err
+		}
+		if len(gs) == 0 {
+			return "", time.Time{}, errors.New("empty token list")
+		}
+		g = gs[0]
+	} else if err := json.Unmarshal(b, &g); err != nil {
+		return "", time.Time{}, err
+	}
+	if g.JWT == "" || strings.ContainsAny(g.JWT, " \r\n\t") {
+		return "", time.Time{}, errors.New("no usable jwt in the answer")
+	}
+	exp := unixTime(g.Expires)
+	if exp.IsZero() {
+		exp = now.Add(5 * time.Minute)
+	}
+	return g.JWT, exp, nil
+}
+
+// orgName reads a department or unit: {id, name}, a bare name, or null.
+func orgName(raw json.RawMessage) string {
+	var obj struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(raw, &obj) == nil && obj.Name != "" {
+		return obj.Name
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return ""
+}
+
+// avatarURL reads an avatar: a URL string or an object of sizes ({url, …}).
+func avatarURL(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return ""
+	}
+	for _, k := range []string{"url", "original", "large", "medium", "small", "thumb", "thumbnail"} {
+		if json.Unmarshal(obj[k], &s) == nil && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// user maps an author, participant or user object.
+func user(provider string, w *wirePerson) *model.User {
+	name := strings.TrimSpace(w.Name)
+	if name == "" {
+		name = strings.TrimSpace(w.FirstName + " " + w.LastName)
+	}
+	if name == "" {
+		name = "Ziik user " + w.ID.String()
+	}
+	return &model.User{
+		ProviderID: provider,
+		Ref:        w.ID.String(),
+		Name:       name,
+		Email:      optional(w.Email),
+		Title:      optional(strings.TrimSpace(w.Title)),
+		Department: optional(orgName(w.Department)),
+		Unit:       optional(orgName(w.Unit)),
+		AvatarURL:  optional(avatarURL(w.Avatar)),
+	}
+}
+
+// conversationName is the title, or for a direct conversation (which has
+// none) its participants' names.
+func conversationName(provider string, c *wireConversation) string {
+	if t := strings.TrimSpace(c.Title); t != "" {
+		return t
+	}
+	names := make([]string, 0, len(c.Participants))
+	for i := range c.Participants {
+		names = append(names, user(provider, &c.Participants[i]).Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func room(provider string, c *wireConversation) *model.Room {
+	return &model.Room{ProviderID: provider, Ref: c.ID.String(), Name: optional(conversationName(provider, c))}
+}
+
+// attachmentKind classifies a file by its MIME type.
+func attachmentKind(mimeType string) string {
+	base, _, _ := mime.ParseMediaType(mimeType)
+	switch {
+	case strings.HasPrefix(base, "image/"):
+		return "IMAGE"
+	case strings.HasPrefix(base, "video/"):
+		return "VIDEO"
+	case strings.HasPrefix(base, "audio/"):
+		return "AUDIO"
+	default:
+		return "FILE"
+	}
+}
+
+func positive(n flexInt) *int {
+	if n <= 0 || n > math.MaxInt32 {
+		return nil
+	}
+	v := int(n)
+	return &v
+}
+
+// voiceTypes names the MIME types of voice-note extensions; the system's
+// mime.types cannot be relied on for audio.
+var voiceTypes = map[string]string{
+	"mp3": "audio/mpeg", "m4a": "audio/mp4", "aac": "audio/aac", "ogg": "audio/ogg",
+	"oga": "audio/ogg", "opus": "audio/ogg", "wav": "audio/wav", "webm": "audio/webm",
+}
+
+// attachments maps files and the voice note. Refs are prefixed by kind since
+// file and voice ids are separate sequences.
+func attachments(provider string, m *wireMessage) []*model.Attachment {
+	out := make([]*model.Attachment, 0, len(m.Files)+1)
+	for i := range m.Files {
+		f := &m.Files[i]
+		state := model.AttachmentStateReady
+		if f.Processing || (f.Uploaded != nil && !*f.Uploaded) {
+			state = model.AttachmentStateProcessing
+		}
+		url := string(f.Source)
+		if url == "" {
+			url = string(f.URL)
+		}
+		name := f.Name
+		if name == "" {
+			name = "file-" + f.ID.String()
+			if f.Extension != "" {
+				name += "." + f.Extension
+			}
+		}
+		out = append(out, &model.Attachment{
+			ProviderID: provider, Ref: "file:" + f.ID.String(), Name: name,
+			MimeType: optional(f.Mime), Size: positive(f.Size), URL: optional(url), State: state,
+			Kind: attachmentKind(f.Mime), Width: positive(f.Width), Height: positive(f.Height),
+		})
+	}
+	if v := m.Voice; v != nil && (v.ID > 0 || v.URL != "") {
+		ext := strings.TrimPrefix(v.Extension, ".")
+		if ext == "" {
+			ext = "mp3"
+		}
+		mt := voiceTypes[strings.ToLower(ext)]
+		if mt == "" {
+			mt = "audio/" + ext
+		}
+		state := model.AttachmentStateReady
+		if v.Processing {
+			state = model.AttachmentStateProcessing
+		}
+		a := &model.Attachment{
+			ProviderID: provider, Ref: "voice:" + v.ID.String(), Name: "voice-note." + ext,
+			MimeType: &mt, URL: optional(string(v.URL)), State: state, Kind: "VOICE",
+		}
+		if v.Duration > 0 {
+			d := float64(v.Duration)
+			a.Duration = &d
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// reactions reads the undocumented reactions list defensively:
+// [{emoji|reaction|type|name, count, users:[id|{id}]|user_ids:[id]}], or an
+// object {emoji: count | [ids]}. Entries it cannot read are skipped.
+func reactions(provider string, raw json.RawMessage) []*model.Reaction {
+	out := []*model.Reaction{}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return out
+	}
+	type entry struct {
+		Emoji    flexString        `json:"emoji"`
+		Reaction flexString        `json:"reaction"`
+		Type     flexString        `json:"type"`
+		Name     flexString        `json:"name"`
+		Count    flexInt           `json:"count"`
+		Users    []json.RawMessage `json:"users"`
+		UserIDs  []flexInt         `json:"user_ids"`
+	}
+	add := func(emoji string, count int64, users []string) {
+		if emoji == "" || !utf8.ValidString(emoji) {
+			return
+		}
+		if count < int64(len(users)) {
+			count = int64(len(users))
+		}
+		if count > math.MaxInt32 {
+			count = math.MaxInt32
+		}
+		out = append(out, &model.Reaction{ProviderID: provider, Emoji: emoji, Count: int(count), UserRefs: users})
+	}
+	switch raw[0] {
+	case '[':
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) != nil {
+			return out
+		}
+		for _, item := range list {
+			var e entry
+			if json.Unmarshal(item, &e) != nil {
+				continue
+			}
+			emoji := string(e.Emoji)
+			for _, alt := range []flexString{e.Reaction, e.Type, e.Name} {
+				if emoji == "" {
+					emoji = string(alt)
+				}
+			}
+			users := []string{}
+			for _, u := range e.Users {
+				var obj struct {
+					ID flexInt `json:"id"`
+				}
+				var id flexInt
+				if json.Unmarshal(u, &id) == nil && id > 0 {
+					users = append(users, id.String())
+				} else if json.Unmarshal(u, &obj) == nil && obj.ID > 0 {
+					users = append(users, obj.ID.String())
+				}
+			}
+			for _, id := range e.UserIDs {
+				if id > 0 {
+					users = append(users, id.String())
+				}
+			}
+			add(emoji, max(int64(e.Count), 0), users)
+		}
+	case '{':
+		var byEmoji map[string]json.RawMessage
+		if json.Unmarshal(raw, &byEmoji) != nil {
+			return out
+		}
+		keys := make([]string, 0, len(byEmoji))
+		for k := range byEmoji {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			var n flexInt
+			var ids []flexInt
+			users := []string{}
+			if json.Unmarshal(byEmoji[k], &ids) == nil {
+				for _, id := range ids {
+					if id > 0 {
+						users = append(users, id.String())
+					}
+				}
+			} else if json.Unmarshal(byEmoji[k], &n) != nil {
+				continue
+			}
+			add(k, max(int64(n), 0), users)
+		}
+	}
+	return out
+}
+
+// comment maps a message in thread th, without mentions (those need the
+// names of known users; see people.detect). Deleted messages keep no text,
+// as Ziik strips it.
+func comment(provider string, th *model.Thread, m *wireMessage) *model.Comment {
+	c := &model.Comment{
+		ProviderID:  provider,
+		ThreadKind:  th.Kind,
+		ThreadRef:   th.Ref,
+		Ref:         m.ID.String(),
+		Text:        m.Message,
+		Body:        m.Message,
+		Markup:      model.MarkupPlain,
+		Mentions:    []*model.Mention{},
+		Attachments: attachments(provider, m),
+		Reactions:   reactions(provider, m.Reactions),
+		ReadBy:      []*model.ReadReceipt{},
+		CreatedAt:   unixTime(m.Date),
+		Deleted:     bool(m.Deleted),
+	}
+	if c.Deleted {
+		c.Text, c.Body = "", ""
+	}
+	if pid := m.parentID(); pid > 0 {
+		c.ParentRef = strconv.FormatInt(pid, 10)
+	}
+	if e := unixTime(m.EditedAt); !e.IsZero() {
+		c.EditedAt = &e
+	}
+	if m.Author != nil && m.Author.ID > 0 {
+		c.SenderRef = m.Author.ID.String()
+		c.SenderHint = user(provider, m.Author)
+	}
+	return c
+}

@@ -1,0 +1,394 @@
+// Package ziiktest is an in-process fake of a Ziik tenant's REST API, like
+// net/http/httptest. It follows the Ziik API notes (/work/shared/providers/ziik.md)
+// and the captured "Create a new message in a conversation" page: JWT auth with
+// POST /authenticate and POST /renew answering arrays, Unix-second timestamps,
+// `{"error":{code,message,is_ziik_error}}` error bodies, conversations listed by
+// page, messages listed with opaque bi-directional cursors.
+//
+// Where the notes say a shape is undocumented, the emulator takes the notes'
+// stated assumption (Laravel-style `{data, meta}` envelopes, newest-first cursor
+// pages) so that adapters are tested against one consistent reading of them.
+//
+// It is usable outside tests: demo mode runs on it.
+package ziiktest
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a Server. Zero values take the defaults noted.
+type Options struct {
+	// Email and Password are the integration user's credentials that
+	// POST /authenticate accepts. Defaults: "bot@ziik.test" and "ziik-secret".
+	Email    string
+	Password string
+	// TokenTTL is how long an issued JWT is valid. Default 1 hour.
+	TokenTTL time.Duration
+	// Now is the clock for token expiry and message dates. Default time.Now.
+	Now func() time.Time
+	// Latency is added to every request.
+	Latency time.Duration
+	// WrapData wraps single-object answers (a created message, a user, a
+	// conversation) in {"data": …} as older API generations did.
+	WrapData bool
+}
+
+// Fault is an injected answer. Status 0 answers normally after Delay; Times 0
+// means once.
+type Fault struct {
+	Status int
+	Body   string
+	Header http.Header
+	Delay  time.Duration
+	Times  int
+}
+
+// Server is a fake Ziik tenant. All methods are safe for concurrent use.
+type Server struct {
+	// URL is the API base (tenant origin + "/api") to give an adapter as BaseURL.
+	URL string
+
+	srv    *httptest.Server
+	now    func() time.Time
+	email  string
+	pass   string
+	ttl    time.Duration
+	wrap   bool
+	secret []byte
+
+	mu        sync.Mutex
+	latency   time.Duration
+	calls     map[string]int
+	total     int
+	faults    map[string][]*Fault
+	tokens    map[string]token
+	tokenSeq  int
+	users     map[int]*User
+	convs     map[int]*conversation
+	msgs      map[int]*message
+	nextUser  int
+	nextConv  int
+	nextMsg   int
+	botID     int
+	demoConvs []int
+}
+
+type token struct {
+	userID  int
+	expires time.Time
+	revoked bool
+}
+
+// NewServer starts a fake tenant whose integration user ("commentgraph bot")
+// owns the configured credentials. Close it when done.
+func NewServer(opts Options) *Server {
+	s := &Server{
+		now:      opts.Now,
+		email:    opts.Email,
+		pass:     opts.Password,
+		ttl:      opts.TokenTTL,
+		wrap:     opts.WrapData,
+		latency:  opts.Latency,
+		calls:    make(map[string]int),
+		faults:   make(map[string][]*Fault),
+		tokens:   make(map[string]token),
+		users:    make(map[int]*User),
+		convs:    make(map[int]*conversation),
+		msgs:     make(map[int]*message),
+		nextUser: 11,
+		nextConv: 57,
+		nextMsg:  9901,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.email == "" {
+		s.email = "bot@ziik.test"
+	}
+	if s.pass == "" {
+		s.pass = "ziik-secret"
+	}
+	if s.ttl <= 0 {
+		s.ttl = time.Hour
+	}
+	s.secret = make([]byte, 32)
+	_, _ = rand.Read(s.secret)
+	s.botID = s.AddUser(User{FirstName: "commentgraph", LastName: "bot", Email: s.email, Title: "Integration", Unit: "HQ"})
+	s.srv = httptest.NewServer(s.routes())
+	s.URL = s.srv.URL + "/api"
+	return s
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.srv.Close() }
+
+// Credentials returns the email and password POST /authenticate accepts.
+func (s *Server) Credentials() (email, password string) { return s.email, s.pass }
+
+// BotID is the id of the integration user the credentials belong to.
+func (s *Server) BotID() int { return s.botID }
+
+// SetLatency changes the latency added to every request.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	s.latency = d
+	s.mu.Unlock()
+}
+
+// Calls counts the requests to endpoint, "METHOD /route/template" as in the
+// notes, e.g. "GET /conversations/{conversation}/messages".
+func (s *Server) Calls(endpoint string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[endpoint]
+}
+
+// TotalCalls counts every request since the start or the last ResetCalls.
+func (s *Server) TotalCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// ResetCalls zeroes the counters.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = make(map[string]int)
+	s.total = 0
+}
+
+// FailNext makes the next f.Times (default 1) requests to endpoint answer f.
+func (s *Server) FailNext(endpoint string, f Fault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[endpoint] = append(s.faults[endpoint], &f)
+}
+
+// ExpireTokens makes every issued token expired, as if the clock had passed
+// them; the next calls get 401 token_expired.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	past := s.now().Add(-time.Second)
+	for k, t := range s.tokens {
+		t.expires = past
+		s.tokens[k] = t
+	}
+}
+
+// Conversations lists the ids of the conversations SeedDemo made (all
+// conversations when SeedDemo was not called), for a demo config.
+func (s *Server) Conversations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := s.demoConvs
+	if len(ids) == 0 {
+		for id := range s.convs {
+			ids = append(ids, id)
+		}
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range sortedInts(ids) {
+		out = append(out, fmt.Sprint(id))
+	}
+	return out
+}
+
+// routes maps each documented endpoint; paths are served under /api like a
+// tenant's origin.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(endpoint string, h func(w http.ResponseWriter, r *http.Request, uid int), authed bool) {
+		method, path, _ := strings.Cut(endpoint, " ")
+		mux.HandleFunc(method+" /api"+path, func(w http.ResponseWriter, r *http.Request) {
+			if !s.enter(w, r, endpoint) {
+				return
+			}
+			uid := 0
+			if authed {
+				var ok bool
+				if uid, ok = s.authorize(w, r); !ok {
+					return
+				}
+			}
+			h(w, r, uid)
+		})
+	}
+	handle("POST /authenticate", s.authenticate, false)
+	handle("POST /renew", s.renew, false)
+	handle("GET /conversations", s.listConversations, true)
+	handle("GET /conversations/{conversation}", s.getConversation, true)
+	handle("GET /conversations/{conversation}/messages", s.listMessages, true)
+	handle("POST /conversations/{conversation}/messages", s.createMessage, true)
+	handle("GET /users/{id}", s.getUser, true)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !s.enter(w, r, r.Method+" "+strings.TrimPrefix(r.URL.Path, "/api")) {
+			return
+		}
+		writeError(w, http.StatusNotFound, "not_found", "The requested resource was not found.")
+	})
+	return mux
+}
+
+// enter counts the call, waits the latency and plays an injected fault. It
+// reports whether the handler should go on.
+func (s *Server) enter(w http.ResponseWriter, r *http.Request, endpoint string) bool {
+	s.mu.Lock()
+	s.calls[endpoint]++
+	s.total++
+	latency := s.latency
+	var f *Fault
+	if q := s.faults[endpoint]; len(q) > 0 {
+		copied := *q[0]
+		f = &copied
+		q[0].Times--
+		if q[0].Times <= 0 {
+			s.faults[endpoint] = q[1:]
+		}
+	}
+	s.mu.Unlock()
+	if !wait(r.Context(), latency) {
+		return false
+	}
+	if f == nil {
+		return true
+	}
+	if !wait(r.Context(), f.Delay) {
+		return false
+	}
+	if f.Status == 0 {
+		return true
+	}
+	for k, vs := range f.Header {
+		w.Header()[k] = vs
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(f.Status)
+	_, _ = w.Write([]byte(f.Body))
+	return false
+}
+
+// wait sleeps d unless the client goes away first.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// issue makes a JWT-looking token for uid; s.mu must be held.
+func (s *Server) issue(uid int) (string, time.Time) {
+	s.tokenSeq++
+	now := s.now()
+	exp := now.Add(s.ttl)
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	claims, _ := json.Marshal(map[string]any{"sub": uid, "iat": now.Unix(), "exp": exp.Unix(), "jti": s.tokenSeq})
+	signing := header + "." + enc.EncodeToString(claims)
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte(signing))
+	jwt := signing + "." + enc.EncodeToString(mac.Sum(nil))
+	s.tokens[jwt] = token{userID: uid, expires: exp}
+	return jwt, exp
+}
+
+// bearer checks the Authorization header; on failure it writes the 401.
+func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (string, token, bool) {
+	h := r.Header.Get("Authorization")
+	jwt, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || jwt == "" {
+		writeError(w, http.StatusUnauthorized, "token_not_provided", "A token is required.")
+		return "", token{}, false
+	}
+	s.mu.Lock()
+	t, known := s.tokens[jwt]
+	now := s.now()
+	s.mu.Unlock()
+	switch {
+	case !known || t.revoked:
+		writeError(w, http.StatusUnauthorized, "token_invalid", "The token is invalid.")
+		return "", token{}, false
+	case !now.Before(t.expires):
+		writeError(w, http.StatusUnauthorized, "token_expired", "The token has expired.")
+		return "", token{}, false
+	}
+	return jwt, t, true
+}
+
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (int, bool) {
+	_, t, ok := s.bearer(w, r)
+	return t.userID, ok
+}
+
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, _ int) {
+	var body struct {
+		Username *string `json:"username"`
+		Password *string `json:"password"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "The request body is not valid JSON.")
+		return
+	}
+	if body.Username == nil || body.Password == nil || *body.Username == "" || *body.Password == "" {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_parameters", "The username and password fields are required.")
+		return
+	}
+	if !hmac.Equal([]byte(*body.Username), []byte(s.email)) || !hmac.Equal([]byte(*body.Password), []byte(s.pass)) {
+		writeError(w, http.StatusUnauthorized, "invalid_credentials", "Invalid credentials.")
+		return
+	}
+	s.mu.Lock()
+	jwt, exp := s.issue(s.botID)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, []map[string]any{{"jwt": jwt, "expires": exp.Unix()}})
+}
+
+// renew swaps a valid token for a fresh one; the old one stops working, as
+// with a refreshed-and-blacklisted JWT. An expired token cannot be renewed.
+func (s *Server) renew(w http.ResponseWriter, r *http.Request, _ int) {
+	old, t, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	t.revoked = true
+	s.tokens[old] = t
+	jwt, exp := s.issue(t.userID)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, []map[string]any{{"jwt": jwt, "expires": exp.Unix()}})
+}
+
+// writeError writes the documented error body.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": message, "is_ziik_error": true}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
