@@ -166,7 +166,7 @@ func TestListCommentsPagesBothWays(t *testing.T) {
 			e.comment(t, other, virolatest.Message{Text: "elsewhere"})
 
 			type step struct {
-				ids            []string
+				ids              []string
 				hasNext, hasPrev bool
 			}
 			walk := func(page func(cursor string) providers.Page, cursorOf func(*providers.CommentPage) string) []step {
