@@ -119,7 +119,7 @@ type createRequest struct {
 // comment, its text rendered with @Name, its sender the token's user.
 func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
 	var req createRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "Malformed JSON body.")
 		return
 	}
@@ -275,7 +275,7 @@ type sendRequest struct {
 // {status, message, data} envelope and nanosecond timestamps; 400 on bad input.
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	var req sendRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "Malformed JSON body.")
 		return
 	}

@@ -13,17 +13,22 @@
 package klinktest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
 )
+
+// maxBody bounds a request body (1 MiB).
+const maxBody = 1 << 20
 
 // DefaultToken is the bearer token the emulator accepts when Options gives none.
 const DefaultToken = "kpt_emulator_token"
@@ -201,6 +206,19 @@ func (s *Server) route(mux *http.ServeMux, endpoint string, h http.HandlerFunc) 
 			}
 		}
 		s.mu.Unlock()
+
+		// Read the body up front: net/http notices a client that hung up
+		// (and cancels r.Context()) only once the body has been consumed,
+		// and a delay must end when the client gives up.
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			return
+		}
+		if len(body) > maxBody {
+			writeError(w, http.StatusRequestEntityTooLarge, "Request body too large.")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 
 		if !wait(r.Context(), latency) {
 			return
