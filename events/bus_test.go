@@ -182,43 +182,86 @@ func TestSinceRejectsGarbage(t *testing.T) {
 }
 
 func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
+	tests := []struct {
+		name   string
+		maxLag int
+		// closedAt is the event that finds the slow subscriber too far behind.
+		closedAt int
+	}{
+		{"full channel closes at once", -1, 5},
+		{"lag beyond the channel is allowed up to MaxLag", 8, 13},
+	}
 	for _, kind := range busKinds() {
 		t.Run(kind.name, func(t *testing.T) {
-			b := kind.open(t, events.Options{Buffer: 4})
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					b := kind.open(t, events.Options{Buffer: 4, MaxLag: tt.maxLag})
+					ctx := t.Context()
+					slow, err := b.sub.Subscribe(ctx, events.Filter{}, "")
+					if err != nil {
+						t.Fatal(err)
+					}
+					fast, err := b.sub.Subscribe(ctx, events.Filter{}, "")
+					if err != nil {
+						t.Fatal(err)
+					}
+					// The fast one reads as it goes; the slow one reads
+					// nothing. Publishing never waits for either.
+					var got []*events.Event
+					for n := 1; n <= 20; n++ {
+						if _, err := b.pub.Publish(ctx, comment("klink", "r1", n)); err != nil {
+							t.Fatal(err)
+						}
+						got = append(got, receive(t, fast, 1)...)
+						if n == tt.closedAt-1 && slow.Err() != nil {
+							t.Fatalf("slow subscriber closed before event %d: %v", tt.closedAt, slow.Err())
+						}
+					}
+					if !slices.Equal(texts(got), seq(1, 20)) {
+						t.Fatalf("fast subscriber got %v", texts(got))
+					}
+					// The slow one still gets what its channel held, then
+					// the reason it was closed.
+					buffered := texts(receive(t, slow, 4))
+					if !slices.Equal(buffered, seq(1, 4)) {
+						t.Fatalf("slow subscriber's channel held %v", buffered)
+					}
+					if err := waitEnded(t, slow); !errors.Is(err, events.ErrSlowConsumer) {
+						t.Fatalf("slow subscriber ended with %v, want ErrSlowConsumer", err)
+					}
+					if st := b.sub.Stats(); st.SlowConsumers != 1 || st.Subscribers != 1 {
+						t.Fatalf("stats %+v, want 1 slow consumer and 1 subscriber left", st)
+					}
+					fence(t, b.pub, fast, comment("klink", "r1", 21))
+				})
+			}
+		})
+	}
+}
+
+// A burst larger than the channel but within MaxLag reaches a subscriber
+// that reads only afterwards, whole and in order.
+func TestBurstWithinMaxLag(t *testing.T) {
+	for _, kind := range busKinds() {
+		t.Run(kind.name, func(t *testing.T) {
+			b := kind.open(t, events.Options{Buffer: 4, MaxLag: 200})
 			ctx := t.Context()
-			slow, err := b.sub.Subscribe(ctx, events.Filter{}, "")
+			sub, err := b.sub.Subscribe(ctx, events.Filter{}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			fast, err := b.sub.Subscribe(ctx, events.Filter{}, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The fast one reads as it goes; the slow one reads nothing.
-			// Publishing never waits for either.
-			var got []*events.Event
-			for n := 1; n <= 20; n++ {
+			for n := 1; n <= 150; n++ {
 				if _, err := b.pub.Publish(ctx, comment("klink", "r1", n)); err != nil {
 					t.Fatal(err)
 				}
-				got = append(got, receive(t, fast, 1)...)
 			}
-			if !slices.Equal(texts(got), seq(1, 20)) {
-				t.Fatalf("fast subscriber got %v", texts(got))
+			if got := texts(receive(t, sub, 150)); !slices.Equal(got, seq(1, 150)) {
+				t.Fatalf("got %v", got)
 			}
-			// The slow one still gets what fitted in its buffer, then the
-			// reason it was closed.
-			buffered := texts(receive(t, slow, 4))
-			if !slices.Equal(buffered, seq(1, 4)) {
-				t.Fatalf("slow subscriber's buffer held %v", buffered)
+			fence(t, b.pub, sub, comment("klink", "r1", 151))
+			if st := b.sub.Stats(); st.SlowConsumers != 0 {
+				t.Fatalf("stats %+v: nobody was too slow", st)
 			}
-			if err := waitEnded(t, slow); !errors.Is(err, events.ErrSlowConsumer) {
-				t.Fatalf("slow subscriber ended with %v, want ErrSlowConsumer", err)
-			}
-			if st := b.sub.Stats(); st.SlowConsumers != 1 || st.Subscribers != 1 {
-				t.Fatalf("stats %+v, want 1 slow consumer and 1 subscriber left", st)
-			}
-			fence(t, b.pub, fast, comment("klink", "r1", 21))
 		})
 	}
 }

@@ -17,9 +17,15 @@ type Options struct {
 	// RetentionAge drops events older than this from the replay window.
 	// 0: 1 hour. -1: no age limit.
 	RetentionAge time.Duration
-	// Buffer is how many undelivered events one subscriber may have before it
-	// is closed with ErrSlowConsumer. 0: 64.
+	// Buffer is the capacity of each subscription's channel: what an idle
+	// subscriber costs (8 bytes per slot). 0: 64.
 	Buffer int
+	// MaxLag is how many more events a subscriber whose channel is full may
+	// fall behind (queued in process, in order) before it is closed with
+	// ErrSlowConsumer. It absorbs bursts, such as an outbox draining after a
+	// Redis outage, without closing every subscriber. 0: 1024. -1: none, a
+	// full channel closes the subscription at once.
+	MaxLag int
 	// DedupeWindow is how long PublishOnce remembers a key. 0: 24 hours.
 	DedupeWindow time.Duration
 	// Outbox (Redis) is how many comments may wait in process for Redis to come
@@ -60,6 +66,12 @@ func (o Options) withDefaults() Options {
 	if o.Buffer <= 0 {
 		o.Buffer = 64
 	}
+	if o.MaxLag == 0 {
+		o.MaxLag = 1024
+	}
+	if o.MaxLag < 0 {
+		o.MaxLag = 0
+	}
 	if o.DedupeWindow <= 0 {
 		o.DedupeWindow = 24 * time.Hour
 	}
@@ -90,6 +102,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// catchUpLimit is how many live events a subscriber may queue behind its
-// replay before it counts as slow: a whole retention window plus its buffer.
-func (o Options) catchUpLimit() int { return o.Retention + o.Buffer }
+// replayLag is how many live events a subscriber may queue behind its replay
+// before it counts as slow: a whole retention window plus its usual lag.
+func (o Options) replayLag() int { return o.Retention + o.Buffer + o.MaxLag }

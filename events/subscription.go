@@ -9,11 +9,12 @@ import (
 
 // Subscription is one subscriber's stream of events.
 //
-// Cost of an idle subscription (64-bit, Buffer 64): this struct (~180 B), its
+// Cost of an idle subscription (64-bit, Buffer 64): this struct (~200 B), its
 // channel (96 B header + 64 × 8 B of pointers), its entry in the hub's map and
 // the context.AfterFunc registration that ends it with its ctx — about 1 KB
-// and no goroutine. A goroutine exists only while a since-replay is being
-// delivered, and exits when the subscriber has caught up.
+// and no goroutine. A goroutine exists only while the subscriber is behind (a
+// since-replay, or a burst that overflowed its channel) and exits when it has
+// caught up.
 type Subscription struct {
 	// C receives the events in order. It is closed when the subscription ends;
 	// Err then says why.
@@ -26,12 +27,13 @@ type Subscription struct {
 
 	mu   sync.Mutex
 	stop func() bool // unregisters the ctx.AfterFunc; nil until set
-	// catching is true while a replay is being delivered: live events queue
-	// in backlog (behind the replay) instead of going to c, and the catch-up
-	// goroutine, not the closer, closes c.
+	// catching is true while the subscriber is behind (a replay, or a full
+	// channel): live events queue in backlog, in order, instead of going to
+	// c, and the catch-up goroutine, not the closer, closes c.
 	catching bool
 	backlog  []*Event
 	queued   int // live events added to backlog while catching
+	lag      int // how many may be queued before the subscriber counts as slow
 	wake     chan struct{}
 	closed   bool
 	err      error
@@ -115,7 +117,7 @@ func (s *Subscription) offer(ev *Event) (slow bool, stop func() bool) {
 		return false, nil
 	}
 	if s.catching {
-		if s.queued >= s.hub.catchUpLimit {
+		if s.queued >= s.lag {
 			s.closeLocked(ErrSlowConsumer)
 			return true, s.stop
 		}
@@ -128,9 +130,18 @@ func (s *Subscription) offer(ev *Event) (slow bool, stop func() bool) {
 		s.hub.delivered.Add(1)
 		return false, nil
 	default:
+	}
+	if s.hub.maxLag == 0 {
 		s.closeLocked(ErrSlowConsumer)
 		return true, s.stop
 	}
+	// The channel is full: queue behind it until the subscriber catches up
+	// or falls MaxLag behind.
+	s.catching, s.lag, s.queued = true, s.hub.maxLag, 1
+	s.backlog = append(s.backlog, ev)
+	s.wake = make(chan struct{})
+	go s.catchUp(s.wake)
+	return false, nil
 }
 
 // startCatchUp puts replay ahead of whatever live events queued since the
@@ -197,8 +208,9 @@ func (s *Subscription) catchUp(wake <-chan struct{}) {
 // a loop of non-blocking channel sends under one lock: no goroutine per
 // subscriber, and a slow subscriber is closed instead of waited for.
 type hub struct {
-	catchUpLimit int
-	buffer       int
+	replayLag int
+	maxLag    int
+	buffer    int
 
 	mu     sync.Mutex
 	subs   map[*Subscription]struct{}
@@ -211,7 +223,7 @@ type hub struct {
 }
 
 func newHub(o Options) *hub {
-	return &hub{catchUpLimit: o.catchUpLimit(), buffer: o.Buffer, subs: make(map[*Subscription]struct{})}
+	return &hub{replayLag: o.replayLag(), maxLag: o.MaxLag, buffer: o.Buffer, subs: make(map[*Subscription]struct{})}
 }
 
 // subscribe registers a new subscription. With catchUp, live events queue
@@ -223,7 +235,7 @@ func (h *hub) subscribe(ctx context.Context, f Filter, catchUp bool) (*Subscript
 	}
 	c := make(chan *Event, h.buffer)
 	s := &Subscription{
-		C: c, c: c, hub: h, catching: catchUp,
+		C: c, c: c, hub: h, catching: catchUp, lag: h.replayLag,
 		threads: compact(f.Threads), providers: compact(f.Providers),
 	}
 	// If ctx is already done, the callback ends s at once (in its own
@@ -308,15 +320,16 @@ func (h *hub) close() {
 	}
 }
 
+// stats reads the counters under the hub lock, so that a fan-out in progress
+// is counted whole or not at all.
 func (h *hub) stats() Stats {
 	h.mu.Lock()
-	n := len(h.subs)
-	h.mu.Unlock()
+	defer h.mu.Unlock()
 	return Stats{
 		Published:     h.published.Load(),
 		Delivered:     h.delivered.Load(),
 		SlowConsumers: h.slow.Load(),
 		Deduplicated:  h.deduped.Load(),
-		Subscribers:   n,
+		Subscribers:   len(h.subs),
 	}
 }
