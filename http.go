@@ -87,6 +87,9 @@ func (a *App) graphqlHandler() http.Handler {
 	// or mutation gets the request budget as its deadline.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		ctx = loaders.With(ctx, loaders.New(a.registry, a.loaderOptions))
+		if !graphql.HasOperationContext(ctx) {
+			return next(ctx) // a request refused before it became an operation
+		}
 		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation != ast.Subscription {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, a.cfg.Limits.RequestTimeout.D())
@@ -265,8 +268,9 @@ func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
 	case errors.Is(err, context.Canceled):
 		code = model.CodeUpstreamTimeout
 		gerr.Message = "the request was canceled"
-	case gerr.Err == nil:
-		// gqlgen's own: parse, validation, variable coercion, complexity.
+	case gerr.Err == nil || len(gerr.Path) == 0:
+		// gqlgen's own, about the request rather than a field: unreadable JSON,
+		// parse, validation, variable coercion, complexity.
 		switch c, _ := gerr.Extensions["code"].(string); c {
 		case "COMPLEXITY_LIMIT_EXCEEDED":
 			code = model.CodeComplexityLimitExceeded
@@ -323,9 +327,10 @@ type statusRecorder struct {
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
+	if s.code != 0 {
+		return
 	}
+	s.code = code
 	s.ResponseWriter.WriteHeader(code)
 }
 

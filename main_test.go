@@ -84,7 +84,6 @@ func MustStartGateway(t *testing.T, cfg *config.Config) *gateway {
 	return g
 }
 
-
 type gqlError struct {
 	Message    string         `json:"message"`
 	Path       []any          `json:"path"`
