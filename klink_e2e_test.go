@@ -17,8 +17,8 @@ import (
 )
 
 const (
-	roomA = "3f1c2a9e-0000-4000-8000-00000000000a"
-	roomB = "3f1c2a9e-0000-4000-8000-00000000000b"
+	roomA   = "3f1c2a9e-0000-4000-8000-00000000000a"
+	roomB   = "3f1c2a9e-0000-4000-8000-00000000000b"
 	userAna = "6f1c0000-0000-4000-8000-0000000000a1"
 	userZoe = "9b2e0000-0000-4000-8000-0000000000c4"
 )
@@ -50,10 +50,10 @@ func klinkProvider(k *klinktest.Server) config.Provider {
 }
 
 type commentJSON struct {
-	ID       string `json:"id"`
-	Ref      string `json:"ref"`
-	Text     string `json:"text"`
-	Sender   *struct {
+	ID     string `json:"id"`
+	Ref    string `json:"ref"`
+	Text   string `json:"text"`
+	Sender *struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"sender"`
