@@ -86,7 +86,8 @@ type Options struct {
 
 	// Registerer, when set, gets the cache's metrics:
 	// commentgraph_cache_requests_total{kind,result},
-	// commentgraph_cache_redis_errors_total and commentgraph_cache_redis_up.
+	// commentgraph_cache_redis_errors_total and, with Redis,
+	// commentgraph_cache_redis_up. Registering two caches on one registry fails.
 	//
 	// default (nil): not registered; Stats still counts.
 	Registerer prometheus.Registerer
