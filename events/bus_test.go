@@ -399,3 +399,42 @@ func compareIDs(a, b string) int {
 	}
 	return cmp.Compare(as, bs)
 }
+
+// Comments that could not cross Redis are refused at the source, by both
+// buses alike, rather than lost on the way.
+func TestPublishRefusesUnusableComments(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(c *model.Comment) *model.Comment
+	}{
+		{"nil", func(*model.Comment) *model.Comment { return nil }},
+		{"no provider", func(c *model.Comment) *model.Comment { c.ProviderID = ""; return c }},
+		{"no thread kind", func(c *model.Comment) *model.Comment { c.ThreadKind = ""; return c }},
+		{"no markup", func(c *model.Comment) *model.Comment { c.Markup = ""; return c }},
+		{"attachment without state", func(c *model.Comment) *model.Comment {
+			c.Attachments = []*model.Attachment{{ProviderID: c.ProviderID, Ref: "a1", Name: "x.png"}}
+			return c
+		}},
+	}
+	for _, kind := range busKinds() {
+		t.Run(kind.name, func(t *testing.T) {
+			b := kind.open(t, events.Options{})
+			sub, err := b.sub.Subscribe(t.Context(), events.Filter{}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					c := tt.spoil(comment("klink", "r1", 1))
+					if _, err := b.pub.Publish(t.Context(), c); err == nil {
+						t.Fatal("Publish accepted it")
+					}
+					if _, _, err := b.pub.PublishOnce(t.Context(), "k-"+tt.name, c); err == nil {
+						t.Fatal("PublishOnce accepted it")
+					}
+				})
+			}
+			fence(t, b.pub, sub, comment("klink", "r1", 2))
+		})
+	}
+}

@@ -27,6 +27,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
@@ -91,4 +92,25 @@ var (
 	ErrOutboxFull = errors.New("events: outbox full while Redis is unreachable")
 )
 
-var errNilComment = errors.New("events: publish of a nil comment")
+// checkComment refuses a comment that subscribers could not use, or that
+// could not cross Redis: the enums must be valid for the JSON decoding on the
+// other side to accept them. Both buses apply it, so a comment the memory bus
+// takes in development is one the Redis bus takes in production.
+func checkComment(c *model.Comment) error {
+	switch {
+	case c == nil:
+		return errors.New("events: nil comment")
+	case c.ProviderID == "":
+		return errors.New("events: comment names no provider")
+	case !c.ThreadKind.IsValid():
+		return fmt.Errorf("events: comment %s has thread kind %q", clip(c.Ref, 64), clip(string(c.ThreadKind), 32))
+	case !c.Markup.IsValid():
+		return fmt.Errorf("events: comment %s has markup %q", clip(c.Ref, 64), clip(string(c.Markup), 32))
+	}
+	for _, a := range c.Attachments {
+		if a != nil && !a.State.IsValid() {
+			return fmt.Errorf("events: comment %s has an attachment in state %q", clip(c.Ref, 64), clip(string(a.State), 32))
+		}
+	}
+	return nil
+}

@@ -50,8 +50,8 @@ func (m *Memory) Publish(ctx context.Context, c *model.Comment) (Event, error) {
 
 // PublishOnce implements Bus.
 func (m *Memory) PublishOnce(_ context.Context, key string, c *model.Comment) (Event, bool, error) {
-	if c == nil {
-		return Event{}, false, errNilComment
+	if err := checkComment(c); err != nil {
+		return Event{}, false, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -187,6 +187,9 @@ func (b *Redis) PublishOnce(ctx context.Context, key string, c *model.Comment) (
 		ev, err := b.Publish(ctx, c)
 		return ev, err == nil, err
 	}
+	if err := checkComment(c); err != nil {
+		return Event{}, false, err
+	}
 	now := b.opts.Now()
 	b.seenMu.Lock()
 	isNew := b.seen.add(key, now)
@@ -200,8 +203,8 @@ func (b *Redis) PublishOnce(ctx context.Context, key string, c *model.Comment) (
 }
 
 func (b *Redis) publish(ctx context.Context, guard string, ttl time.Duration, c *model.Comment) (Event, bool, error) {
-	if c == nil {
-		return Event{}, false, errNilComment
+	if err := checkComment(c); err != nil {
+		return Event{}, false, err
 	}
 	if b.closed.Load() {
 		return Event{}, false, ErrClosed
@@ -542,8 +545,8 @@ func decodeEntry(id string, values map[string]any) (*Event, error) {
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return nil, fmt.Errorf("events: entry comment: %w", err)
 	}
-	if c.ProviderID == "" {
-		return nil, errors.New("events: entry comment names no provider")
+	if err := checkComment(&c); err != nil {
+		return nil, fmt.Errorf("events: entry: %w", err)
 	}
 	eid, err := parseID(id)
 	if err != nil {
