@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -397,7 +398,7 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 		var found *apiMessage
 		for i := range list.Messages {
 			m := &list.Messages[i]
-			if m.MessageID > before && m.UserID == me && m.Text == content && (found == nil || m.MessageID < found.MessageID) {
+			if m.MessageID > before && m.UserID == me && sameText(m.Text, content) && (found == nil || m.MessageID < found.MessageID) {
 				found = m
 			}
 		}
@@ -447,4 +448,10 @@ func (p *Provider) Rooms(ctx context.Context, refs []string) (map[string]*model.
 		}
 	}
 	return out, nil
+}
+
+// sameText compares a read-back text with what was posted, allowing for a
+// server that trims the whitespace around it.
+func sameText(stored, posted string) bool {
+	return stored == posted || strings.TrimSpace(stored) == strings.TrimSpace(posted)
 }
