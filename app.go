@@ -85,6 +85,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		ps = append(ps, p)
 	}
 	a.registry = providers.NewRegistry(ps...)
+	a.loaderOptions = loaders.Options{Wait: cfg.Loaders.Wait.D(), Unbatched: cfg.Loaders.Disabled}
 	a.resolver = &resolvers.Resolver{
 		Providers:   a.registry,
 		Bus:         busAdapter{bus: a.bus, metrics: a.metrics},
@@ -100,7 +101,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 // openStores connects Redis when configured, and builds the cache and bus on
 // it, or in memory otherwise.
 func (a *App) openStores() error {
-	cacheOpts := cache.Options{Logger: a.log, Registerer: a.metrics.reg}
+	cacheOpts := cache.Options{Logger: a.log, Registerer: a.metrics.reg, TTL: a.cfg.Cache.TTL.D()}
 	busOpts := events.Options{Logger: a.log, Registerer: a.metrics.reg}
 	if a.cfg.Redis.URL != "" {
 		client, err := cache.NewRedisClient(a.cfg.Redis.URL)

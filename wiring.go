@@ -105,6 +105,9 @@ func (a *App) buildProvider(pc config.Provider) (providers.Provider, error) {
 	default:
 		return nil, fmt.Errorf("kind %q is not wired", pc.Kind)
 	}
+	if a.cfg.Cache.Disabled {
+		return p, nil
+	}
 	return a.cache.Wrap(p, scope), nil
 }
 

@@ -38,6 +38,10 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Events tunes live subscriptions.
 	Events Events `yaml:"events"`
+	// Loaders tunes batching of upstream look-ups.
+	Loaders Loaders `yaml:"loaders"`
+	// Cache tunes the users-and-rooms cache.
+	Cache Cache `yaml:"cache"`
 	// Providers are the upstream instances, in the order Query.providers lists them.
 	Providers []Provider `yaml:"providers"`
 }
@@ -85,6 +89,24 @@ type Events struct {
 	InitTimeout Duration `yaml:"initTimeout"`
 	// KeepAlive is the ping interval on sockets. Default 15s.
 	KeepAlive Duration `yaml:"keepAlive"`
+}
+
+// Loaders tunes the per-request dataloaders.
+type Loaders struct {
+	// Wait is how long a loader gathers keys before calling upstream.
+	// Default 1ms.
+	Wait Duration `yaml:"wait"`
+	// Disabled makes every look-up its own upstream call: the naive baseline
+	// the benchmarks compare against. Default false.
+	Disabled bool `yaml:"disabled"`
+}
+
+// Cache tunes the users-and-rooms cache.
+type Cache struct {
+	// TTL of a cached user or room. Default 5m.
+	TTL Duration `yaml:"ttl"`
+	// Disabled sends every look-up upstream (benchmark baseline). Default false.
+	Disabled bool `yaml:"disabled"`
 }
 
 // Provider is one upstream instance.
@@ -211,6 +233,12 @@ func (c *Config) applyDefaults() {
 	}
 	if l.UpstreamTimeout == 0 {
 		l.UpstreamTimeout = Duration(8 * time.Second)
+	}
+	if c.Loaders.Wait == 0 {
+		c.Loaders.Wait = Duration(time.Millisecond)
+	}
+	if c.Cache.TTL == 0 {
+		c.Cache.TTL = Duration(5 * time.Minute)
 	}
 	e := &c.Events
 	if e.PollInterval == 0 {

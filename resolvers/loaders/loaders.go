@@ -26,6 +26,9 @@ type Options struct {
 	// MaxBatch caps keys per upstream call when the provider states no limit of
 	// its own (model.Provider.MaxBatch). Default 100.
 	MaxBatch int
+	// Unbatched makes every key its own upstream call, with no per-request
+	// memo: the naive baseline benchmarks compare against. Default false.
+	Unbatched bool
 }
 
 func (o Options) withDefaults() Options {
@@ -201,6 +204,13 @@ func batchOpts[V any](o Options, p providers.Provider) []dataloader.Option[strin
 	n := p.Info().MaxBatch
 	if n <= 0 || n > o.MaxBatch {
 		n = o.MaxBatch
+	}
+	if o.Unbatched {
+		return []dataloader.Option[string, V]{
+			dataloader.WithBatchCapacity[string, V](1),
+			dataloader.WithWait[string, V](0),
+			dataloader.WithCache[string, V](&dataloader.NoCache[string, V]{}),
+		}
 	}
 	return []dataloader.Option[string, V]{
 		dataloader.WithWait[string, V](o.Wait),
