@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
@@ -58,17 +59,29 @@ func (p *Provider) errorText(body []byte) string {
 	if text == "" {
 		text = string(body)
 	}
+	return p.clean(text)
+}
+
+// clean makes upstream text fit for a log line or a client message: valid
+// UTF-8, one line, bounded, and never holding the token.
+func (p *Provider) clean(text string) string {
+	// The token goes first, so truncation cannot leave a piece of it behind.
+	text = strings.ReplaceAll(strings.ToValidUTF8(text, "?"), p.opts.Token, "[token]")
 	text = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
 		}
 		return r
-	}, strings.ToValidUTF8(text, "?"))
+	}, text)
 	text = strings.TrimSpace(text)
 	if len(text) > 300 {
-		text = text[:300]
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut] + "…"
 	}
-	return strings.ReplaceAll(text, p.opts.Token, "[token]")
+	return text
 }
 
 // rawText is a JSON string, or the strings of a JSON array joined.
@@ -126,6 +139,14 @@ type sendResponse struct {
 	} `json:"data"`
 }
 
+func parseSendResponse(body []byte) (*sendResponse, error) {
+	var out sendResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // SendMessage sends text to a contact (POST /api/v1/messages/send) and learns
 // the contact's room from the answer.
 func (p *Provider) SendMessage(ctx context.Context, contactID, text string) (*Message, error) {
@@ -137,14 +158,17 @@ func (p *Provider) SendMessage(ctx context.Context, contactID, text string) (*Me
 	}
 	req := sendRequest{ContactID: contactID, MessageType: "text", Message: text,
 		CreatedAt: p.opts.Now().UTC().Format("2006-01-02T15:04:05.000Z")}
-	var out sendResponse
-	resp, err := p.caller.JSON(ctx, providers.Request{Method: http.MethodPost, Endpoint: endpointSendMessage, Path: endpointSendMessage, Body: req}, &out)
+	resp, err := p.caller.Do(ctx, providers.Request{Method: http.MethodPost, Endpoint: endpointSendMessage, Path: endpointSendMessage, Body: req})
 	if err != nil {
 		return nil, err
 	}
+	out, err := parseSendResponse(resp.Body)
+	if err != nil {
+		return nil, providers.GarbageError(p.opts.ID, fmt.Errorf("POST %s: %w", endpointSendMessage, err))
+	}
 	// The envelope repeats the status; believe it when it says failure.
 	if status, err := strconv.Atoi(strings.Trim(string(out.Status), `"`)); err == nil && status >= 400 {
-		return nil, providers.StatusError(p.opts.ID, status, out.Message, resp.Header)
+		return nil, providers.StatusError(p.opts.ID, status, p.clean(out.Message), resp.Header)
 	}
 	if out.Data == nil || out.Data.ID == "" {
 		return nil, providers.GarbageError(p.opts.ID, fmt.Errorf("POST %s: answer has no data.id", endpointSendMessage))

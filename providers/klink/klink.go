@@ -34,6 +34,7 @@ const (
 	MaxPageSize     = 100
 	DefaultMaxPages = 40
 	maxRefLength    = 128
+	rememberFor     = 10 * time.Minute
 )
 
 // Options configures a Provider.
@@ -84,6 +85,10 @@ type Provider struct {
 	mu      sync.Mutex
 	rooms   []string // config rooms, then learned ones, in that order
 	roomSet map[string]bool
+	// remembered says when this process last saw a room in the Directory, so
+	// naming it again without a name costs no Directory round trip for a
+	// while (rememberFor: the Directory may expire entries, so not forever).
+	remembered map[string]time.Time
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -132,10 +137,11 @@ func New(opts Options) (*Provider, error) {
 				model.CapabilityMentions, model.CapabilityListThreads,
 			},
 		},
-		log:     opts.Logger.With("provider", opts.ID),
-		dir:     opts.Directory,
-		scope:   opts.ID + ":" + providers.Fingerprint(opts.Token),
-		roomSet: make(map[string]bool),
+		log:        opts.Logger.With("provider", opts.ID),
+		dir:        opts.Directory,
+		scope:      opts.ID + ":" + providers.Fingerprint(opts.Token),
+		roomSet:    make(map[string]bool),
+		remembered: make(map[string]time.Time),
 	}
 	p.caller = p.newCaller()
 	for _, r := range opts.Rooms {
@@ -284,7 +290,8 @@ func (p *Provider) learnUsers(ctx context.Context, users []*model.User) {
 	}
 }
 
-// learnRoom remembers a room a payload named, and lists it. A payload that
+// learnRoom remembers a room a payload named, and lists it; it returns the
+// room as now known, or nil when there is nothing new to tell. A payload that
 // names the room without a name (a comment list, a send-message answer) does
 // not overwrite a name learned before.
 func (p *Provider) learnRoom(ctx context.Context, id, name string) *model.Room {
@@ -293,6 +300,13 @@ func (p *Provider) learnRoom(ctx context.Context, id, name string) *model.Room {
 	}
 	p.addRoom(id)
 	room := &model.Room{ProviderID: p.opts.ID, Ref: id}
+	now := p.opts.Now()
+	p.mu.Lock()
+	fresh := now.Sub(p.remembered[id]) < rememberFor
+	p.mu.Unlock()
+	if name == "" && fresh {
+		return nil
+	}
 	if name != "" {
 		room.Name = &name
 	} else {
@@ -302,11 +316,20 @@ func (p *Provider) learnRoom(ctx context.Context, id, name string) *model.Room {
 			return room
 		}
 		if k := known[id]; k != nil {
+			p.markRemembered(id, now)
 			return k
 		}
 	}
 	if err := p.dir.RememberRooms(ctx, p.scope, []*model.Room{room}); err != nil {
 		p.log.Warn("klink: remembering room failed", "err", err)
+		return room
 	}
+	p.markRemembered(id, now)
 	return room
+}
+
+func (p *Provider) markRemembered(id string, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.remembered[id] = now
 }

@@ -725,3 +725,50 @@ func TestErrorText(t *testing.T) {
 		})
 	}
 }
+
+func TestConcurrentUseAndCallMetrics(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	e := newEnv(t, klinktest.Options{}, func(o *Options) {
+		o.PageSize = 5
+		o.OnCall = func(ci providers.CallInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			if ci.Provider == "kl" && ci.Status != 0 {
+				calls[ci.Method+" "+ci.Endpoint]++
+			}
+		}
+	})
+	e.addComments(t, 0, 12)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 8 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, err := e.p.ListComments(ctx, e.thread(), providers.Page{First: 3})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := e.p.CreateComment(ctx, providers.CommentInput{Thread: e.thread(), Text: fmt.Sprintf("parallel %d", i)})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.emu.CommentCount(e.room); n != 20 {
+		t.Fatalf("room has %d comments, want 20", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["POST "+endpointComments] != 8 || calls["GET "+endpointComments] != e.emu.Calls(klinktest.EndpointListComments) {
+		t.Fatalf("OnCall saw %v; emulator saw %d lists", calls, e.emu.Calls(klinktest.EndpointListComments))
+	}
+}

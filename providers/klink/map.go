@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 )
@@ -144,9 +145,13 @@ func (p *Provider) usersOf(cs []wireComment) []*model.User {
 	return out
 }
 
+// truncate shortens s to at most n bytes, on a rune boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
