@@ -80,7 +80,9 @@ type Journal interface {
 	// Append stores e unless the contact already has an entry with e.Ref or
 	// with one of aliases (a webhook event id, an idempotency key). It
 	// returns the entry as stored (the earlier one when it was there) and
-	// whether e was added; appending the same thing twice is harmless.
+	// whether e was added; appending the same thing twice is harmless. An
+	// earlier entry with no SenderRef takes e's: a webhook, which names no
+	// author, can beat the create that knows it.
 	Append(ctx context.Context, scope string, e Entry, aliases ...string) (Entry, bool, error)
 	// Lookup returns the entry an alias was appended with.
 	Lookup(ctx context.Context, scope string, contactID int64, alias string) (Entry, bool, error)
@@ -206,6 +208,10 @@ func (j *MemoryJournal) Append(_ context.Context, scope string, e Entry, aliases
 		if _, ok := c.aliases[a]; !ok {
 			c.aliases[a] = key
 		}
+	}
+	if stored := c.entries[key]; known && stored.SenderRef == "" && e.SenderRef != "" {
+		stored.SenderRef = e.SenderRef
+		c.entries[key] = stored
 	}
 	stored := c.entries[key]
 	stored.Cursor = cursorOf(key)

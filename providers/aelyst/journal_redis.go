@@ -44,11 +44,14 @@ func (j *RedisJournal) keys(scope string, contactID int64) (order, entries, inde
 }
 
 // appendScript does Append atomically: find the entry by alias or ref, else
-// number it and store it; then record the aliases. It answers the order key
-// and 1 when it added the entry.
+// number it and store it; then record the aliases. A found entry with no
+// sender takes e's (ARGV[4], JSON-encoded): Go writes senderRef last and
+// omits it when empty, and an unescaped '"senderRef":' cannot occur inside
+// a JSON string, so appending the field before the closing brace is exact.
+// It answers the order key and 1 when it added the entry.
 var appendScript = redis.NewScript(`
 local key = false
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   key = redis.call('HGET', KEYS[3], 'a:' .. ARGV[i])
   if key then break end
 end
@@ -61,8 +64,13 @@ if not key then
   redis.call('HSET', KEYS[3], 'r:' .. ARGV[1], key)
   redis.call('ZADD', KEYS[1], 0, key)
   added = 1
+elseif ARGV[4] ~= '' then
+  local cur = redis.call('HGET', KEYS[2], key)
+  if cur and not string.find(cur, '"senderRef":', 1, true) then
+    redis.call('HSET', KEYS[2], key, string.sub(cur, 1, -2) .. ',"senderRef":' .. ARGV[4] .. '}')
+  end
 end
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   redis.call('HSETNX', KEYS[3], 'a:' .. ARGV[i], key)
 end
 return {key, added}
@@ -78,7 +86,12 @@ func (j *RedisJournal) Append(ctx context.Context, scope string, e Entry, aliase
 		return Entry{}, false, fmt.Errorf("aelyst journal: encode entry: %w", err)
 	}
 	order, entries, index := j.keys(scope, e.ContactID)
-	args := append([]any{e.Ref, e.CreatedAt, string(raw)}, toAny(aliases)...)
+	sender := ""
+	if e.SenderRef != "" {
+		b, _ := json.Marshal(e.SenderRef)
+		sender = string(b)
+	}
+	args := append([]any{e.Ref, e.CreatedAt, string(raw), sender}, toAny(aliases)...)
 	res, err := appendScript.Run(ctx, j.rdb, []string{order, entries, index}, args...).Slice()
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("aelyst journal: append: %w", err)

@@ -72,6 +72,21 @@ func TestJournalAppendIsIdempotent(t *testing.T) {
 				}
 			})
 		}
+		t.Run("a later append fills in a missing sender, never replaces one", func(t *testing.T) {
+			withSender := e
+			withSender.SenderRef = "100"
+			got, added, err := open().Append(ctx, "s", withSender)
+			if err != nil || added || got.SenderRef != "100" || got.Text != e.Text || len(got.Mentions) != 1 {
+				t.Fatalf("added=%v err=%v stored %+v", added, err, got)
+			}
+			withSender.SenderRef = "200"
+			if got, _, _ := open().Append(ctx, "s", withSender); got.SenderRef != "100" {
+				t.Fatalf("sender replaced: %+v", got)
+			}
+			if got, err := open().Get(ctx, "s", 7, e.Ref); err != nil || got.SenderRef != "100" || got.Body != "hello" {
+				t.Fatalf("get after fill: %+v %v", got, err)
+			}
+		})
 		for _, alias := range []string{"event:a", "event:b"} {
 			found, ok, err := open().Lookup(ctx, "s", 7, alias)
 			if err != nil || !ok || found.Ref != e.Ref {

@@ -26,9 +26,12 @@ const MaxWebhookBody = 1 << 20
 type Change struct {
 	// Key identifies the delivery (Aelyst's event_id); a replay has the same.
 	Key string
-	// Comments are the comments the delivery brought that the journal did not
-	// have. A replayed delivery, and the echo of a comment the gateway created
-	// itself (CreateComment journaled and returned it already), bring none.
+	// Comments are the comments the delivery brought, as journaled: a
+	// replayed delivery, or the echo of a comment CreateComment posted, gives
+	// the same comment (same Ref, same ID) again. The echo may even arrive
+	// before CreateComment returns, so neither side can tell which is first:
+	// publish with a dedupe keyed by the comment's ID (events.PublishOnce
+	// with c.ID()), on both the create and the webhook path.
 	Comments []*model.Comment
 	// Users and Rooms were created or updated; refresh them in the cache.
 	Users []*model.User
@@ -136,14 +139,12 @@ func (p *Provider) commentCreated(ctx context.Context, w *webhookJSON, ch *Chang
 	}
 	p.rememberIdentifiers(c)
 	e := p.entry(ctx, c.ID, *w.Comment.Text, *w.Comment.CreatedAt, "")
-	stored, added, err := p.opts.Journal.Append(ctx, p.scope, e, "event:"+w.EventID)
+	stored, _, err := p.opts.Journal.Append(ctx, p.scope, e, "event:"+w.EventID)
 	if err != nil {
 		// Failing makes Aelyst retry (if it does) rather than lose the comment.
 		return p.journalError(err)
 	}
-	if added {
-		ch.Comments = append(ch.Comments, p.commentOf(&stored))
-	}
+	ch.Comments = append(ch.Comments, p.commentOf(&stored))
 	return nil
 }
 
