@@ -278,6 +278,18 @@ func TestFailNextAndCalls(t *testing.T) {
 	if s.TotalCalls() != 0 {
 		t.Fatal("reset kept counts")
 	}
+	t.Run("latency outlasts a client timeout", func(t *testing.T) {
+		s.SetLatency(10 * time.Second)
+		defer s.SetLatency(0)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/space/user/42", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatal("answered inside the latency")
+		}
+	})
 	t.Run("delay outlasts a client timeout", func(t *testing.T) {
 		s.FailNext(EndpointGetContact, Fault{Delay: 10 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
