@@ -14,10 +14,10 @@ import (
 // only whole lists (one GET /users answers every user: a look-up of any number
 // of users is one batch); Ziik answers one user or conversation per call.
 const (
-	virolaUsers      = "GET /api/v1/users"
-	virolaRooms      = "GET /api/v1/rooms"
-	ziikUser         = "GET /users/{id}"
-	ziikConversation = "GET /conversations/{conversation}"
+	virolaUsers          = "GET /api/v1/users"
+	virolaRooms          = "GET /api/v1/rooms"
+	ziikUser             = "GET /users/{id}"
+	ziikConversation     = "GET /conversations/{conversation}"
 	ziikConversationList = "GET /conversations"
 )
 
