@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/commentgraph/commentgraph/cache"
@@ -87,8 +88,10 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.registry = providers.NewRegistry(ps...)
 	a.loaderOptions = loaders.Options{Wait: cfg.Loaders.Wait.D(), Unbatched: cfg.Loaders.Disabled}
 	a.resolver = &resolvers.Resolver{
-		Providers:   a.registry,
-		Bus:         busAdapter{bus: a.bus, metrics: a.metrics},
+		Providers: a.registry,
+		Bus: busAdapter{bus: a.bus, metrics: a.metrics, log: log, loaders: func() *loaders.Loaders {
+			return loaders.New(a.registry, a.loaderOptions)
+		}},
 		Idempotency: a.idempotencyStore(),
 		Health:      a.metrics.isHealthy,
 		Credential:  credential,
@@ -216,30 +219,47 @@ func (a *App) closeAll() {
 type busAdapter struct {
 	bus     events.Bus
 	metrics *metrics
+	log     *slog.Logger
+	// loaders makes each event's own loaders: with @subscriptionContext the
+	// event's fields resolve on the event's context, so that is where fresh
+	// loaders go (never one set for the connection's life).
+	loaders func() *loaders.Loaders
 }
 
+// Publish announces a comment created through the gateway. It uses the same
+// dedupe key as every push source, so the comment's echo (an Aelyst webhook,
+// the Virola stream, a poll) is not announced a second time.
 func (b busAdapter) Publish(ctx context.Context, c *model.Comment) error {
-	_, err := b.bus.Publish(ctx, c)
+	_, _, err := b.bus.PublishOnce(ctx, commentEventKey(c), c)
 	return err
 }
 
-func (b busAdapter) Subscribe(ctx context.Context, threads, providerIDs []string, since string) (<-chan *model.Comment, error) {
+// commentEventKey names a comment for the bus's dedupe window: one event per
+// comment, whichever sources and instances see it.
+func commentEventKey(c *model.Comment) string { return c.ProviderID + ":" + c.ID() }
+
+func (b busAdapter) Subscribe(ctx context.Context, threads, providerIDs []string, since string) (<-chan graphql.Event[*model.Comment], error) {
 	sub, err := b.bus.Subscribe(ctx, events.Filter{Threads: threads, Providers: providerIDs}, since)
 	if err != nil {
 		return nil, err
 	}
 	b.metrics.subscribers.Inc()
-	out := make(chan *model.Comment, 1)
+	// Unbuffered: the bus's own per-subscriber buffer is the only queue, so a
+	// slow client is detected there and closed with ErrSlowConsumer.
+	out := make(chan graphql.Event[*model.Comment])
 	go func() {
 		defer b.metrics.subscribers.Dec()
 		defer close(out)
 		defer sub.Close()
 		for ev := range sub.C {
 			select {
-			case out <- ev.Comment:
+			case out <- graphql.Event[*model.Comment]{Context: loaders.With(resolvers.WithEventID(ctx, ev.ID), b.loaders()), Value: ev.Comment}:
 			case <-ctx.Done():
 				return
 			}
+		}
+		if err := sub.Err(); err != nil && ctx.Err() == nil {
+			b.log.WarnContext(ctx, "subscription ended by the gateway", "reason", err)
 		}
 	}()
 	return out, nil

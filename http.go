@@ -61,14 +61,15 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.AddTransport(transport.Websocket{
 		// Browsers send Origin; only allowed ones may open a socket (same-origin
 		// by default). Non-browser clients send none and are let through to auth.
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
+		Implementation: initDeadline{timeout: ev.InitTimeout.D(), inner: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
 			OriginPatterns: a.cfg.Auth.AllowedOrigins,
-		}},
-		InitFunc:              a.websocketInit,
-		InitTimeout:           ev.InitTimeout.D(),
+		}}},
+		InitFunc: a.websocketInit,
+		// connection_init must come within InitTimeout: initDeadline closes
+		// the socket with 4408 (gqlgen's own InitTimeout would close with 1002).
 		KeepAlivePingInterval: ev.KeepAlive.D(),
 	})
-	srv.AddTransport(transport.SSE{}) // before POST: both accept POST, SSE wants Accept: text/event-stream
+	srv.AddTransport(sseTransport{KeepAlive: ev.KeepAlive.D()}) // before POST: both accept POST, SSE wants Accept: text/event-stream
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -89,6 +90,17 @@ func (a *App) graphqlHandler() http.Handler {
 		ctx = loaders.With(ctx, loaders.New(a.registry, a.loaderOptions))
 		if !graphql.HasOperationContext(ctx) {
 			return next(ctx) // a request refused before it became an operation
+		}
+		if id := resolvers.EventID(ctx); id != "" {
+			// A subscription event: tell the client its id, to resume from.
+			resp := next(ctx)
+			if resp != nil {
+				if resp.Extensions == nil {
+					resp.Extensions = map[string]any{}
+				}
+				resp.Extensions["eventId"] = id
+			}
+			return resp
 		}
 		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation != ast.Subscription {
 			var cancel context.CancelFunc
@@ -179,6 +191,7 @@ func (a *App) checkKey(header string) (string, bool) {
 // websocketInit requires a key in connection_init when the upgrade carried
 // none; a missing or wrong key closes the socket with 4401.
 func (a *App) websocketInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	ctx = resolvers.WithConnection(ctx, a.cfg.Events.MaxSubscriptionsPerConnection)
 	if len(a.apiKeys) == 0 || ctx.Value(authKey{}) != nil {
 		return ctx, nil, nil
 	}
@@ -405,5 +418,3 @@ func writeGraphQLError(w http.ResponseWriter, status int, code model.Code, msg s
 		"message": msg, "extensions": map[string]any{"code": code},
 	}}})
 }
-
-var _ = resolvers.Resolver{}

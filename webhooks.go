@@ -83,8 +83,7 @@ func (a *App) ingest(ctx context.Context, providerID, scope string, ch change) e
 		c.Link()
 		// One key per comment: a delivery re-sent, or the same comment reaching
 		// us by webhook and by poll, is published once.
-		key := providerID + ":" + c.ID()
-		if _, _, err := a.bus.PublishOnce(ctx, key, c); err != nil {
+		if _, _, err := a.bus.PublishOnce(ctx, commentEventKey(c), c); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -59,23 +59,20 @@ func (r *userResolver) Provider(ctx context.Context, obj *model.User) (*model.Pr
 	return r.providerInfo(obj.ProviderID)
 }
 
-// Comment returns graph.CommentResolver implementation.
 func (r *Resolver) Comment() graph.CommentResolver { return &commentResolver{r} }
 
-// Mention returns graph.MentionResolver implementation.
 func (r *Resolver) Mention() graph.MentionResolver { return &mentionResolver{r} }
 
-// Reaction returns graph.ReactionResolver implementation.
 func (r *Resolver) Reaction() graph.ReactionResolver { return &reactionResolver{r} }
 
-// ReadReceipt returns graph.ReadReceiptResolver implementation.
 func (r *Resolver) ReadReceipt() graph.ReadReceiptResolver { return &readReceiptResolver{r} }
 
-// User returns graph.UserResolver implementation.
 func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 
-type commentResolver struct{ *Resolver }
-type mentionResolver struct{ *Resolver }
-type reactionResolver struct{ *Resolver }
-type readReceiptResolver struct{ *Resolver }
-type userResolver struct{ *Resolver }
+type (
+	commentResolver     struct{ *Resolver }
+	mentionResolver     struct{ *Resolver }
+	reactionResolver    struct{ *Resolver }
+	readReceiptResolver struct{ *Resolver }
+	userResolver        struct{ *Resolver }
+)

@@ -241,7 +241,7 @@ func fingerprint(in model.CreateCommentInput) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-func (r *Resolver) commentAdded(ctx context.Context, threads, providerIDs []string) (<-chan *model.Comment, error) {
+func (r *Resolver) commentAdded(ctx context.Context, threads, providerIDs []string, since *string) (<-chan graphql.Event[*model.Comment], error) {
 	if r.Bus == nil {
 		return nil, model.Errorf(model.CodeUnsupported, "subscriptions are not available")
 	}
@@ -259,5 +259,21 @@ func (r *Resolver) commentAdded(ctx context.Context, threads, providerIDs []stri
 			return nil, err
 		}
 	}
-	return r.Bus.Subscribe(ctx, threads, providerIDs, "")
+	from := ""
+	if since != nil {
+		from = *since
+	} else if graphql.HasOperationContext(ctx) {
+		// SSE clients resume the standard way.
+		if h := graphql.GetOperationContext(ctx).Headers; h != nil {
+			from = h.Get("Last-Event-ID")
+		}
+	}
+	if c, ok := ctx.Value(connKey{}).(*connection); ok && c.max > 0 {
+		if c.subs.Add(1) > c.max {
+			c.subs.Add(-1)
+			return nil, model.Errorf(model.CodeBadUserInput, "this connection already has %d subscriptions, the most allowed", c.max)
+		}
+		context.AfterFunc(ctx, func() { c.subs.Add(-1) })
+	}
+	return r.Bus.Subscribe(ctx, threads, providerIDs, from)
 }

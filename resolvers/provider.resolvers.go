@@ -22,7 +22,6 @@ func (r *providerResolver) Threads(ctx context.Context, obj *model.Provider, fir
 	return r.threads(ctx, obj, first, after)
 }
 
-// Provider returns graph.ProviderResolver implementation.
 func (r *Resolver) Provider() graph.ProviderResolver { return &providerResolver{r} }
 
 type providerResolver struct{ *Resolver }

@@ -5,6 +5,9 @@ package resolvers
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/idempotency"
@@ -42,10 +45,39 @@ type Limits struct {
 type CommentBus interface {
 	// Publish announces a comment created through the gateway.
 	Publish(ctx context.Context, c *model.Comment) error
-	// Subscribe delivers new comments matching the filters until ctx is done.
-	// threads are global thread IDs, providers instance ids; empty means all.
-	// since resumes after an event id the client saw ("" = live only).
-	Subscribe(ctx context.Context, threads, providers []string, since string) (<-chan *model.Comment, error)
+	// Subscribe delivers new comments matching the filters until ctx is done,
+	// each with a context derived from ctx that carries its event id
+	// (WithEventID). threads are global thread IDs, providers instance ids;
+	// empty means all. since resumes after an event id the client saw ("" =
+	// live only).
+	Subscribe(ctx context.Context, threads, providers []string, since string) (<-chan graphql.Event[*model.Comment], error)
+}
+
+type eventIDKey struct{}
+
+// WithEventID marks a subscription event's context with the bus event id.
+func WithEventID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, eventIDKey{}, id)
+}
+
+// EventID is the bus event id of the subscription event ctx belongs to.
+func EventID(ctx context.Context) string {
+	id, _ := ctx.Value(eventIDKey{}).(string)
+	return id
+}
+
+type connKey struct{}
+
+// connection counts one socket's subscriptions.
+type connection struct {
+	max  int32
+	subs atomic.Int32
+}
+
+// WithConnection marks ctx as one connection that may hold at most max
+// subscriptions at once (0: no limit). Transports call it once per socket.
+func WithConnection(ctx context.Context, max int) context.Context {
+	return context.WithValue(ctx, connKey{}, &connection{max: int32(max)})
 }
 
 func (r *Resolver) loaders(ctx context.Context) *loaders.Loaders {

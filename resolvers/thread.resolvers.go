@@ -35,11 +35,11 @@ func (r *threadResolver) Comments(ctx context.Context, obj *model.Thread, first 
 	return r.threadComments(ctx, obj, first, after, last, before)
 }
 
-// Room returns graph.RoomResolver implementation.
 func (r *Resolver) Room() graph.RoomResolver { return &roomResolver{r} }
 
-// Thread returns graph.ThreadResolver implementation.
 func (r *Resolver) Thread() graph.ThreadResolver { return &threadResolver{r} }
 
-type roomResolver struct{ *Resolver }
-type threadResolver struct{ *Resolver }
+type (
+	roomResolver   struct{ *Resolver }
+	threadResolver struct{ *Resolver }
+)
