@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
-	"github.com/commentgraph/commentgraph/providers"
 )
 
 // Ziik documents no mention markup ("rich content markup" only), so the
@@ -160,6 +159,9 @@ func (pp *people) detect(provider, conv, text string) []*model.Mention {
 // into one ("@Bo Tanner" is not "@Bo Tan").
 func findMentions(provider, text string, names []string, pick func(name string) *model.User) []*model.Mention {
 	out := []*model.Mention{}
+	// Code points are counted as the scan goes, so long texts with many
+	// mentions stay linear.
+	counted, runes := 0, 0
 	for i := 0; i < len(text); i++ {
 		if text[i] != '@' {
 			continue
@@ -180,8 +182,10 @@ func findMentions(provider, text string, names []string, pick func(name string) 
 			if u == nil {
 				continue
 			}
-			off, n := providers.SpanOf(text, i, end)
-			out = append(out, &model.Mention{ProviderID: provider, UserRef: u.Ref, UserHint: u, Offset: off, Length: n})
+			runes += utf8.RuneCountInString(text[counted:i])
+			n := utf8.RuneCountInString(text[i:end])
+			out = append(out, &model.Mention{ProviderID: provider, UserRef: u.Ref, UserHint: u, Offset: runes, Length: n})
+			counted, runes = end, runes+n
 			i = end - 1
 			break
 		}
