@@ -419,9 +419,10 @@ func TestFaultsAndCounters(t *testing.T) {
 
 func TestSeedDemoAndActivity(t *testing.T) {
 	f := newFixture(t, ziiktest.Options{})
-	convs := f.srv.SeedDemo()
-	if fmt.Sprint(convs) != fmt.Sprint(f.srv.Conversations()) || len(convs) != 3 {
-		t.Fatalf("SeedDemo %v, Conversations %v", convs, f.srv.Conversations())
+	f.srv.SeedDemo()
+	convs := f.srv.Conversations()
+	if len(convs) != 3 {
+		t.Fatalf("Conversations %v after SeedDemo", convs)
 	}
 	count := func() int {
 		n := 0
@@ -444,18 +445,14 @@ func TestSeedDemoAndActivity(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 5 {
-		if err := f.srv.DemoActivity(rng); err != nil {
-			t.Fatal(err)
-		}
+		f.srv.DemoActivity(rng)
 	}
 	if got := count(); got != before+5 {
 		t.Errorf("%d messages after 5 activities, want %d", got, before+5)
 	}
 	fresh := ziiktest.NewServer(ziiktest.Options{})
 	defer fresh.Close()
-	if err := fresh.DemoActivity(rng); err == nil {
-		t.Error("DemoActivity without SeedDemo succeeded")
-	}
+	fresh.DemoActivity(rng) // with no one seeded it must do nothing, not panic (rng.IntN(0) would)
 }
 
 func demoBody(t *testing.T, f *fixture, conv string) string {
