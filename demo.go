@@ -82,11 +82,7 @@ func (d *demoWorld) trickle(ctx context.Context, every time.Duration) {
 		return
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	acts := []func(*rand.Rand){d.klink.DemoActivity, d.virola.DemoActivity, d.aelyst.DemoActivity, func(r *rand.Rand) {
-		if err := d.ziik.DemoActivity(r); err != nil {
-			d.log.Warn("demo activity", "provider", "ziik", "err", err)
-		}
-	}}
+	acts := []func(*rand.Rand){d.klink.DemoActivity, d.virola.DemoActivity, d.aelyst.DemoActivity, d.ziik.DemoActivity}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
