@@ -37,7 +37,9 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		t.Fatalf("in-flight request: %d %+v", resp.Status, resp.Errors)
 	}
 	var out struct {
-		Thread struct{ Comments struct{ Nodes []struct{ Text string } } }
+		Thread struct {
+			Comments struct{ Nodes []struct{ Text string } }
+		}
 	}
 	resp.decode(t, &out)
 	if len(out.Thread.Comments.Nodes) != 3 {
