@@ -54,8 +54,11 @@ func TestCallerMapsUpstreamAnswers(t *testing.T) {
 			var calls []providers.CallInfo
 			c := &providers.Caller{
 				Provider: "p", BaseURL: srv.URL, Client: &http.Client{Timeout: 100 * time.Millisecond},
-				Authorize: func(_ context.Context, r *http.Request) error { r.Header.Set("Authorization", "Bearer kpt_secret"); return nil },
-				OnCall:    func(ci providers.CallInfo) { calls = append(calls, ci) },
+				Authorize: func(_ context.Context, r *http.Request) error {
+					r.Header.Set("Authorization", "Bearer kpt_secret")
+					return nil
+				},
+				OnCall: func(ci providers.CallInfo) { calls = append(calls, ci) },
 			}
 			var out map[string]any
 			_, err := c.JSON(context.Background(), providers.Request{Method: "GET", Endpoint: "GET /things/{id}", Path: "/things/7"}, &out)
