@@ -1,0 +1,97 @@
+package loaders_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
+	"github.com/commentgraph/commentgraph/providers/virola"
+	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
+	"github.com/commentgraph/commentgraph/resolvers/loaders"
+)
+
+func world(t *testing.T) (*virolatest.Server, *providers.Registry) {
+	t.Helper()
+	v := virolatest.NewServer(virolatest.Options{})
+	t.Cleanup(v.Close)
+	for i := 1; i <= 5; i++ {
+		v.AddUser(virolatest.User{ID: int64(100 + i), UserName: fmt.Sprint("u", i), DisplayName: fmt.Sprint("User ", i)})
+	}
+	p, err := virola.New(virola.Options{ID: "virola", BaseURL: v.URL, Token: virolatest.DefaultToken, DirectoryTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, providers.NewRegistry(p)
+}
+
+// Concurrent look-ups within one response become one upstream call, results
+// come back per key, and a missing key fails alone.
+func TestUsersBatchPerResponse(t *testing.T) {
+	v, reg := world(t)
+	l := loaders.New(reg, loaders.Options{})
+	ctx := loaders.With(context.Background(), l)
+	refs := []string{"103", "101", "999", "105", "101"}
+	users := make([]*model.User, len(refs))
+	errs := make([]error, len(refs))
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			users[i], errs[i] = loaders.For(ctx, reg).User(ctx, "virola", ref)
+		}()
+	}
+	wg.Wait()
+	for i, ref := range refs {
+		if ref == "999" {
+			if !model.IsCode(errs[i], model.CodeNotFound) {
+				t.Errorf("missing user: %v", errs[i])
+			}
+			continue
+		}
+		if errs[i] != nil || users[i] == nil || users[i].Ref != ref {
+			t.Errorf("refs[%d]=%s: %+v %v", i, ref, users[i], errs[i])
+		}
+	}
+	if n := v.Calls("GET /api/v1/users"); n != 1 {
+		t.Errorf("%d upstream user calls, want 1 for one batch", n)
+	}
+	// Asked again in the same response: answered from the loader.
+	if _, err := l.User(ctx, "virola", "103"); err != nil || v.Calls("GET /api/v1/users") != 1 {
+		t.Errorf("repeat in one response: %v, %d calls", err, v.Calls("GET /api/v1/users"))
+	}
+	// A new response gets new loaders (nothing outlives a response).
+	l2 := loaders.New(reg, loaders.Options{})
+	if _, err := l2.User(ctx, "virola", "103"); err != nil || v.Calls("GET /api/v1/users") != 2 {
+		t.Errorf("fresh loaders: %v, %d calls", err, v.Calls("GET /api/v1/users"))
+	}
+}
+
+func TestUnbatchedMakesOneCallPerLookup(t *testing.T) {
+	v, reg := world(t)
+	l := loaders.New(reg, loaders.Options{Unbatched: true})
+	ctx := context.Background()
+	for _, ref := range []string{"101", "101", "102"} {
+		if _, err := l.User(ctx, "virola", ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.Calls("GET /api/v1/users"); n != 3 {
+		t.Errorf("%d calls, want 3 (the naive baseline batches nothing)", n)
+	}
+}
+
+func TestUnknownProvider(t *testing.T) {
+	_, reg := world(t)
+	l := loaders.New(reg, loaders.Options{})
+	if _, err := l.User(context.Background(), "nope", "1"); !model.IsCode(err, model.CodeNotFound) {
+		t.Errorf("err = %v", err)
+	}
+	us, errs := l.Users(context.Background(), "nope", []string{"1", "2"})
+	if len(us) != 2 || errs[0] == nil || errs[1] == nil {
+		t.Errorf("Users on an unknown provider: %v %v", us, errs)
+	}
+}
