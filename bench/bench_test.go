@@ -1,0 +1,220 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/commentgraph/commentgraph/internal/redistest"
+)
+
+var (
+	concurrency = flag.Int("bench.concurrency", 16, "closed-loop workers, each sending the query again as soon as it is answered")
+	latencies   = flag.String("bench.latencies", "0ms,2ms,10ms", "upstream latencies the emulators add to every request, comma-separated")
+	configNames = flag.String("bench.configs", "redis,memory,naive", "configurations to run, comma-separated: redis, memory, naive")
+	profileDir  = flag.String("bench.allocprofile", "", "directory: build the gateway with pprof and save each configuration's allocation profile there (<config>-base.pprof at start, <config>.pprof at the end) and a 5 s CPU profile under load at 0 ms upstream (<config>-cpu.pprof)")
+)
+
+// benchConfig is one gateway configuration the benchmark compares.
+type benchConfig struct {
+	name  string
+	redis bool // cache in a private Redis (redistest)
+	naive bool // loaders.disabled + cache.disabled
+}
+
+var allConfigs = []benchConfig{
+	{name: "redis", redis: true},
+	{name: "memory"},
+	{name: "naive", naive: true},
+}
+
+// BenchmarkComments50 runs the real gateway binary against the emulators and
+// drives the 50-comment timeline query (senders and mentions selected) with a
+// closed loop of -bench.concurrency workers, for every configuration and
+// upstream latency, all in one run. One op is one query. Reported per
+// sub-benchmark:
+//
+//	req/s              queries answered per second
+//	p50_ms, p99_ms     query latency as the client saw it
+//	upstream_calls/op  requests the emulators received per query
+//	allocs/query       heap objects the gateway process allocated per query
+//	                   (go_memstats_mallocs_total from its /metrics)
+//	gw_cpu_ms/op       CPU the gateway process used per query
+//	                   (process_cpu_seconds_total from its /metrics)
+//	bench_cpu_ms/op    CPU this process (load generator, emulators) used
+//
+// -benchmem's B/op and allocs/op count this process (load generator and
+// emulators), not the gateway.
+func BenchmarkComments50(b *testing.B) {
+	lats, err := parseLatencies(*latencies)
+	if err != nil {
+		b.Fatal(err)
+	}
+	configs, err := pickConfigs(*configNames)
+	if err != nil {
+		b.Fatal(err)
+	}
+	profiling := *profileDir != ""
+	bin, err := buildGateway(b.TempDir(), profiling)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := NewWorld(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(w.Close)
+	body, err := json.Marshal(map[string]any{"query": Query, "variables": map[string]any{"threads": w.Threads}})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	for _, c := range configs {
+		b.Run(c.name, func(b *testing.B) {
+			gc := gatewayConfig{Naive: c.naive}
+			if c.redis {
+				gc.RedisURL = redistest.MustStart(b).URL
+			}
+			g := mustStartGateway(b, bin, w, gc, profiling)
+			l := newLoader(g.URL+"/query", body, *concurrency)
+			if profiling {
+				if err := g.saveProfile(context.Background(), filepath.Join(*profileDir, c.name+"-base.pprof")); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for _, lat := range lats {
+				b.Run("upstream="+fmtMillis(lat), func(b *testing.B) { measure(b, w, g, l, lat) })
+			}
+			if profiling {
+				if err := g.saveProfile(context.Background(), filepath.Join(*profileDir, c.name+".pprof")); err != nil {
+					b.Fatal(err)
+				}
+				if err := profileCPU(context.Background(), w, g, l, filepath.Join(*profileDir, c.name+"-cpu.pprof"), 5*time.Second); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// measure runs b.N queries at upstream latency lat after a warm-up that fills
+// the cache and opens the connections, and reports the figures.
+func measure(b *testing.B, w *World, g *gateway, l *loader, lat time.Duration) {
+	ctx := context.Background()
+	w.SetLatency(lat)
+	if err := l.checkOnce(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := l.run(ctx, 2*l.conc); err != nil {
+		b.Fatal(err)
+	}
+	// Reading /metrics allocates in the gateway too; two back-to-back reads
+	// measure that, and it is taken off the total.
+	s0, err := g.stats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s1, err := g.stats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls0 := w.TotalCalls()
+	self0 := selfCPU()
+
+	b.ResetTimer()
+	start := time.Now()
+	durations, err := l.run(ctx, b.N)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	self := selfCPU() - self0
+	calls := w.TotalCalls() - calls0
+	s2, err := g.stats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	scrape := s1.Mallocs - s0.Mallocs
+	n := float64(b.N)
+	b.ReportMetric(n/elapsed.Seconds(), "req/s")
+	b.ReportMetric(millis(percentile(durations, 50)), "p50_ms")
+	b.ReportMetric(millis(percentile(durations, 99)), "p99_ms")
+	b.ReportMetric(float64(calls)/n, "upstream_calls/op")
+	b.ReportMetric(max(0, s2.Mallocs-s1.Mallocs-scrape)/n, "allocs/query")
+	// Where the two cores went: the gateway process, and this one (load
+	// generator and emulators). Their sum per query bounds req/s on a
+	// machine this size whatever the gateway's latency.
+	b.ReportMetric((s2.CPUSeconds-s1.CPUSeconds)*1000/n, "gw_cpu_ms/op")
+	b.ReportMetric(millis(self)/n, "bench_cpu_ms/op")
+}
+
+// profileCPU drives the query at 0 ms upstream latency for d while the
+// gateway records a CPU profile into path.
+func profileCPU(ctx context.Context, w *World, g *gateway, l *loader, path string, d time.Duration) error {
+	w.SetLatency(0)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	load := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := l.run(ctx, 10*l.conc); err != nil && ctx.Err() == nil {
+				load <- err
+				return
+			}
+		}
+		load <- nil
+	}()
+	err := g.saveCPUProfile(ctx, path, d)
+	cancel()
+	if lerr := <-load; err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// selfCPU is the CPU time this process has used, user and system.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func fmtMillis(d time.Duration) string { return fmt.Sprintf("%gms", millis(d)) }
+
+func parseLatencies(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("-bench.latencies: %q is not a duration like 2ms", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func pickConfigs(s string) ([]benchConfig, error) {
+	var out []benchConfig
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		i := slices.IndexFunc(allConfigs, func(c benchConfig) bool { return c.name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("-bench.configs: %q is not redis, memory or naive", name)
+		}
+		out = append(out, allConfigs[i])
+	}
+	return out, nil
+}

@@ -1,0 +1,345 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// gateway is the real commentgraph binary running as a child process with a
+// generated config, serving on a loopback port.
+type gateway struct {
+	URL   string
+	cmd   *exec.Cmd
+	done  chan struct{} // closed when the process has exited
+	log   *syncBuffer
+	pprof string // base URL of the profiling listener, when built with it
+}
+
+// gatewayConfig is what one benchmark configuration changes.
+type gatewayConfig struct {
+	RedisURL string // empty: in-memory cache
+	Naive    bool   // loaders.disabled + cache.disabled
+}
+
+// pprofOverlay is added to package main, at build time only, when the
+// benchmark is asked for allocation profiles: the gateway exposes no pprof, and
+// the bench may not change the gateway's own files. It serves net/http/pprof on
+// its own listener, only when COMMENTGRAPH_BENCH_PPROF names an address.
+const pprofOverlay = `package main
+
+import (
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+)
+
+func init() {
+	addr := os.Getenv("COMMENTGRAPH_BENCH_PPROF")
+	if addr == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		panic(err)
+	}
+	go func() { _ = http.Serve(ln, nil) }()
+}
+`
+
+// buildGateway builds the module's main package into dir and returns the
+// binary's path. With profiling it adds pprofOverlay to the build.
+func buildGateway(dir string, profiling bool) (string, error) {
+	bin := filepath.Join(dir, "commentgraph")
+	args := []string{"build", "-o", bin}
+	if profiling {
+		root, err := moduleRoot()
+		if err != nil {
+			return "", err
+		}
+		src := filepath.Join(dir, "pprof_overlay.go")
+		if err := os.WriteFile(src, []byte(pprofOverlay), 0o600); err != nil {
+			return "", err
+		}
+		overlay := filepath.Join(dir, "overlay.json")
+		spec := fmt.Sprintf(`{"Replace":{%q:%q}}`, filepath.Join(root, "zz_bench_pprof.go"), src)
+		if err := os.WriteFile(overlay, []byte(spec), 0o600); err != nil {
+			return "", err
+		}
+		args = append(args, "-overlay", overlay)
+	}
+	args = append(args, "github.com/commentgraph/commentgraph")
+	out, err := exec.Command("go", args...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// startGateway writes the config for w and gc into dir and runs bin on a free
+// loopback port until /healthz answers 200.
+func startGateway(bin, dir string, w *World, gc gatewayConfig, profiling bool) (*gateway, error) {
+	cfgPath := filepath.Join(dir, "commentgraph.yaml")
+	if err := os.WriteFile(cfgPath, configYAML(w, gc), 0o600); err != nil {
+		return nil, err
+	}
+	var lastErr error
+	// A free port can be taken between asking for it and the gateway binding
+	// it; try a few.
+	for range 3 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		g := &gateway{URL: "http://127.0.0.1:" + port, done: make(chan struct{}), log: &syncBuffer{}}
+		g.cmd = exec.Command(bin, "-config", cfgPath, "-listen", "127.0.0.1:"+port, "-log-level", "warn", "-shutdown-timeout", "2s")
+		g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+		if profiling {
+			pp, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			g.pprof = "http://127.0.0.1:" + pp
+			g.cmd.Env = append(os.Environ(), "COMMENTGRAPH_BENCH_PPROF=127.0.0.1:"+pp)
+		}
+		if err := g.cmd.Start(); err != nil {
+			return nil, err
+		}
+		go func() { _ = g.cmd.Wait(); close(g.done) }()
+		if lastErr = g.waitHealthy(20 * time.Second); lastErr == nil {
+			return g, nil
+		}
+		g.stop()
+	}
+	return nil, lastErr
+}
+
+// waitHealthy polls /healthz until it answers 200, the process exits or the
+// deadline passes.
+func (g *gateway) waitHealthy(within time.Duration) error {
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := http.Get(g.URL + "/healthz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-g.done:
+			return fmt.Errorf("gateway exited before it was healthy:\n%s", g.log.String())
+		case <-deadline.C:
+			return fmt.Errorf("gateway not healthy after %s:\n%s", within, g.log.String())
+		case <-tick.C:
+		}
+	}
+}
+
+// stop asks the gateway to shut down (SIGTERM) and kills it if it has not
+// within 5 s.
+func (g *gateway) stop() {
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.done:
+	case <-time.After(5 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.done
+	}
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	return port, err
+}
+
+// configYAML is the gateway's config file for the World's providers.
+func configYAML(w *World, gc gatewayConfig) []byte {
+	var providers []map[string]any
+	for _, p := range w.Providers() {
+		m := map[string]any{"id": p.ID, "kind": p.Kind, "baseURL": p.BaseURL}
+		if p.Token != "" {
+			m["token"] = p.Token
+		}
+		if p.Email != "" {
+			m["email"], m["password"] = p.Email, p.Password
+		}
+		providers = append(providers, m)
+	}
+	cfg := map[string]any{
+		"graphiql":  false,
+		"limits":    map[string]any{"requestTimeout": "10s", "upstreamTimeout": "8s"},
+		"loaders":   map[string]any{"disabled": gc.Naive},
+		"cache":     map[string]any{"disabled": gc.Naive},
+		"providers": providers,
+	}
+	if gc.RedisURL != "" {
+		cfg["redis"] = map[string]any{"url": gc.RedisURL}
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		panic(err) // maps of strings and bools always marshal
+	}
+	return out
+}
+
+// processStats is what the benchmark reads of the gateway process from its
+// /metrics: cumulative heap objects allocated and CPU seconds used.
+type processStats struct {
+	Mallocs    float64 // go_memstats_mallocs_total
+	CPUSeconds float64 // process_cpu_seconds_total
+}
+
+func (g *gateway) stats(ctx context.Context) (processStats, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/metrics", nil)
+	if err != nil {
+		return processStats{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return processStats{}, err
+	}
+	defer resp.Body.Close()
+	vals, err := metricValues(resp.Body, "go_memstats_mallocs_total", "process_cpu_seconds_total")
+	if err != nil {
+		return processStats{}, err
+	}
+	return processStats{Mallocs: vals[0], CPUSeconds: vals[1]}, nil
+}
+
+// metricValues finds unlabelled samples in a Prometheus text exposition, in
+// the order of names.
+func metricValues(r io.Reader, names ...string) ([]float64, error) {
+	out := make([]float64, len(names))
+	found := make([]bool, len(names))
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		for i, name := range names {
+			rest, ok := strings.CutPrefix(line, name+" ")
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				return nil, fmt.Errorf("metric %s: %w", name, err)
+			}
+			out[i], found[i] = v, true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	for i, ok := range found {
+		if !ok {
+			return nil, fmt.Errorf("metric %s not exposed", names[i])
+		}
+	}
+	return out, nil
+}
+
+// saveCPUProfile records the gateway's CPU profile for d into path; the
+// caller keeps it busy meanwhile.
+func (g *gateway) saveCPUProfile(ctx context.Context, path string, d time.Duration) error {
+	return g.savePprof(ctx, path, fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds())))
+}
+
+// saveProfile writes the gateway's cumulative allocation profile to path.
+func (g *gateway) saveProfile(ctx context.Context, path string) error {
+	return g.savePprof(ctx, path, "/debug/pprof/allocs")
+}
+
+func (g *gateway) savePprof(ctx context.Context, path, endpoint string) error {
+	if g.pprof == "" {
+		return errors.New("gateway was not built with profiling")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.pprof+endpoint, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", endpoint, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncBuffer collects the child's output; it is written by exec's copier
+// goroutine and read on failure.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 64<<10 {
+		return len(p), nil // keep the start; a flood of warnings adds nothing
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// mustStartGateway is startGateway for a benchmark, stopped when it ends.
+func mustStartGateway(b *testing.B, bin string, w *World, gc gatewayConfig, profiling bool) *gateway {
+	b.Helper()
+	g, err := startGateway(bin, b.TempDir(), w, gc, profiling)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(g.stop)
+	return g
+}

@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// loader is a closed-loop load generator: a fixed number of workers, each
+// sending its next request as soon as its last one is answered, so the load
+// adapts to the gateway and never queues without bound.
+type loader struct {
+	client *http.Client
+	url    string
+	body   []byte
+	conc   int
+}
+
+func newLoader(url string, body []byte, concurrency int) *loader {
+	return &loader{
+		client: &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency, DisableCompression: true},
+		},
+		url:  url,
+		body: body,
+		conc: concurrency,
+	}
+}
+
+// errResponse is a query the gateway did not answer in full.
+var errResponse = errors.New("bad response")
+
+// run sends n queries and returns each one's latency, in completion order.
+// The first failure stops the run.
+func (l *loader) run(ctx context.Context, n int) ([]time.Duration, error) {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range min(l.conc, n) {
+		wg.Go(func() {
+			buf := make([]byte, 0, 64<<10)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				start := time.Now()
+				var err error
+				buf, err = l.one(ctx, buf[:0])
+				lat[i] = time.Since(start)
+				if err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return lat, firstErr
+}
+
+// one posts the query and reads the whole answer into buf. An answer other
+// than 200 with data and no errors is a failure: a benchmark of error pages
+// would measure nothing.
+func (l *loader) one(ctx context.Context, buf []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(l.body))
+	if err != nil {
+		return buf, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return buf, err
+	}
+	defer resp.Body.Close()
+	b := bytes.NewBuffer(buf)
+	if _, err := io.Copy(b, resp.Body); err != nil {
+		return b.Bytes(), err
+	}
+	out := b.Bytes()
+	if resp.StatusCode != http.StatusOK || bytes.Contains(out, []byte(`"errors"`)) || !bytes.HasPrefix(out, []byte(`{"data":`)) {
+		return out, fmt.Errorf("%w: %d %.300s", errResponse, resp.StatusCode, out)
+	}
+	return out, nil
+}
+
+// checkOnce runs one query and checks the answer is the World's whole page:
+// PageSize comments, each with a sender and two mentions. The benchmark does
+// it before measuring, so it never times a gateway that answers something
+// else.
+func (l *loader) checkOnce(ctx context.Context) error {
+	raw, err := l.one(ctx, nil)
+	if err != nil {
+		return err
+	}
+	var page struct {
+		Data struct {
+			Comments struct {
+				Edges []struct {
+					Node struct {
+						Sender *struct {
+							Name string `json:"name"`
+						} `json:"sender"`
+						Mentions []struct {
+							User struct {
+								Name string `json:"name"`
+							} `json:"user"`
+						} `json:"mentions"`
+					} `json:"node"`
+				} `json:"edges"`
+			} `json:"comments"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &page); err != nil {
+		return fmt.Errorf("decode page: %w", err)
+	}
+	edges := page.Data.Comments.Edges
+	if len(edges) != PageSize {
+		return fmt.Errorf("page has %d comments, want %d", len(edges), PageSize)
+	}
+	for _, e := range edges {
+		if e.Node.Sender == nil || e.Node.Sender.Name == "" || len(e.Node.Mentions) != 2 {
+			return fmt.Errorf("comment without its sender or mentions: %+v", e.Node)
+		}
+		for _, m := range e.Node.Mentions {
+			if m.User.Name == "" {
+				return fmt.Errorf("mention without a user name: %+v", e.Node)
+			}
+		}
+	}
+	return nil
+}
+
+// percentile returns the p-th percentile (0 < p <= 100) of lat by the
+// nearest-rank method.
+func percentile(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	rank := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(rank, len(s)-1))]
+}

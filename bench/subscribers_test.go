@@ -1,0 +1,410 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/internal/redistest"
+	"github.com/commentgraph/commentgraph/providers/klink/klinktest"
+)
+
+const (
+	// subIdle is how many idle subscribers the fan-out benchmark holds open.
+	subIdle = 10_000
+	// subDialConcurrency bounds sockets being opened at once: enough to open
+	// 10,000 in seconds, few enough not to look like a connection flood.
+	subDialConcurrency = 32
+	// subFanoutRounds is how many comments each b.Loop iteration fans out.
+	subFanoutRounds = 5
+	// subCrossComments is how many comments each b.Loop iteration creates on
+	// each instance in the cross-instance benchmark.
+	subCrossComments = 200
+	// subRoom is the K-LINK room every benchmark comment goes to.
+	subRoom = "5b0c7e11-0000-4000-8000-00000000be01"
+	// subActive is the gateway's gauge of open subscriptions.
+	subActive = "commentgraph_subscriptions_active"
+)
+
+// subQuery is what every benchmark subscriber asks for: the fields a comment
+// list shows before it looks up people.
+const subQuery = `subscription($t: [ID!]) { commentAdded(threads: $t) { id text createdAt } }`
+
+var subThread = model.ThreadID("klink", model.ThreadKindRoom, subRoom)
+
+// subMustKlink starts the K-LINK emulator the gateways create comments on.
+func subMustKlink(b *testing.B) *klinktest.Server {
+	b.Helper()
+	k := klinktest.NewServer(klinktest.Options{})
+	b.Cleanup(k.Close)
+	k.AddRoom(subRoom, "Bench Customer")
+	return k
+}
+
+// subMustGateways builds the gateway and starts n processes of it with cfg.
+func subMustGateways(b *testing.B, n int, cfg subGatewayConfig) []*subGateway {
+	b.Helper()
+	dir := b.TempDir()
+	bin, err := subBuildGateway(b.Context(), dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var gs []*subGateway
+	for range n {
+		g, err := subStartGateway(b.Context(), bin, dir, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(g.Close)
+		gs = append(gs, g)
+	}
+	return gs
+}
+
+// subMustFleet opens n subscribers to subThread on g and waits until g counts
+// them all.
+func subMustFleet(b *testing.B, g *subGateway, n int) *subFleet {
+	b.Helper()
+	ctx := b.Context()
+	before, err := g.Metrics(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := subOpenFleet(ctx, "ws"+strings.TrimPrefix(g.URL, "http")+"/query", n, subDialConcurrency, subQuery, map[string]any{"t": []string{subThread}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(f.Close)
+	if err := g.WaitMetric(ctx, subActive, before[subActive]+float64(n), 3*time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// subMustDeliver creates one comment on via and returns how long after the
+// request was sent each of f's subscribers received it, and how long the
+// mutation's answer took.
+func subMustDeliver(b *testing.B, via *subGateway, f *subFleet, marker string) (lat []time.Duration, mutation time.Duration) {
+	b.Helper()
+	sent, answered, err := via.CreateComment(b.Context(), subThread, "bench comment "+marker+" 🚀")
+	if err != nil {
+		b.Fatal(err)
+	}
+	at, err := f.Await(b.Context(), []byte(marker), time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return subLatencies(sent, at), answered.Sub(sent)
+}
+
+// BenchmarkSubscribersIdleFanout holds 10,000 idle graphql-transport-ws
+// subscribers on one gateway process and reports what each costs the
+// gateway (RSS, Go heap, goroutine stacks, goroutines), then fans comments
+// created by mutation out to all of them: the latency from just before the
+// mutation is sent to each subscriber's read of the event, p50/p99/max over
+// every subscriber of every comment.
+//
+// Clients and gateway share the machine's cores, so the latencies include
+// the clients' own scheduling: they are an upper bound on the gateway's.
+func BenchmarkSubscribersIdleFanout(b *testing.B) {
+	if err := subRaiseFileLimit(); err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	k := subMustKlink(b)
+	g := subMustGateways(b, 1, subGatewayConfig{KlinkURL: k.URL, KlinkToken: klinktest.DefaultToken})[0]
+
+	// Warm up every path once (upstream connection, query cache, first
+	// subscription, first delivery) so the baseline holds what any running
+	// gateway holds, and so a broken set-up fails before 10,000 dials.
+	warm := subMustFleet(b, g, 1)
+	subMustDeliver(b, g, warm, "[warm-up]")
+	warm.Close()
+	if err := g.WaitMetric(ctx, subActive, 0, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	before, err := g.Metrics(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	opened := time.Now()
+	fleet := subMustFleet(b, g, subIdle)
+	b.Logf("%d subscribers open and registered in %v", subIdle, time.Since(opened).Round(time.Millisecond))
+	idle, err := g.Metrics(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	per := func(name string) float64 { return (idle[name] - before[name]) / subIdle }
+	b.ReportMetric(per("process_resident_memory_bytes")/1024, "rss-KB/sub")
+	b.ReportMetric(per("go_memstats_heap_inuse_bytes")/1024, "heap-KB/sub")
+	b.ReportMetric(per("go_memstats_stack_inuse_bytes")/1024, "stack-KB/sub")
+	b.ReportMetric(per("go_goroutines"), "goroutines/sub")
+	b.Logf("gateway before → with %d idle subscribers: RSS %.1f → %.1f MiB, heap in use %.1f → %.1f MiB, stacks %.1f → %.1f MiB, goroutines %.0f → %.0f",
+		subIdle, idle["process_resident_memory_bytes"]/(1<<20)-(idle["process_resident_memory_bytes"]-before["process_resident_memory_bytes"])/(1<<20), idle["process_resident_memory_bytes"]/(1<<20),
+		before["go_memstats_heap_inuse_bytes"]/(1<<20), idle["go_memstats_heap_inuse_bytes"]/(1<<20),
+		before["go_memstats_stack_inuse_bytes"]/(1<<20), idle["go_memstats_stack_inuse_bytes"]/(1<<20),
+		before["go_goroutines"], idle["go_goroutines"])
+
+	var all []time.Duration
+	var mutations time.Duration
+	round := 0
+	for b.Loop() {
+		for range subFanoutRounds {
+			round++
+			lat, mut := subMustDeliver(b, g, fleet, fmt.Sprintf("[fanout-%d]", round))
+			b.Logf("comment %d: mutation answered in %v; delivered to %d subscribers: first %v, p50 %v, p99 %v, last %v",
+				round, mut.Round(time.Microsecond), len(lat), lat[0].Round(time.Microsecond), subPercentile(lat, 50).Round(time.Microsecond),
+				subPercentile(lat, 99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+			all = append(all, lat...)
+			mutations += mut
+		}
+	}
+	slices.Sort(all)
+	b.ReportMetric(subMs(subPercentile(all, 50)), "fanout-p50-ms")
+	b.ReportMetric(subMs(subPercentile(all, 99)), "fanout-p99-ms")
+	b.ReportMetric(subMs(all[len(all)-1]), "fanout-max-ms")
+	b.ReportMetric(subMs(mutations/time.Duration(round)), "mutation-ms")
+	if after, err := g.Metrics(ctx); err == nil {
+		b.Logf("after the fan-outs: RSS %.1f MiB, heap in use %.1f MiB, goroutines %.0f",
+			after["process_resident_memory_bytes"]/(1<<20), after["go_memstats_heap_inuse_bytes"]/(1<<20), after["go_goroutines"])
+	}
+}
+
+// BenchmarkSubscriptionCrossInstance runs two gateway processes sharing a
+// private Redis, one subscriber on A, and creates comments alternately on A
+// (same instance) and on B (cross instance, through Redis): p50 and p99 of
+// each, and how much later a cross-instance comment arrives at p50.
+func BenchmarkSubscriptionCrossInstance(b *testing.B) {
+	r := redistest.MustStart(b)
+	k := subMustKlink(b)
+	gs := subMustGateways(b, 2, subGatewayConfig{KlinkURL: k.URL, KlinkToken: klinktest.DefaultToken, RedisURL: r.URL})
+	a, other := gs[0], gs[1]
+	fleet := subMustFleet(b, a, 1)
+	for i := range 5 { // warm both instances' paths before measuring
+		subMustDeliver(b, a, fleet, fmt.Sprintf("[warm-a-%d]", i))
+		subMustDeliver(b, other, fleet, fmt.Sprintf("[warm-b-%d]", i))
+	}
+
+	var same, cross []time.Duration
+	n := 0
+	for b.Loop() {
+		for range subCrossComments {
+			n++
+			// Alternate which goes first, so neither always follows the other.
+			order := []*subGateway{a, other}
+			if n%2 == 1 {
+				order[0], order[1] = order[1], order[0]
+			}
+			for _, via := range order {
+				lat, _ := subMustDeliver(b, via, fleet, fmt.Sprintf("[cross-%d-%p]", n, via))
+				if via == a {
+					same = append(same, lat[0])
+				} else {
+					cross = append(cross, lat[0])
+				}
+			}
+		}
+	}
+	slices.Sort(same)
+	slices.Sort(cross)
+	sameP50, crossP50 := subPercentile(same, 50), subPercentile(cross, 50)
+	b.ReportMetric(subMs(sameP50), "same-p50-ms")
+	b.ReportMetric(subMs(subPercentile(same, 99)), "same-p99-ms")
+	b.ReportMetric(subMs(crossP50), "cross-p50-ms")
+	b.ReportMetric(subMs(subPercentile(cross, 99)), "cross-p99-ms")
+	b.ReportMetric(subMs(crossP50-sameP50), "cross-extra-p50-ms")
+	b.Logf("%d comments on each instance: same-instance p50 %v p99 %v; cross-instance p50 %v p99 %v",
+		len(same), sameP50, subPercentile(same, 99), crossP50, subPercentile(cross, 99))
+}
+
+func TestSubParseMetrics(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want map[string]float64
+	}{
+		{
+			name: "unlabelled samples kept, labelled and comments skipped",
+			in: "# HELP go_goroutines Number of goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines 10012\n" +
+				"go_gc_duration_seconds{quantile=\"0.5\"} 0.0001\nprocess_resident_memory_bytes 3.2768e+08\n",
+			want: map[string]float64{"go_goroutines": 10012, "process_resident_memory_bytes": 3.2768e+08},
+		},
+		{
+			name: "timestamp after the value",
+			in:   "commentgraph_subscriptions_active 3 1712000000000\n",
+			want: map[string]float64{"commentgraph_subscriptions_active": 3},
+		},
+		{
+			name: "unreadable values skipped",
+			in:   "a notanumber\nb\n\nc +Inf\n",
+			want: map[string]float64{"c": math.Inf(1)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := subParseMetrics([]byte(tt.in))
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %v", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func FuzzSubParseMetrics(f *testing.F) {
+	f.Add([]byte("go_goroutines 12\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		for name := range subParseMetrics(raw) {
+			if strings.ContainsAny(name, "{ \t\n") || strings.HasPrefix(name, "#") {
+				t.Errorf("kept %q, which is not an unlabelled sample name", name)
+			}
+		}
+	})
+}
+
+func TestSubPercentile(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range v {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = i + 1
+	}
+	tests := []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"none", nil, 50, 0},
+		{"one", ms(7), 99, 7 * time.Millisecond},
+		{"median of an odd count", ms(1, 2, 3), 50, 2 * time.Millisecond},
+		{"median of an even count is the lower middle", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
+		{"p99 of 1..100", ms(hundred...), 99, 99 * time.Millisecond},
+		{"p100 is the max", ms(hundred...), 100, 100 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := subPercentile(tt.sorted, tt.p); got != tt.want {
+				t.Errorf("subPercentile(%v, %v) = %v, want %v", tt.sorted, tt.p, got, tt.want)
+			}
+		})
+	}
+}
+
+// subFakeServer is a graphql-transport-ws server that acks, then sends every
+// subscriber frames: the fleet's bookkeeping is tested against answers a
+// real gateway must never give.
+func subFakeServer(t *testing.T, frames []string) string {
+	t.Helper()
+	up := websocket.Upgrader{Subprotocols: []string{"graphql-transport-ws"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var init, sub struct{ Type string }
+		if c.ReadJSON(&init) != nil || init.Type != "connection_init" {
+			return
+		}
+		_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"connection_ack"}`))
+		if c.ReadJSON(&sub) != nil || sub.Type != "subscribe" {
+			return
+		}
+		for _, f := range frames {
+			if c.WriteMessage(websocket.TextMessage, []byte(f)) != nil {
+				return
+			}
+		}
+		// Hold the socket until the client closes it.
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// The fleet holds the benchmark to "each event reaches each subscriber once":
+// Await for one comment, then Await for the next, must notice a copy, a
+// stray event, an ended subscription or a missing delivery.
+func TestSubFleetAwait(t *testing.T) {
+	next := func(text string) string {
+		return `{"id":"1","type":"next","payload":{"data":{"commentAdded":{"text":"` + text + `"}}}}`
+	}
+	tests := []struct {
+		name   string
+		frames []string
+		// wantErr: substrings one of which the first failing Await's error
+		// holds; none: both Awaits succeed.
+		wantErr []string
+	}{
+		{"each subscriber once", []string{`{"type":"ping"}`, next("[m]"), `{"type":"pong"}`}, nil},
+		// The copy comes either before every first copy is in ("twice") or
+		// during the next comment's Await ("unexpected event").
+		{"a second copy", []string{next("[m]"), next("[m]"), next("[n]")}, []string{"twice", "unexpected event"}},
+		{"another event first", []string{next("[other]"), next("[m]")}, []string{"unexpected event"}},
+		{"subscription ended", []string{`{"id":"1","type":"complete"}`}, []string{"subscription ended"}},
+		{"an error frame", []string{`{"id":"1","type":"error","payload":[{"message":"no"}]}`}, []string{"subscription ended"}},
+		{"never delivered", nil, []string{"0 of 3 subscribers"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := subFakeServer(t, tt.frames)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			f, err := subOpenFleet(ctx, url, 3, 2, subQuery, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			// Short enough for "never delivered", whose deadline is the point;
+			// ample for frames already written to a local socket.
+			within := 2 * time.Second
+			if tt.wantErr == nil {
+				at, err := f.Await(ctx, []byte("[m]"), within)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, a := range at {
+					if a.IsZero() {
+						t.Errorf("subscriber %d not stamped", i)
+					}
+				}
+				// Nothing more was sent, so nothing more may be counted.
+				if _, err := f.Await(ctx, []byte("[n]"), 200*time.Millisecond); err == nil || !strings.Contains(err.Error(), "0 of 3") {
+					t.Errorf("Await after the only event = %v, want none received", err)
+				}
+				return
+			}
+			_, err = f.Await(ctx, []byte("[m]"), within)
+			if err == nil {
+				_, err = f.Await(ctx, []byte("[n]"), within)
+			}
+			if err == nil || !slices.ContainsFunc(tt.wantErr, func(s string) bool { return strings.Contains(err.Error(), s) }) {
+				t.Errorf("Await = %v, want an error with one of %q", err, tt.wantErr)
+			}
+		})
+	}
+}
