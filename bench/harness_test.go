@@ -1,0 +1,181 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/commentgraph/commentgraph/config"
+)
+
+func TestPercentile(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = 100 - i // unsorted on purpose: 100, 99, …, 1
+	}
+	for _, tc := range []struct {
+		name string
+		lat  []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{"empty", nil, 50, 0},
+		{"one", ms(7), 99, 7 * time.Millisecond},
+		{"median of odd", ms(5, 1, 3), 50, 3 * time.Millisecond},
+		{"median of even is the lower", ms(4, 1, 3, 2), 50, 2 * time.Millisecond},
+		{"p99 of 100", ms(hundred...), 99, 99 * time.Millisecond},
+		{"p100 is the max", ms(hundred...), 100, 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := percentile(tc.lat, tc.p); got != tc.want {
+				t.Errorf("percentile(%v) = %v, want %v", tc.p, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMetricValues(t *testing.T) {
+	const exposition = `# HELP go_memstats_mallocs_total Total number of heap objects allocated.
+# TYPE go_memstats_mallocs_total counter
+go_memstats_mallocs_total 1.234567e+06
+go_memstats_mallocs_total_extra 9
+process_cpu_seconds_total{note="labelled"} 99
+process_cpu_seconds_total 3.25
+`
+	for _, tc := range []struct {
+		name    string
+		names   []string
+		want    []float64
+		wantErr string
+	}{
+		{name: "both", names: []string{"go_memstats_mallocs_total", "process_cpu_seconds_total"}, want: []float64{1234567, 3.25}},
+		{name: "missing", names: []string{"go_gc_duration_seconds"}, wantErr: "not exposed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := metricValues(strings.NewReader(exposition), tc.names...)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range tc.want {
+				if got[i] != tc.want[i] {
+					t.Errorf("%s = %v, want %v", tc.names[i], got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// The generated config must be one the gateway accepts and must say what each
+// benchmark configuration means.
+func TestConfigYAMLIsWhatTheGatewayReads(t *testing.T) {
+	w, err := NewWorld(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	for _, tc := range []struct {
+		name string
+		gc   gatewayConfig
+	}{
+		{"memory", gatewayConfig{}},
+		{"redis", gatewayConfig{RedisURL: "redis://127.0.0.1:6390/0"}},
+		{"naive", gatewayConfig{Naive: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Parse(configYAML(w, tc.gc), func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Redis.URL != tc.gc.RedisURL || cfg.Loaders.Disabled != tc.gc.Naive || cfg.Cache.Disabled != tc.gc.Naive {
+				t.Errorf("redis %q loaders.disabled %v cache.disabled %v, want %+v", cfg.Redis.URL, cfg.Loaders.Disabled, cfg.Cache.Disabled, tc.gc)
+			}
+			if len(cfg.Providers) != 2 {
+				t.Fatalf("providers = %+v", cfg.Providers)
+			}
+			for i, want := range w.Providers() {
+				if got := cfg.Providers[i]; got.ID != want.ID || got.Kind != want.Kind || got.BaseURL != want.BaseURL ||
+					got.Token != want.Token || got.Email != want.Email || got.Password != want.Password || len(got.Threads) != 0 {
+					t.Errorf("providers[%d] = %+v, want %+v (no polled threads)", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+// The load generator sends exactly n queries, at most conc at once, and stops
+// at a response that is not a full answer.
+func TestLoaderRun(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		failAt  int64 // 1-based request that answers with errors; 0: none
+		n, conc int
+	}{
+		{name: "all good", n: 40, conc: 4},
+		{name: "fewer than workers", n: 2, conc: 8},
+		{name: "error response stops the run", failAt: 5, n: 40, conc: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen, inFlight, peak atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				now := inFlight.Add(1)
+				defer inFlight.Add(-1)
+				for {
+					p := peak.Load()
+					if now <= p || peak.CompareAndSwap(p, now) {
+						break
+					}
+				}
+				if seen.Add(1) == tc.failAt {
+					_, _ = io.WriteString(w, `{"data":null,"errors":[{"message":"boom"}]}`)
+					return
+				}
+				_, _ = io.WriteString(w, `{"data":{"ok":true}}`)
+			}))
+			t.Cleanup(srv.Close)
+			l := newLoader(srv.URL, []byte(`{}`), tc.conc)
+			lat, err := l.run(context.Background(), tc.n)
+			if tc.failAt > 0 {
+				if !errors.Is(err, errResponse) {
+					t.Fatalf("err = %v, want errResponse", err)
+				}
+				if got := seen.Load(); got >= int64(tc.n) {
+					t.Errorf("run went on to %d requests after the failure", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(lat) != tc.n || seen.Load() != int64(tc.n) {
+				t.Errorf("%d latencies, %d requests, want %d", len(lat), seen.Load(), tc.n)
+			}
+			if p := peak.Load(); p > int64(tc.conc) {
+				t.Errorf("%d requests in flight at once, want at most %d", p, tc.conc)
+			}
+			for i, d := range lat {
+				if d <= 0 {
+					t.Fatalf("latency %d not recorded", i)
+				}
+			}
+		})
+	}
+}
