@@ -114,13 +114,17 @@ func (a *App) openStores() error {
 		a.redis = client
 		a.closers = append(a.closers, func() { _ = client.Close() })
 		cacheOpts.Redis = client
-		a.readiness["redis"] = func(ctx context.Context) error { return client.Ping(ctx).Err() }
 	}
 	c, err := cache.New(cacheOpts)
 	if err != nil {
 		return err
 	}
 	a.cache = c
+	if a.redis != nil {
+		// The cache's Ping also closes its breaker when Redis answers, so the
+		// cache is back in use as soon as readiness sees Redis.
+		a.readiness["redis"] = c.Ping
+	}
 	if a.redis != nil {
 		// The bus blocks on XREAD, so it gets its own connection pool settings:
 		// the cache's client fails fast, the bus's waits.

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/commentgraph/commentgraph/config"
+	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/internal/redistest"
+	"github.com/commentgraph/commentgraph/providers/klink/klinktest"
+	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
+	"github.com/commentgraph/commentgraph/providers/ziik/ziiktest"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func virolaWorld(t *testing.T) (*virolatest.Server, int64, int64) {
+	t.Helper()
+	v := virolatest.NewServer(virolatest.Options{})
+	t.Cleanup(v.Close)
+	v.AddUser(virolatest.User{ID: 3, UserName: "zoe", DisplayName: "Zoë Park"})
+	room := v.AddRoom(virolatest.Room{Name: "General"})
+	parent, err := v.AddMessage(virolatest.Message{RoomID: room.ID, UserID: 3, Text: "Plan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := v.AddComment(parent, virolatest.Message{UserID: 3, Text: fmt.Sprint("c", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v, room.ID, parent
+}
+
+// ziikWorld is a conversation with comments by three people. Ziik looks users
+// up one id at a time and the adapter keeps no copy of them, so every user
+// call the emulator counts is one the gateway's cache did not answer.
+func ziikWorld(t *testing.T) (*ziiktest.Server, int) {
+	t.Helper()
+	z := ziiktest.NewServer(ziiktest.Options{})
+	t.Cleanup(z.Close)
+	var ids []int
+	for _, n := range []string{"Ana", "Bo", "Zoë"} {
+		ids = append(ids, z.AddUser(ziiktest.User{FirstName: n, LastName: "Test", Title: "Engineer"}))
+	}
+	conv, err := z.AddConversation(ziiktest.Conversation{Participants: append(ids, z.BotID())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if _, err := z.AddMessage(ziiktest.Message{ConversationID: conv, AuthorID: id, Text: fmt.Sprint("hello ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return z, conv
+}
+
+func ziikProvider(z *ziiktest.Server) config.Provider {
+	email, password := z.Credentials()
+	return config.Provider{ID: "ziik", Kind: "ziik", BaseURL: z.URL, Email: email, Password: password}
+}
+
+const ziikUsersEndpoint = "GET /users/{id}"
+
+// Redis killed under a running gateway: queries keep succeeding from the
+// upstream, /readyz says so, and when Redis is back the cache is used again
+// without a restart.
+func TestRedisDownFailsOpenAndRecovers(t *testing.T) {
+	r := redistest.MustStart(t)
+	z, conv := ziikWorld(t)
+	cfg := newTestConfig(t, ziikProvider(z))
+	cfg.Redis.URL = r.URL
+	g := MustStartGateway(t, cfg)
+	q := `query($id: ID!) { node(id: $id) { ... on Thread { comments(first: 3) { nodes { text sender { name } } } } } }`
+	vars := map[string]any{"id": model.ThreadID("ziik", model.ThreadKindConversation, fmt.Sprint(conv))}
+	userCalls := func(when string) int {
+		t.Helper()
+		z.ResetCalls()
+		resp := g.query(q, vars)
+		resp.mustNoErrors(t)
+		if !strings.Contains(string(resp.Data), "Zoë Test") {
+			t.Errorf("%s: senders missing: %s", when, resp.Data)
+		}
+		return z.Calls(ziikUsersEndpoint)
+	}
+	if n := userCalls("cold"); n != 3 {
+		t.Errorf("cold query made %d user calls, want 3 (one per sender)", n)
+	}
+	if n := userCalls("warm"); n != 0 {
+		t.Errorf("warm query made %d user calls, want 0", n)
+	}
+	if code, _ := get(t, g.url+"/readyz"); code != 200 {
+		t.Errorf("/readyz with Redis up = %d", code)
+	}
+
+	r.Kill()
+	for i := 0; i < 5; i++ {
+		if n := userCalls("Redis down"); n != 3 {
+			t.Errorf("with Redis down a query made %d user calls, want 3 (served from upstream)", n)
+		}
+	}
+	if code, body := get(t, g.url+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "redis") {
+		t.Errorf("/readyz with Redis down = %d %s", code, body)
+	}
+
+	r.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := get(t, g.url+"/readyz"); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never recovered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Redis came back empty: one query fills the cache, the next is answered
+	// from it — with no restart of the gateway.
+	userCalls("refill")
+	if n := userCalls("after Redis returned"); n != 0 {
+		t.Errorf("after Redis returned a warm query made %d user calls, want 0", n)
+	}
+}
+
+// A room renamed upstream reaches the gateway through Virola's event stream
+// and refreshes the cached room before its TTL would have.
+func TestPushedRoomChangeRefreshesCache(t *testing.T) {
+	v, roomID, _ := virolaWorld(t)
+	cfg := newTestConfig(t, config.Provider{ID: "virola", Kind: "virola", BaseURL: v.URL, Token: virolatest.DefaultToken})
+	cfg.Cache.TTL = config.Duration(time.Hour)
+	g := MustStartGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitStreams(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	q := `query($ref: String!) { room(provider: "virola", ref: $ref) { name } }`
+	vars := map[string]any{"ref": fmt.Sprint(roomID)}
+	name := func() string {
+		resp := g.query(q, vars)
+		resp.mustNoErrors(t)
+		var out struct{ Room struct{ Name string } }
+		resp.decode(t, &out)
+		return out.Room.Name
+	}
+	if n := name(); n != "General" {
+		t.Fatalf("name = %q", n)
+	}
+	if err := v.RenameRoom(roomID, "General 🚀"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); name() != "General 🚀"; {
+		if time.Now().After(deadline) {
+			t.Fatal("the cached room never changed: the push did not refresh it")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Tokens, API keys and webhook secrets appear in no log line and no metric.
+func TestSecretsStayOutOfLogsAndMetrics(t *testing.T) {
+	k := klinkWorld(t, 2)
+	pc := klinkProvider(k)
+	pc.WebhookSecret = "whsec-very-secret-value"
+	cfg := newTestConfig(t, pc)
+	cfg.Auth.APIKeys = []string{testAPIKey}
+	g := MustStartGateway(t, cfg)
+	k.FailNext(klinktest.EndpointListComments, klinktest.Fault{Status: 401, Body: `{"message":"token ` + klinktest.DefaultToken + ` revoked"}`})
+	g.query(`query($ref: String!) { thread(provider: "klink", kind: ROOM, ref: $ref) { comments(first: 1) { nodes { id } } } }`, map[string]any{"ref": roomA})
+	g.key = "wrong-key-wrong-key-wrong"
+	g.query(`{ providers { id } }`, nil)
+	req, _ := http.NewRequest(http.MethodPost, g.url+"/webhooks/klink", strings.NewReader(`{"event":"contact.create","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+	req.Header.Set("x-signature", "00")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	_, metricsBody := get(t, g.url+"/metrics")
+	for _, secret := range []string{klinktest.DefaultToken, testAPIKey, "wrong-key-wrong-key-wrong", "whsec-very-secret-value"} {
+		if strings.Contains(g.log.String(), secret) {
+			t.Errorf("log holds %q", secret)
+		}
+		if strings.Contains(metricsBody, secret) {
+			t.Errorf("/metrics holds %q", secret)
+		}
+	}
+}
