@@ -31,8 +31,12 @@ const (
 	subCrossComments = 200
 	// subRoom is the K-LINK room every benchmark comment goes to.
 	subRoom = "5b0c7e11-0000-4000-8000-00000000be01"
-	// subActive is the gateway's gauge of open subscriptions.
-	subActive = "commentgraph_subscriptions_active"
+	// The gateway's /metrics samples the benchmark reads.
+	subActive     = "commentgraph_subscriptions_active"
+	subRSS        = "process_resident_memory_bytes"
+	subHeap       = "go_memstats_heap_inuse_bytes"
+	subStack      = "go_memstats_stack_inuse_bytes"
+	subGoroutines = "go_goroutines"
 )
 
 // subQuery is what every benchmark subscriber asks for: the fields a comment
@@ -145,19 +149,29 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 		b.Fatal(err)
 	}
 	per := func(name string) float64 { return (idle[name] - before[name]) / subIdle }
-	b.ReportMetric(per("process_resident_memory_bytes")/1024, "rss-KB/sub")
-	b.ReportMetric(per("go_memstats_heap_inuse_bytes")/1024, "heap-KB/sub")
-	b.ReportMetric(per("go_memstats_stack_inuse_bytes")/1024, "stack-KB/sub")
-	b.ReportMetric(per("go_goroutines"), "goroutines/sub")
-	b.Logf("gateway before → with %d idle subscribers: RSS %.1f → %.1f MiB, heap in use %.1f → %.1f MiB, stacks %.1f → %.1f MiB, goroutines %.0f → %.0f",
-		subIdle, idle["process_resident_memory_bytes"]/(1<<20)-(idle["process_resident_memory_bytes"]-before["process_resident_memory_bytes"])/(1<<20), idle["process_resident_memory_bytes"]/(1<<20),
-		before["go_memstats_heap_inuse_bytes"]/(1<<20), idle["go_memstats_heap_inuse_bytes"]/(1<<20),
-		before["go_memstats_stack_inuse_bytes"]/(1<<20), idle["go_memstats_stack_inuse_bytes"]/(1<<20),
-		before["go_goroutines"], idle["go_goroutines"])
+	mib := func(m map[string]float64, name string) float64 { return m[name] / (1 << 20) }
+	b.Logf("gateway before → with %d idle subscribers: RSS %.1f → %.1f MiB, heap in use %.1f → %.1f MiB, goroutine stacks %.1f → %.1f MiB, goroutines %.0f → %.0f",
+		subIdle, mib(before, subRSS), mib(idle, subRSS), mib(before, subHeap), mib(idle, subHeap),
+		mib(before, subStack), mib(idle, subStack), before[subGoroutines], idle[subGoroutines])
+	// b.Loop resets the timer, which drops metrics reported before it: these
+	// are reported after it.
+	memory := map[string]float64{
+		"rss-KB/sub":     per(subRSS) / 1024,
+		"heap-KB/sub":    per(subHeap) / 1024,
+		"stack-KB/sub":   per(subStack) / 1024,
+		"goroutines/sub": per(subGoroutines),
+	}
 
 	var all []time.Duration
 	var mutations time.Duration
 	round := 0
+	// CPU spent by each side during the fan-outs, per delivery: with both on
+	// the same cores, this says whose work the latency is made of.
+	gwBefore, err := g.Metrics(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	clientBefore := subCPU()
 	for b.Loop() {
 		for range subFanoutRounds {
 			round++
@@ -169,15 +183,28 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 			mutations += mut
 		}
 	}
+	b.StopTimer()
+	clientCPU := subCPU() - clientBefore
+	gwAfter, err := g.Metrics(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	deliveries := float64(round * subIdle)
+	gwCPU := gwAfter["process_cpu_seconds_total"] - gwBefore["process_cpu_seconds_total"]
+	b.Logf("during %d fan-outs: gateway CPU %.2fs (%.1f µs per delivery), clients' CPU %.2fs (%.1f µs per delivery), GC cycles %.0f → %.0f; after: RSS %.1f MiB, heap in use %.1f MiB, goroutines %.0f",
+		round, gwCPU, gwCPU*1e6/deliveries, clientCPU.Seconds(), clientCPU.Seconds()*1e6/deliveries,
+		gwBefore["go_gc_duration_seconds_count"], gwAfter["go_gc_duration_seconds_count"],
+		mib(gwAfter, subRSS), mib(gwAfter, subHeap), gwAfter[subGoroutines])
+
+	for unit, v := range memory {
+		b.ReportMetric(v, unit)
+	}
 	slices.Sort(all)
 	b.ReportMetric(subMs(subPercentile(all, 50)), "fanout-p50-ms")
 	b.ReportMetric(subMs(subPercentile(all, 99)), "fanout-p99-ms")
 	b.ReportMetric(subMs(all[len(all)-1]), "fanout-max-ms")
 	b.ReportMetric(subMs(mutations/time.Duration(round)), "mutation-ms")
-	if after, err := g.Metrics(ctx); err == nil {
-		b.Logf("after the fan-outs: RSS %.1f MiB, heap in use %.1f MiB, goroutines %.0f",
-			after["process_resident_memory_bytes"]/(1<<20), after["go_memstats_heap_inuse_bytes"]/(1<<20), after["go_goroutines"])
-	}
+	b.ReportMetric(gwCPU*1e6/deliveries, "gateway-cpu-µs/delivery")
 }
 
 // BenchmarkSubscriptionCrossInstance runs two gateway processes sharing a
