@@ -33,26 +33,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// subBuildGateway compiles the module's root package (the gateway's main) into
-// dir and returns the binary's path.
-func subBuildGateway(ctx context.Context, dir string) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("bench: go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("bench: not inside the commentgraph module")
-	}
-	bin := filepath.Join(dir, "commentgraph")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Dir(gomod)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("bench: go build the gateway: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
 // subRaiseFileLimit lifts this process's soft limit on open files to the hard
 // limit: the fleet holds one descriptor per subscriber. The gateway, a Go
 // program, raises its own.
@@ -76,6 +56,9 @@ type subGatewayConfig struct {
 	KlinkURL   string // the K-LINK emulator's base URL
 	KlinkToken string
 	RedisURL   string // empty: the in-memory bus, one instance
+	// PprofAddr, when set, is where a gateway built with pprofOverlay serves
+	// net/http/pprof (COMMENTGRAPH_BENCH_PPROF).
+	PprofAddr string
 }
 
 // yaml renders the config file for a gateway listening on listen. No thread is
@@ -97,13 +80,14 @@ func (c subGatewayConfig) yaml(listen string) ([]byte, error) {
 
 // subGateway is one running gateway process.
 type subGateway struct {
-	URL  string // http://127.0.0.1:PORT
-	Pid  int
-	cmd  *exec.Cmd
-	log  string        // the process's stderr, kept in a file
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit status, once done is closed
-	http *http.Client
+	URL   string // http://127.0.0.1:PORT
+	Pid   int
+	pprof string // http://PprofAddr, when profiling
+	cmd   *exec.Cmd
+	log   string        // the process's stderr, kept in a file
+	done  chan struct{} // closed when the process has exited
+	err   error         // its exit status, once done is closed
+	http  *http.Client
 }
 
 // subStartGateway starts bin with a generated config on a free port of
@@ -132,6 +116,9 @@ func subStartGateway(ctx context.Context, bin, dir string, cfg subGatewayConfig)
 	// run, and the gateway must be stopped by Close, gracefully.
 	cmd := exec.Command(bin, "-config", cfgPath, "-listen", listen, "-shutdown-timeout", "5s")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if cfg.PprofAddr != "" {
+		cmd.Env = append(os.Environ(), "COMMENTGRAPH_BENCH_PPROF="+cfg.PprofAddr)
+	}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("bench: start gateway: %w", err)
@@ -139,6 +126,9 @@ func subStartGateway(ctx context.Context, bin, dir string, cfg subGatewayConfig)
 	g := &subGateway{
 		URL: "http://" + listen, Pid: cmd.Process.Pid, cmd: cmd, log: logPath, done: make(chan struct{}),
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
+	}
+	if cfg.PprofAddr != "" {
+		g.pprof = "http://" + cfg.PprofAddr
 	}
 	go func() {
 		g.err = cmd.Wait()
@@ -208,6 +198,31 @@ func (g *subGateway) Close() {
 		_ = g.cmd.Process.Kill()
 		<-g.done
 	}
+}
+
+// SavePprof saves the gateway's pprof endpoint (e.g. "/debug/pprof/heap?gc=1")
+// to path. The gateway must run with PprofAddr.
+func (g *subGateway) SavePprof(ctx context.Context, endpoint, path string) error {
+	if g.pprof == "" {
+		return errors.New("bench: the gateway was not started with pprof")
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.pprof+endpoint, nil)
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		return fmt.Errorf("bench: pprof %s: %w", endpoint, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("bench: pprof %s: status %d", endpoint, resp.StatusCode)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("bench: pprof %s: %w", endpoint, err)
+	}
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return fmt.Errorf("bench: pprof %s: %w", endpoint, err)
+	}
+	return nil
 }
 
 // Metrics scrapes /metrics and returns its unlabelled samples.

@@ -2,10 +2,12 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -54,16 +56,30 @@ func subMustKlink(b *testing.B) *klinktest.Server {
 	return k
 }
 
-// subMustGateways builds the gateway and starts n processes of it with cfg.
+// subProfileDir, when set, makes the subscription benchmarks build the
+// gateway with pprofOverlay and save profiles there: the idle subscribers'
+// live heap and a CPU profile of extra fan-outs after the measured ones.
+var subProfileDir = flag.String("bench.subprofile", "", "directory: save the gateway's heap profile with 10,000 idle subscribers (subscribers-idle-heap.pprof) and a CPU profile of fan-outs to them (subscribers-fanout-cpu.pprof)")
+
+// subMustGateways builds the gateway (buildGateway, shared with the query
+// benchmark) and starts n processes of it with cfg.
 func subMustGateways(b *testing.B, n int, cfg subGatewayConfig) []*subGateway {
 	b.Helper()
 	dir := b.TempDir()
-	bin, err := subBuildGateway(b.Context(), dir)
+	profiling := *subProfileDir != ""
+	bin, err := buildGateway(dir, profiling)
 	if err != nil {
 		b.Fatal(err)
 	}
 	var gs []*subGateway
 	for range n {
+		if profiling {
+			port, err := subFreePort()
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.PprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		}
 		g, err := subStartGateway(b.Context(), bin, dir, cfg)
 		if err != nil {
 			b.Fatal(err)
@@ -153,6 +169,13 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 	b.Logf("gateway before → with %d idle subscribers: RSS %.1f → %.1f MiB, heap in use %.1f → %.1f MiB, goroutine stacks %.1f → %.1f MiB, goroutines %.0f → %.0f",
 		subIdle, mib(before, subRSS), mib(idle, subRSS), mib(before, subHeap), mib(idle, subHeap),
 		mib(before, subStack), mib(idle, subStack), before[subGoroutines], idle[subGoroutines])
+	if *subProfileDir != "" {
+		// ?gc=1 collects first: the profile is the live heap, what the
+		// subscribers hold, without the garbage heap-in-use still counts.
+		if err := g.SavePprof(ctx, "/debug/pprof/heap?gc=1", filepath.Join(*subProfileDir, "subscribers-idle-heap.pprof")); err != nil {
+			b.Fatal(err)
+		}
+	}
 	// b.Loop resets the timer, which drops metrics reported before it: these
 	// are reported after it.
 	memory := map[string]float64{
@@ -196,6 +219,10 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 		gwBefore["go_gc_duration_seconds_count"], gwAfter["go_gc_duration_seconds_count"],
 		mib(gwAfter, subRSS), mib(gwAfter, subHeap), gwAfter[subGoroutines])
 
+	if *subProfileDir != "" {
+		subProfileFanout(b, g, fleet, filepath.Join(*subProfileDir, "subscribers-fanout-cpu.pprof"))
+	}
+
 	for unit, v := range memory {
 		b.ReportMetric(v, unit)
 	}
@@ -205,6 +232,29 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 	b.ReportMetric(subMs(all[len(all)-1]), "fanout-max-ms")
 	b.ReportMetric(subMs(mutations/time.Duration(round)), "mutation-ms")
 	b.ReportMetric(gwCPU*1e6/deliveries, "gateway-cpu-µs/delivery")
+}
+
+// subProfileFanout records a CPU profile of the gateway while it fans out
+// more comments (not measured) to fleet.
+func subProfileFanout(b *testing.B, g *subGateway, fleet *subFleet, path string) {
+	b.Helper()
+	const seconds = 5
+	saved := make(chan error, 1)
+	go func() {
+		saved <- g.SavePprof(b.Context(), fmt.Sprintf("/debug/pprof/profile?seconds=%d", seconds), path)
+	}()
+	for i := 0; ; i++ {
+		select {
+		case err := <-saved:
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("gateway CPU profile of %d fan-outs saved to %s", i, path)
+			return
+		default:
+		}
+		subMustDeliver(b, g, fleet, fmt.Sprintf("[profile-%d]", i))
+	}
 }
 
 // BenchmarkSubscriptionCrossInstance runs two gateway processes sharing a
