@@ -8,14 +8,12 @@ package bench
 // descriptors, and because its RSS must not include the clients'.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -23,7 +21,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -81,7 +78,6 @@ func (c subGatewayConfig) yaml(listen string) ([]byte, error) {
 // subGateway is one running gateway process.
 type subGateway struct {
 	URL   string // http://127.0.0.1:PORT
-	Pid   int
 	pprof string // http://PprofAddr, when profiling
 	cmd   *exec.Cmd
 	log   string        // the process's stderr, kept in a file
@@ -124,7 +120,7 @@ func subStartGateway(ctx context.Context, bin, dir string, cfg subGatewayConfig)
 		return nil, fmt.Errorf("bench: start gateway: %w", err)
 	}
 	g := &subGateway{
-		URL: "http://" + listen, Pid: cmd.Process.Pid, cmd: cmd, log: logPath, done: make(chan struct{}),
+		URL: "http://" + listen, cmd: cmd, log: logPath, done: make(chan struct{}),
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
 	}
 	if cfg.PprofAddr != "" {
@@ -225,8 +221,8 @@ func (g *subGateway) SavePprof(ctx context.Context, endpoint, path string) error
 	return nil
 }
 
-// Metrics scrapes /metrics and returns its unlabelled samples.
-func (g *subGateway) Metrics(ctx context.Context) (map[string]float64, error) {
+// Scrape returns the gateway's /metrics exposition.
+func (g *subGateway) Scrape(ctx context.Context) ([]byte, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/metrics", nil)
 	resp, err := g.http.Do(req)
 	if err != nil {
@@ -240,52 +236,11 @@ func (g *subGateway) Metrics(ctx context.Context) (map[string]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: scrape metrics: %w", err)
 	}
-	return subParseMetrics(raw), nil
+	return raw, nil
 }
 
-// WaitMetric polls /metrics until the unlabelled sample name equals want.
-func (g *subGateway) WaitMetric(ctx context.Context, name string, want float64, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	last := -1.0
-	for {
-		if m, err := g.Metrics(ctx); err == nil {
-			if last = m[name]; last == want {
-				return nil
-			}
-		}
-		select {
-		case <-g.done:
-			return fmt.Errorf("bench: gateway exited (%v): %s", g.err, g.LogTail())
-		case <-ctx.Done():
-			return fmt.Errorf("bench: %s stayed at %v, want %v", name, last, want)
-		case <-tick.C:
-		}
-	}
-}
-
-// subParseMetrics reads the Prometheus text format and keeps the samples that
-// have no labels (process_resident_memory_bytes, go_goroutines, …). Lines it
-// cannot read are skipped: the figures it misses show up as zero.
-func subParseMetrics(raw []byte) map[string]float64 {
-	out := map[string]float64{}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 || strings.HasPrefix(f[0], "#") || strings.ContainsRune(f[0], '{') {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[1], 64)
-		if err != nil {
-			continue
-		}
-		out[f[0]] = v
-	}
-	return out
-}
+// Exited is closed when the gateway process has exited.
+func (g *subGateway) Exited() <-chan struct{} { return g.done }
 
 // CreateComment sends the createComment mutation and returns when the request
 // was sent (taken just before) and when its answer arrived.
@@ -491,16 +446,6 @@ func (f *subFleet) close() {
 	close(f.arrivals)
 }
 
-// subPercentile is the nearest-rank p-th percentile (0 < p ≤ 100) of
-// sorted; 0 for none.
-func subPercentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(float64(len(sorted))*p/100)) - 1
-	return sorted[min(max(rank, 0), len(sorted)-1)]
-}
-
 // subLatencies returns, sorted, how long after sent each arrival came.
 func subLatencies(sent time.Time, arrivals []time.Time) []time.Duration {
 	out := make([]time.Duration, len(arrivals))
@@ -510,15 +455,3 @@ func subLatencies(sent time.Time, arrivals []time.Time) []time.Duration {
 	slices.Sort(out)
 	return out
 }
-
-// subCPU is this process's user+system CPU time so far.
-func subCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// subMs is d in milliseconds, for b.ReportMetric.
-func subMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,10 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 	"github.com/commentgraph/commentgraph/providers/klink/klinktest"
@@ -39,7 +40,11 @@ const (
 	subHeap       = "go_memstats_heap_inuse_bytes"
 	subStack      = "go_memstats_stack_inuse_bytes"
 	subGoroutines = "go_goroutines"
+	subCPUSeconds = "process_cpu_seconds_total"
+	subGCs        = "go_gc_duration_seconds_count"
 )
+
+var subMetricNames = []string{subActive, subRSS, subHeap, subStack, subGoroutines, subCPUSeconds, subGCs}
 
 // subQuery is what every benchmark subscriber asks for: the fields a comment
 // list shows before it looks up people.
@@ -90,12 +95,54 @@ func subMustGateways(b *testing.B, n int, cfg subGatewayConfig) []*subGateway {
 	return gs
 }
 
+// subMetrics reads subMetricNames from g's /metrics (metricValues, shared
+// with the query benchmark: a sample missing is an error, not a zero).
+func subMetrics(ctx context.Context, g *subGateway) (map[string]float64, error) {
+	raw, err := g.Scrape(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := metricValues(bytes.NewReader(raw), subMetricNames...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]float64, len(vals))
+	for i, v := range vals {
+		out[subMetricNames[i]] = v
+	}
+	return out, nil
+}
+
+// subWaitActive polls g's /metrics until it counts want open subscriptions.
+func subWaitActive(ctx context.Context, g *subGateway, want float64, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last, lastErr := -1.0, error(nil)
+	for {
+		m, err := subMetrics(ctx, g)
+		if lastErr = err; err == nil {
+			if last = m[subActive]; last == want {
+				return nil
+			}
+		}
+		select {
+		case <-g.Exited():
+			return fmt.Errorf("bench: gateway exited: %s", g.LogTail())
+		case <-ctx.Done():
+			return fmt.Errorf("bench: %s stayed at %v, want %v (last scrape error: %v)", subActive, last, want, lastErr)
+		case <-tick.C:
+		}
+	}
+}
+
 // subMustFleet opens n subscribers to subThread on g and waits until g counts
 // them all.
 func subMustFleet(b *testing.B, g *subGateway, n int) *subFleet {
 	b.Helper()
 	ctx := b.Context()
-	before, err := g.Metrics(ctx)
+	before, err := subMetrics(ctx, g)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -104,7 +151,7 @@ func subMustFleet(b *testing.B, g *subGateway, n int) *subFleet {
 		b.Fatal(err)
 	}
 	b.Cleanup(f.Close)
-	if err := g.WaitMetric(ctx, subActive, before[subActive]+float64(n), 3*time.Minute); err != nil {
+	if err := subWaitActive(ctx, g, before[subActive]+float64(n), 3*time.Minute); err != nil {
 		b.Fatal(err)
 	}
 	return f
@@ -149,10 +196,10 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 	warm := subMustFleet(b, g, 1)
 	subMustDeliver(b, g, warm, "[warm-up]")
 	warm.Close()
-	if err := g.WaitMetric(ctx, subActive, 0, time.Minute); err != nil {
+	if err := subWaitActive(ctx, g, 0, time.Minute); err != nil {
 		b.Fatal(err)
 	}
-	before, err := g.Metrics(ctx)
+	before, err := subMetrics(ctx, g)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -160,7 +207,7 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 	opened := time.Now()
 	fleet := subMustFleet(b, g, subIdle)
 	b.Logf("%d subscribers open and registered in %v", subIdle, time.Since(opened).Round(time.Millisecond))
-	idle, err := g.Metrics(ctx)
+	idle, err := subMetrics(ctx, g)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -190,33 +237,33 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 	round := 0
 	// CPU spent by each side during the fan-outs, per delivery: with both on
 	// the same cores, this says whose work the latency is made of.
-	gwBefore, err := g.Metrics(ctx)
+	gwBefore, err := subMetrics(ctx, g)
 	if err != nil {
 		b.Fatal(err)
 	}
-	clientBefore := subCPU()
+	clientBefore := selfCPU()
 	for b.Loop() {
 		for range subFanoutRounds {
 			round++
 			lat, mut := subMustDeliver(b, g, fleet, fmt.Sprintf("[fanout-%d]", round))
 			b.Logf("comment %d: mutation answered in %v; delivered to %d subscribers: first %v, p50 %v, p99 %v, last %v",
-				round, mut.Round(time.Microsecond), len(lat), lat[0].Round(time.Microsecond), subPercentile(lat, 50).Round(time.Microsecond),
-				subPercentile(lat, 99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+				round, mut.Round(time.Microsecond), len(lat), lat[0].Round(time.Microsecond), percentile(lat, 50).Round(time.Microsecond),
+				percentile(lat, 99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
 			all = append(all, lat...)
 			mutations += mut
 		}
 	}
 	b.StopTimer()
-	clientCPU := subCPU() - clientBefore
-	gwAfter, err := g.Metrics(ctx)
+	clientCPU := selfCPU() - clientBefore
+	gwAfter, err := subMetrics(ctx, g)
 	if err != nil {
 		b.Fatal(err)
 	}
 	deliveries := float64(round * subIdle)
-	gwCPU := gwAfter["process_cpu_seconds_total"] - gwBefore["process_cpu_seconds_total"]
+	gwCPU := gwAfter[subCPUSeconds] - gwBefore[subCPUSeconds]
 	b.Logf("during %d fan-outs: gateway CPU %.2fs (%.1f µs per delivery), clients' CPU %.2fs (%.1f µs per delivery), GC cycles %.0f → %.0f; after: RSS %.1f MiB, heap in use %.1f MiB, goroutines %.0f",
 		round, gwCPU, gwCPU*1e6/deliveries, clientCPU.Seconds(), clientCPU.Seconds()*1e6/deliveries,
-		gwBefore["go_gc_duration_seconds_count"], gwAfter["go_gc_duration_seconds_count"],
+		gwBefore[subGCs], gwAfter[subGCs],
 		mib(gwAfter, subRSS), mib(gwAfter, subHeap), gwAfter[subGoroutines])
 
 	if *subProfileDir != "" {
@@ -227,10 +274,10 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 		b.ReportMetric(v, unit)
 	}
 	slices.Sort(all)
-	b.ReportMetric(subMs(subPercentile(all, 50)), "fanout-p50-ms")
-	b.ReportMetric(subMs(subPercentile(all, 99)), "fanout-p99-ms")
-	b.ReportMetric(subMs(all[len(all)-1]), "fanout-max-ms")
-	b.ReportMetric(subMs(mutations/time.Duration(round)), "mutation-ms")
+	b.ReportMetric(millis(percentile(all, 50)), "fanout-p50-ms")
+	b.ReportMetric(millis(percentile(all, 99)), "fanout-p99-ms")
+	b.ReportMetric(millis(all[len(all)-1]), "fanout-max-ms")
+	b.ReportMetric(millis(mutations/time.Duration(round)), "mutation-ms")
 	b.ReportMetric(gwCPU*1e6/deliveries, "gateway-cpu-µs/delivery")
 }
 
@@ -294,94 +341,44 @@ func BenchmarkSubscriptionCrossInstance(b *testing.B) {
 	}
 	slices.Sort(same)
 	slices.Sort(cross)
-	sameP50, crossP50 := subPercentile(same, 50), subPercentile(cross, 50)
-	b.ReportMetric(subMs(sameP50), "same-p50-ms")
-	b.ReportMetric(subMs(subPercentile(same, 99)), "same-p99-ms")
-	b.ReportMetric(subMs(crossP50), "cross-p50-ms")
-	b.ReportMetric(subMs(subPercentile(cross, 99)), "cross-p99-ms")
-	b.ReportMetric(subMs(crossP50-sameP50), "cross-extra-p50-ms")
+	sameP50, crossP50 := percentile(same, 50), percentile(cross, 50)
+	b.ReportMetric(millis(sameP50), "same-p50-ms")
+	b.ReportMetric(millis(percentile(same, 99)), "same-p99-ms")
+	b.ReportMetric(millis(crossP50), "cross-p50-ms")
+	b.ReportMetric(millis(percentile(cross, 99)), "cross-p99-ms")
+	b.ReportMetric(millis(crossP50-sameP50), "cross-extra-p50-ms")
 	b.Logf("%d comments on each instance: same-instance p50 %v p99 %v; cross-instance p50 %v p99 %v",
-		len(same), sameP50, subPercentile(same, 99), crossP50, subPercentile(cross, 99))
+		len(same), sameP50, percentile(same, 99), crossP50, percentile(cross, 99))
 }
 
-func TestSubParseMetrics(t *testing.T) {
+// The generated file is one the gateway accepts, and says what was asked.
+func TestSubGatewayConfigIsWhatTheGatewayReads(t *testing.T) {
 	tests := []struct {
 		name string
-		in   string
-		want map[string]float64
+		cfg  subGatewayConfig
 	}{
-		{
-			name: "unlabelled samples kept, labelled and comments skipped",
-			in: "# HELP go_goroutines Number of goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines 10012\n" +
-				"go_gc_duration_seconds{quantile=\"0.5\"} 0.0001\nprocess_resident_memory_bytes 3.2768e+08\n",
-			want: map[string]float64{"go_goroutines": 10012, "process_resident_memory_bytes": 3.2768e+08},
-		},
-		{
-			name: "timestamp after the value",
-			in:   "commentgraph_subscriptions_active 3 1712000000000\n",
-			want: map[string]float64{"commentgraph_subscriptions_active": 3},
-		},
-		{
-			name: "unreadable values skipped",
-			in:   "a notanumber\nb\n\nc +Inf\n",
-			want: map[string]float64{"c": math.Inf(1)},
-		},
+		{"one instance, in-memory bus", subGatewayConfig{KlinkURL: "http://127.0.0.1:1234", KlinkToken: klinktest.DefaultToken}},
+		{"shared Redis", subGatewayConfig{KlinkURL: "http://127.0.0.1:1234", KlinkToken: "kpt_${not a var}: #x", RedisURL: "redis://127.0.0.1:6390/0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := subParseMetrics([]byte(tt.in))
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %v, want %v", got, tt.want)
+			raw, err := tt.cfg.yaml("127.0.0.1:4321")
+			if err != nil {
+				t.Fatal(err)
 			}
-			for k, v := range tt.want {
-				if got[k] != v {
-					t.Errorf("%s = %v, want %v", k, got[k], v)
-				}
+			got, err := config.Parse(raw, func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatalf("the gateway refuses the config: %v\n%s", err, raw)
 			}
-		})
-	}
-}
-
-func FuzzSubParseMetrics(f *testing.F) {
-	f.Add([]byte("go_goroutines 12\n"))
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		for name := range subParseMetrics(raw) {
-			if strings.ContainsAny(name, "{ \t\n") || strings.HasPrefix(name, "#") {
-				t.Errorf("kept %q, which is not an unlabelled sample name", name)
+			if got.Listen != "127.0.0.1:4321" || got.Redis.URL != tt.cfg.RedisURL || *got.GraphiQL {
+				t.Errorf("listen %q, redis %q, graphiql %v", got.Listen, got.Redis.URL, *got.GraphiQL)
 			}
-		}
-	})
-}
-
-func TestSubPercentile(t *testing.T) {
-	ms := func(v ...int) []time.Duration {
-		var out []time.Duration
-		for _, x := range v {
-			out = append(out, time.Duration(x)*time.Millisecond)
-		}
-		return out
-	}
-	hundred := make([]int, 100)
-	for i := range hundred {
-		hundred[i] = i + 1
-	}
-	tests := []struct {
-		name   string
-		sorted []time.Duration
-		p      float64
-		want   time.Duration
-	}{
-		{"none", nil, 50, 0},
-		{"one", ms(7), 99, 7 * time.Millisecond},
-		{"median of an odd count", ms(1, 2, 3), 50, 2 * time.Millisecond},
-		{"median of an even count is the lower middle", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
-		{"p99 of 1..100", ms(hundred...), 99, 99 * time.Millisecond},
-		{"p100 is the max", ms(hundred...), 100, 100 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := subPercentile(tt.sorted, tt.p); got != tt.want {
-				t.Errorf("subPercentile(%v, %v) = %v, want %v", tt.sorted, tt.p, got, tt.want)
+			if len(got.Providers) != 1 {
+				t.Fatalf("providers = %+v", got.Providers)
+			}
+			p := got.Providers[0]
+			if p.ID != "klink" || p.Kind != "klink" || p.BaseURL != tt.cfg.KlinkURL || p.Token != tt.cfg.KlinkToken || len(p.Threads) != 0 {
+				t.Errorf("provider = %+v (no thread may be listed: a poller would add events)", p)
 			}
 		})
 	}
