@@ -64,7 +64,7 @@ func subMustKlink(b *testing.B) *klinktest.Server {
 // subProfileDir, when set, makes the subscription benchmarks build the
 // gateway with pprofOverlay and save profiles there: the idle subscribers'
 // live heap and a CPU profile of extra fan-outs after the measured ones.
-var subProfileDir = flag.String("bench.subprofile", "", "directory: save the gateway's heap profile with 10,000 idle subscribers (subscribers-idle-heap.pprof) and a CPU profile of fan-outs to them (subscribers-fanout-cpu.pprof)")
+var subProfileDir = flag.String("bench.subprofile", "", "directory: save the gateway's live-heap and goroutine profiles with 10,000 idle subscribers (subscribers-idle-heap.pprof, subscribers-idle-goroutines.pprof) and a CPU profile of fan-outs to them (subscribers-fanout-cpu.pprof)")
 
 // subMustGateways builds the gateway (buildGateway, shared with the query
 // benchmark) and starts n processes of it with cfg.
@@ -220,6 +220,11 @@ func BenchmarkSubscribersIdleFanout(b *testing.B) {
 		// ?gc=1 collects first: the profile is the live heap, what the
 		// subscribers hold, without the garbage heap-in-use still counts.
 		if err := g.SavePprof(ctx, "/debug/pprof/heap?gc=1", filepath.Join(*subProfileDir, "subscribers-idle-heap.pprof")); err != nil {
+			b.Fatal(err)
+		}
+		// Which goroutines each subscriber keeps: with their stacks, half
+		// of what an idle subscriber costs.
+		if err := g.SavePprof(ctx, "/debug/pprof/goroutine", filepath.Join(*subProfileDir, "subscribers-idle-goroutines.pprof")); err != nil {
 			b.Fatal(err)
 		}
 	}
