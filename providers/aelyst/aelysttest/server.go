@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/commentgraph/commentgraph/internal/upstreamtest"
 )
 
 // Documented error texts.
@@ -70,14 +72,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Fault replaces the next matching answers (see FailNext).
-type Fault struct {
-	Status int    // 0: answer normally after Delay
-	Body   string // sent verbatim; may be garbage
-	Header http.Header
-	Delay  time.Duration // waited before answering, to simulate a timeout
-	Times  int           // how many calls it answers; 0 means once
-}
+// Fault replaces the next matching answers (see FailNext): Status (0: answer
+// normally after Delay), Body sent verbatim (it may be garbage), Header, Delay
+// (waited before answering, to simulate a timeout; Close abandons it) and
+// Times (how many calls it answers; 0 means once).
+type Fault = upstreamtest.Fault
 
 // User is a workspace ("space") user.
 type User struct {
@@ -134,6 +133,10 @@ type Server struct {
 	// docs' examples.
 	Origin string
 
+	// Recorder gives the Server Calls, TotalCalls and ResetCalls (endpoints
+	// named as the Endpoint constants), SetLatency, FailNext and ClearFaults.
+	upstreamtest.Recorder
+
 	ts      *httptest.Server
 	now     func() time.Time
 	tokens  map[string]bool
@@ -144,9 +147,6 @@ type Server struct {
 	closeMu sync.Once
 
 	mu        sync.Mutex
-	latency   time.Duration
-	calls     map[string]int
-	faults    map[string][]*Fault
 	users     map[int64]*User
 	contacts  map[int64]*Contact
 	comments  map[int64][]*Comment
@@ -183,9 +183,6 @@ func NewServer(opts Options) *Server {
 		client:   opts.WebhookClient,
 		log:      opts.Logger,
 		done:     make(chan struct{}),
-		latency:  opts.Latency,
-		calls:    map[string]int{},
-		faults:   map[string][]*Fault{},
 		users:    map[int64]*User{},
 		contacts: map[int64]*Contact{},
 		comments: map[int64][]*Comment{},
@@ -195,6 +192,7 @@ func NewServer(opts Options) *Server {
 		events:   map[string][]byte{},
 		outbox:   make(chan outgoing, 1024),
 	}
+	s.SetLatency(opts.Latency)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -246,48 +244,6 @@ func (s *Server) Close() {
 	})
 }
 
-// Calls is how many requests reached endpoint ("GET /contact/{identifier}").
-func (s *Server) Calls(endpoint string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[endpoint]
-}
-
-// TotalCalls is how many requests reached any endpoint.
-func (s *Server) TotalCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.calls {
-		n += c
-	}
-	return n
-}
-
-// ResetCalls zeroes the call counters.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = map[string]int{}
-}
-
-// SetLatency changes the latency added to every request.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// FailNext makes the next f.Times (0: one) calls to endpoint answer f instead.
-func (s *Server) FailNext(endpoint string, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	s.faults[endpoint] = append(s.faults[endpoint], &f)
-}
-
 // QueueContact makes the next n requests about the contact identifier names
 // ("id:7", "email:…", "phone:+…") answer 449, as Aelyst does while a contact
 // is being processed. An identifier naming no contact is ignored.
@@ -301,33 +257,8 @@ func (s *Server) QueueContact(identifier string, n int) {
 
 func (s *Server) wrap(endpoint string, h func(w http.ResponseWriter, r *http.Request, token string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.calls[endpoint]++
-		latency := s.latency
-		var fault *Fault
-		if fs := s.faults[endpoint]; len(fs) > 0 {
-			f := *fs[0]
-			fault = &f
-			if fs[0].Times--; fs[0].Times <= 0 {
-				s.faults[endpoint] = fs[1:]
-			}
-		}
-		s.mu.Unlock()
-		if !s.wait(r.Context(), latency) {
+		if !upstreamtest.Enter(&s.Recorder, w, r, endpoint, upstreamtest.Options{Done: s.done}) {
 			return
-		}
-		if fault != nil {
-			if !s.wait(r.Context(), fault.Delay) {
-				return
-			}
-			if fault.Status != 0 {
-				for k, vs := range fault.Header {
-					w.Header()[k] = vs
-				}
-				w.WriteHeader(fault.Status)
-				_, _ = io.WriteString(w, fault.Body)
-				return
-			}
 		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || !s.tokens[token] {
@@ -344,19 +275,7 @@ func (s *Server) wrap(endpoint string, h func(w http.ResponseWriter, r *http.Req
 
 // wait pauses for d unless the request or the server ends first.
 func (s *Server) wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-s.done:
-		return false
-	}
+	return upstreamtest.Wait(ctx, d, s.done)
 }
 
 // allow applies the documented limit: N requests per second per HTTP method

@@ -14,7 +14,6 @@ package klinktest
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -25,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/commentgraph/commentgraph/internal/upstreamtest"
 )
 
 // maxBody bounds a request body (1 MiB).
@@ -64,32 +65,24 @@ type Options struct {
 	OldestFirst bool
 }
 
-// Fault is an answer injected in place of the real one.
-type Fault struct {
-	// Status is answered after Delay; 0 means answer normally after Delay.
-	Status int
-	// Body is written as is (it may be garbage).
-	Body   string
-	Header http.Header
-	// Delay holds the answer back (until the client gives up, if it is longer
-	// than the client waits), to simulate a slow upstream.
-	Delay time.Duration
-	// Times is how many calls get the fault; 0 means once.
-	Times int
-}
+// Fault is an answer injected in place of the real one (see FailNext):
+// Status (0: answer normally after Delay), Body written as is, Header, Delay
+// (ended when the client gives up), and Times (0: once).
+type Fault = upstreamtest.Fault
 
 // Server is a running emulator.
 type Server struct {
 	// URL is the base URL ("http://127.0.0.1:PORT"); paths start /api/v1/.
 	URL string
 
+	// Recorder gives the Server Calls, TotalCalls and ResetCalls (endpoints
+	// named as the Endpoint constants), SetLatency, FailNext and ClearFaults.
+	upstreamtest.Recorder
+
 	srv  *httptest.Server
 	opts Options
 
 	mu       sync.Mutex
-	latency  time.Duration
-	calls    map[string]int
-	faults   map[string][]Fault
 	users    map[string]string // id → display name
 	rooms    map[string]*room
 	order    []string // room ids in the order added
@@ -124,14 +117,12 @@ func NewServer(opts Options) *Server {
 	}
 	s := &Server{
 		opts:     opts,
-		latency:  opts.Latency,
-		calls:    make(map[string]int),
-		faults:   make(map[string][]Fault),
 		users:    map[string]string{BotID: BotName},
 		rooms:    make(map[string]*room),
 		comments: make(map[string][]*comment),
 		contacts: make(map[string]string),
 	}
+	s.SetLatency(opts.Latency)
 	mux := http.NewServeMux()
 	s.route(mux, EndpointListComments, s.listComments)
 	s.route(mux, EndpointCreateComment, s.createComment)
@@ -147,65 +138,11 @@ func NewServer(opts Options) *Server {
 // Close shuts the server down.
 func (s *Server) Close() { s.srv.Close() }
 
-// Calls is how many requests reached endpoint ("GET /api/v1/comments/rooms/{roomId}").
-func (s *Server) Calls(endpoint string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[endpoint]
-}
-
-// TotalCalls is how many requests reached any endpoint.
-func (s *Server) TotalCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.calls {
-		n += c
-	}
-	return n
-}
-
-// ResetCalls sets every counter to zero.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.calls)
-}
-
-// SetLatency changes the delay added to every request.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// FailNext makes the next calls to endpoint answer f instead (f.Times of them,
-// or one when Times is 0). Faults queue up in the order given.
-func (s *Server) FailNext(endpoint string, f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[endpoint] = append(s.faults[endpoint], f)
-}
-
 // route wraps h with what every endpoint does first: counting, latency,
 // injected faults, then auth.
 func (s *Server) route(mux *http.ServeMux, endpoint string, h http.HandlerFunc) {
 	mux.HandleFunc(endpoint, func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.calls[endpoint]++
-		latency := s.latency
-		var fault *Fault
-		if q := s.faults[endpoint]; len(q) > 0 {
-			f := q[0]
-			fault = &f
-			if q[0].Times--; q[0].Times <= 0 {
-				s.faults[endpoint] = q[1:]
-			}
-		}
-		s.mu.Unlock()
+		call := upstreamtest.Begin(&s.Recorder, endpoint)
 
 		// Read the body up front: net/http notices a client that hung up
 		// (and cancels r.Context()) only once the body has been consumed,
@@ -220,21 +157,8 @@ func (s *Server) route(mux *http.ServeMux, endpoint string, h http.HandlerFunc) 
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 
-		if !wait(r.Context(), latency) {
+		if !call.Play(w, r, upstreamtest.Options{}) {
 			return
-		}
-		if fault != nil {
-			if !wait(r.Context(), fault.Delay) {
-				return
-			}
-			if fault.Status != 0 {
-				for k, vs := range fault.Header {
-					w.Header()[k] = vs
-				}
-				w.WriteHeader(fault.Status)
-				_, _ = w.Write([]byte(fault.Body))
-				return
-			}
 		}
 		if !s.authorized(r) {
 			// The call SDK sees 401 for an invalid, expired or revoked token;
@@ -244,21 +168,6 @@ func (s *Server) route(mux *http.ServeMux, endpoint string, h http.HandlerFunc) 
 		}
 		h(w, r)
 	})
-}
-
-// wait sleeps for d unless the client goes away first; false when it did.
-func wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func (s *Server) authorized(r *http.Request) bool {

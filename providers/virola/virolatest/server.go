@@ -14,13 +14,15 @@
 package virolatest
 
 import (
-	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/commentgraph/commentgraph/internal/upstreamtest"
 )
 
 // DefaultToken is the Web API token of the bot user when Options.Token is empty.
@@ -46,34 +48,26 @@ type Options struct {
 	DocSampleBodies bool
 }
 
-// Fault replaces the next answers of one endpoint.
-type Fault struct {
-	// Status is the HTTP status to answer. 0: after Delay, serve normally.
-	Status int
-	// Body is written as is (it may be garbage). Empty with a Status: the
-	// Virola error body {errorText, httpStatusCode}.
-	Body string
-	// Header is added to the answer.
-	Header http.Header
-	// Delay holds the answer back, to simulate a slow or hung server.
-	Delay time.Duration
-	// Times is how many calls the fault answers. 0: once.
-	Times int
-}
+// Fault replaces the next answers of one endpoint (see FailNext). Status 0:
+// after Delay, serve normally. Body is written as is (it may be garbage), as
+// application/json; empty with a Status, it is the Virola error body
+// {errorText, httpStatusCode}. Header is added to the answer; Times 0 is once.
+type Fault = upstreamtest.Fault
 
 // Server is a running fake Virola server.
 type Server struct {
 	// URL is the server origin ("http://127.0.0.1:PORT"); paths are /api/v1/….
 	URL string
 
+	// Recorder gives the Server Calls, TotalCalls and ResetCalls (endpoints
+	// named "METHOD /api/v1/route/{template}", as in the docs), SetLatency,
+	// FailNext and ClearFaults.
+	upstreamtest.Recorder
+
 	srv  *httptest.Server
 	opts Options
 
 	mu       sync.Mutex
-	latency  time.Duration
-	calls    map[string]int
-	total    int
-	faults   map[string][]*Fault
 	tokens   map[string]int64
 	bot      int64
 	world    world
@@ -97,14 +91,12 @@ func NewServer(opts Options) *Server {
 	}
 	s := &Server{
 		opts:     opts,
-		latency:  opts.Latency,
-		calls:    make(map[string]int),
-		faults:   make(map[string][]*Fault),
 		tokens:   make(map[string]int64),
 		world:    newWorld(),
 		streams:  make(map[*stream]struct{}),
 		streamCh: make(chan struct{}),
 	}
+	s.SetLatency(opts.Latency)
 	bot := s.AddUser(User{UserName: "commentgraph-bot", DisplayName: opts.BotName})
 	s.bot = bot.ID
 	s.tokens[opts.Token] = bot.ID
@@ -159,93 +151,14 @@ func (s *Server) AddToken(token string, userID int64) {
 	s.tokens[token] = userID
 }
 
-// SetLatency changes the latency added to every request.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	s.latency = d
-	s.mu.Unlock()
-}
-
-// Calls is how many requests endpoint ("METHOD /api/v1/route/{template}", as in
-// the docs) has received.
-func (s *Server) Calls(endpoint string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[endpoint]
-}
-
-// TotalCalls is how many requests all endpoints have received.
-func (s *Server) TotalCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
-}
-
-// ResetCalls sets every call counter to zero.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = make(map[string]int)
-	s.total = 0
-}
-
-// FailNext makes the next calls of endpoint answer f instead (f.Times of them;
-// 0 means one). Faults queue up in the order given.
-func (s *Server) FailNext(endpoint string, f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[endpoint] = append(s.faults[endpoint], &f)
-}
-
-// ClearFaults drops every fault not yet used up.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = make(map[string][]*Fault)
-}
-
 func (s *Server) now() time.Time { return s.opts.Now() }
 
 // route registers h behind what every endpoint shares: counting, latency,
 // faults and Bearer auth.
 func (s *Server) route(mux *http.ServeMux, pattern string, h func(http.ResponseWriter, *http.Request, int64)) {
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.calls[pattern]++
-		s.total++
-		latency := s.latency
-		var fault *Fault
-		if q := s.faults[pattern]; len(q) > 0 {
-			f := *q[0]
-			fault = &f
-			if q[0].Times--; q[0].Times <= 0 {
-				s.faults[pattern] = q[1:]
-			}
-		}
-		s.mu.Unlock()
-		if !wait(r.Context(), latency) {
+		if !upstreamtest.Enter(&s.Recorder, w, r, pattern, faultOptions) {
 			return
-		}
-		if fault != nil {
-			if !wait(r.Context(), fault.Delay) {
-				return
-			}
-			if fault.Status != 0 {
-				for k, vs := range fault.Header {
-					w.Header()[k] = vs
-				}
-				if fault.Body == "" {
-					writeError(w, fault.Status, http.StatusText(fault.Status))
-					return
-				}
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(fault.Status)
-				_, _ = w.Write([]byte(fault.Body))
-				return
-			}
 		}
 		uid, ok := s.authenticate(w, r)
 		if !ok {
@@ -254,6 +167,19 @@ func (s *Server) route(mux *http.ServeMux, pattern string, h func(http.ResponseW
 		h(w, r, uid)
 	})
 }
+
+// faultOptions answers a fault with a Status as Virola would: JSON, and the
+// Virola error body when the fault has none.
+var faultOptions = upstreamtest.Options{WriteFault: func(w http.ResponseWriter, f Fault) {
+	maps.Copy(w.Header(), f.Header)
+	if f.Body == "" {
+		writeError(w, f.Status, http.StatusText(f.Status))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(f.Status)
+	_, _ = w.Write([]byte(f.Body))
+}}
 
 // authenticate accepts a Bearer Web API token. The session cookie of
 // POST /login is not implemented: the gateway only uses tokens.
@@ -272,21 +198,6 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (int64, bo
 		return 0, false
 	}
 	return uid, true
-}
-
-// wait waits d or until ctx is done; false when ctx ended first.
-func wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -13,18 +13,20 @@
 package ziiktest
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/commentgraph/commentgraph/internal/upstreamtest"
 )
 
 // Options configures a Server. Zero values take the defaults noted.
@@ -44,20 +46,22 @@ type Options struct {
 	WrapData bool
 }
 
-// Fault is an injected answer. Status 0 answers normally after Delay; Times 0
-// means once.
-type Fault struct {
-	Status int
-	Body   string
-	Header http.Header
-	Delay  time.Duration
-	Times  int
-}
+// Fault is an injected answer (see FailNext). Status 0 answers normally after
+// Delay; Times 0 means once. Body is written as is, as application/json unless
+// Header names another Content-Type.
+type Fault = upstreamtest.Fault
 
 // Server is a fake Ziik tenant. All methods are safe for concurrent use.
 type Server struct {
 	// URL is the API base (tenant origin + "/api") to give an adapter as BaseURL.
 	URL string
+
+	// Recorder gives the Server Calls, TotalCalls and ResetCalls (endpoints
+	// named "METHOD /route/template" as in the notes, e.g.
+	// "GET /conversations/{conversation}/messages", without /api; a path no
+	// route matches counts as "METHOD /path"), SetLatency, FailNext and
+	// ClearFaults.
+	upstreamtest.Recorder
 
 	srv    *httptest.Server
 	now    func() time.Time
@@ -68,10 +72,6 @@ type Server struct {
 	secret []byte
 
 	mu        sync.Mutex
-	latency   time.Duration
-	calls     map[string]int
-	total     int
-	faults    map[string][]*Fault
 	tokens    map[string]token
 	tokenSeq  int
 	users     map[int]*User
@@ -99,9 +99,6 @@ func NewServer(opts Options) *Server {
 		pass:     opts.Password,
 		ttl:      opts.TokenTTL,
 		wrap:     opts.WrapData,
-		latency:  opts.Latency,
-		calls:    make(map[string]int),
-		faults:   make(map[string][]*Fault),
 		tokens:   make(map[string]token),
 		users:    make(map[int]*User),
 		convs:    make(map[int]*conversation),
@@ -110,6 +107,7 @@ func NewServer(opts Options) *Server {
 		nextConv: 57,
 		nextMsg:  9901,
 	}
+	s.SetLatency(opts.Latency)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -138,46 +136,6 @@ func (s *Server) Credentials() (email, password string) { return s.email, s.pass
 
 // BotID is the id of the integration user the credentials belong to.
 func (s *Server) BotID() int { return s.botID }
-
-// SetLatency changes the latency added to every request.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	s.latency = d
-	s.mu.Unlock()
-}
-
-// Calls counts the requests to endpoint, "METHOD /route/template" as in the
-// notes, e.g. "GET /conversations/{conversation}/messages".
-func (s *Server) Calls(endpoint string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[endpoint]
-}
-
-// TotalCalls counts every request since the start or the last ResetCalls.
-func (s *Server) TotalCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
-}
-
-// ResetCalls zeroes the counters.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = make(map[string]int)
-	s.total = 0
-}
-
-// FailNext makes the next f.Times (default 1) requests to endpoint answer f.
-func (s *Server) FailNext(endpoint string, f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[endpoint] = append(s.faults[endpoint], &f)
-}
 
 // ExpireTokens makes every issued token expired, as if the clock had passed
 // them; the next calls get 401 token_expired.
@@ -248,57 +206,18 @@ func (s *Server) routes() http.Handler {
 // enter counts the call, waits the latency and plays an injected fault. It
 // reports whether the handler should go on.
 func (s *Server) enter(w http.ResponseWriter, r *http.Request, endpoint string) bool {
-	s.mu.Lock()
-	s.calls[endpoint]++
-	s.total++
-	latency := s.latency
-	var f *Fault
-	if q := s.faults[endpoint]; len(q) > 0 {
-		copied := *q[0]
-		f = &copied
-		q[0].Times--
-		if q[0].Times <= 0 {
-			s.faults[endpoint] = q[1:]
-		}
-	}
-	s.mu.Unlock()
-	if !wait(r.Context(), latency) {
-		return false
-	}
-	if f == nil {
-		return true
-	}
-	if !wait(r.Context(), f.Delay) {
-		return false
-	}
-	if f.Status == 0 {
-		return true
-	}
-	for k, vs := range f.Header {
-		w.Header()[k] = vs
-	}
+	return upstreamtest.Enter(&s.Recorder, w, r, endpoint, faultOptions)
+}
+
+// faultOptions writes a fault's answer as JSON unless its Header says otherwise.
+var faultOptions = upstreamtest.Options{WriteFault: func(w http.ResponseWriter, f Fault) {
+	maps.Copy(w.Header(), f.Header)
 	if w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", "application/json")
 	}
 	w.WriteHeader(f.Status)
 	_, _ = w.Write([]byte(f.Body))
-	return false
-}
-
-// wait sleeps d unless the client goes away first.
-func wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+}}
 
 // issue makes a JWT-looking token for uid; s.mu must be held.
 func (s *Server) issue(uid int) (string, time.Time) {
