@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,13 +23,14 @@ import (
 type upstream struct {
 	info *model.Provider
 
-	mu         sync.Mutex
-	users      map[string]model.User
-	rooms      map[string]model.Room
-	userCalls  [][]string
-	roomCalls  [][]string
-	otherCalls int
-	err        error
+	mu          sync.Mutex
+	users       map[string]model.User
+	rooms       map[string]model.Room
+	userCalls   [][]string
+	roomCalls   [][]string
+	otherCalls  int
+	threadCalls int
+	err         error
 	// gate, when set, holds Users until it is closed; entered receives one
 	// value (without blocking) each time Users starts waiting on it.
 	gate    chan struct{}
@@ -65,11 +67,21 @@ func (u *upstream) setErr(err error) {
 
 func (u *upstream) Info() *model.Provider { return u.info }
 
+// Thread answers any ref, except "missing…" (NOT_FOUND) and "bad…"
+// (BAD_USER_INPUT); threadCalls counts the calls.
 func (u *upstream) Thread(_ context.Context, kind model.ThreadKind, ref string) (*model.Thread, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.otherCalls++
-	return &model.Thread{ProviderID: u.info.ID, Kind: kind, Ref: ref}, nil
+	u.threadCalls++
+	switch {
+	case strings.HasPrefix(ref, "missing"):
+		return nil, &model.Error{Code: model.CodeNotFound, Provider: u.info.ID, Message: "no such thread"}
+	case strings.HasPrefix(ref, "bad"):
+		return nil, &model.Error{Code: model.CodeBadUserInput, Provider: u.info.ID, Message: "malformed ref"}
+	}
+	title := "Title of " + ref
+	return &model.Thread{ProviderID: u.info.ID, Kind: kind, Ref: ref, Title: &title}, nil
 }
 
 func (u *upstream) ListThreads(context.Context, providers.Page) (*providers.ThreadPage, error) {

@@ -15,6 +15,7 @@ const (
 	kindRoom
 	kindLearnedUser
 	kindLearnedRoom
+	kindThread
 )
 
 func (k kind) String() string {
@@ -25,6 +26,8 @@ func (k kind) String() string {
 		return "room"
 	case kindLearnedUser:
 		return "learned-user"
+	case kindThread:
+		return "thread"
 	default:
 		return "learned-room"
 	}

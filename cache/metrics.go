@@ -40,7 +40,7 @@ type Stats struct {
 // metrics counts in atomics and exposes them through a prometheus.Collector,
 // so Stats works whether or not anything is registered.
 type metrics struct {
-	requests    [2][numResults]atomic.Uint64 // [user=0|room=1][result]
+	requests    [3][numResults]atomic.Uint64 // [user=0|room=1|thread=2][result]
 	redisErrors atomic.Uint64
 	redisUp     func() bool // nil: no Redis configured
 
@@ -53,7 +53,7 @@ func newMetrics(redisUp func() bool) *metrics {
 	return &metrics{
 		redisUp: redisUp,
 		requestsDesc: prometheus.NewDesc("commentgraph_cache_requests_total",
-			"User and room references looked up in the cache, by kind and result (error: the cache could not be read and the upstream answered).",
+			"User, room and thread references looked up in the cache, by kind and result (error: the cache could not be read and the upstream answered).",
 			[]string{"kind", "result"}, nil),
 		errorsDesc: prometheus.NewDesc("commentgraph_cache_redis_errors_total",
 			"Redis calls that failed or timed out.", nil, nil),
@@ -70,14 +70,19 @@ func (m *metrics) count(k kind, r result, n int) {
 }
 
 func metricKind(k kind) int {
-	if k == kindRoom || k == kindLearnedRoom {
+	switch k {
+	case kindRoom, kindLearnedRoom:
 		return 1
+	case kindThread:
+		return 2
 	}
 	return 0
 }
 
 func (m *metrics) stats() Stats {
-	sum := func(r result) uint64 { return m.requests[0][r].Load() + m.requests[1][r].Load() }
+	sum := func(r result) uint64 {
+		return m.requests[0][r].Load() + m.requests[1][r].Load() + m.requests[2][r].Load()
+	}
 	return Stats{
 		Hits:         sum(resultHit),
 		NegativeHits: sum(resultNegativeHit),
@@ -96,7 +101,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	for ki, kn := range [2]string{"user", "room"} {
+	for ki, kn := range [3]string{"user", "room", "thread"} {
 		for r := range numResults {
 			ch <- prometheus.MustNewConstMetric(m.requestsDesc, prometheus.CounterValue,
 				float64(m.requests[ki][r].Load()), kn, resultNames[r])

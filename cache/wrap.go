@@ -9,8 +9,8 @@ import (
 	"github.com/commentgraph/commentgraph/providers"
 )
 
-// Wrap returns p with its Users and Rooms served through the cache; every
-// other method goes straight to p. scope names whose data this is: the
+// Wrap returns p with its Users, Rooms and Thread look-ups served through the
+// cache; every other method goes straight to p. scope names whose data this is: the
 // provider instance and a fingerprint of its credential, e.g.
 // "klink:" + providers.Fingerprint(token), so two credentials never see each
 // other's entries. An empty scope means p.Info().ID alone.
@@ -43,6 +43,32 @@ func (w *cached) Users(ctx context.Context, refs []string) (map[string]*model.Us
 
 func (w *cached) Rooms(ctx context.Context, refs []string) (map[string]*model.Room, error) {
 	return lookup(ctx, w.c, w.scope, kindRoom, refs, w.Provider.Info().MaxBatch, w.Provider.Rooms)
+}
+
+// Thread caches a thread's metadata (title, room) and its existence, which
+// nearly every query checks before listing comments: a warm page then costs
+// one upstream round trip, not two. A thread the provider does not have is
+// remembered for NegativeTTL; malformed refs and other errors are not cached.
+func (w *cached) Thread(ctx context.Context, k model.ThreadKind, ref string) (*model.Thread, error) {
+	id := string(k) + ":" + ref
+	found, err := lookup(ctx, w.c, w.scope, kindThread, []string{id}, 1, func(ctx context.Context, _ []string) (map[string]*model.Thread, error) {
+		th, err := w.Provider.Thread(ctx, k, ref)
+		switch {
+		case model.IsCode(err, model.CodeNotFound):
+			return map[string]*model.Thread{}, nil
+		case err != nil:
+			return nil, err
+		}
+		return map[string]*model.Thread{id: th}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	th, ok := found[id]
+	if !ok {
+		return nil, &model.Error{Code: model.CodeNotFound, Provider: w.Provider.Info().ID, Message: "thread not found"}
+	}
+	return th, nil
 }
 
 type fetchFunc[T any] func(context.Context, []string) (map[string]T, error)
