@@ -489,4 +489,3 @@ func TestSlowConsumerIsClosedWithoutStallingOthers(t *testing.T) {
 		t.Fatalf("got %+v", m)
 	}
 }
-
