@@ -104,7 +104,9 @@ func (l *Loaders) User(ctx context.Context, provider, ref string) (*model.User, 
 	return ld.Load(ctx, ref)()
 }
 
-// Users loads several users of one provider, in the order asked.
+// Users loads several users of one provider, in the order asked. The error
+// slice always has one entry per ref (nil where the user loaded), unlike the
+// library's LoadMany, which returns no slice at all when nothing failed.
 func (l *Loaders) Users(ctx context.Context, provider string, refs []string) ([]*model.User, []error) {
 	ld, err := l.userLoader(provider)
 	if err != nil {
@@ -114,7 +116,11 @@ func (l *Loaders) Users(ctx context.Context, provider string, refs []string) ([]
 		}
 		return make([]*model.User, len(refs)), errs
 	}
-	return ld.LoadMany(ctx, refs)()
+	users, errs := ld.LoadMany(ctx, refs)()
+	if len(errs) != len(refs) {
+		errs = make([]error, len(refs))
+	}
+	return users, errs
 }
 
 // Room loads one room. A room the provider does not have is NOT_FOUND.

@@ -95,3 +95,15 @@ func TestUnknownProvider(t *testing.T) {
 		t.Errorf("Users on an unknown provider: %v %v", us, errs)
 	}
 }
+
+// Users answers one error slot per ref whether or not anything failed.
+func TestUsersErrorSlicePerRef(t *testing.T) {
+	_, reg := world(t)
+	l := loaders.New(reg, loaders.Options{})
+	for _, refs := range [][]string{{"101", "102"}, {"101", "999"}} {
+		users, errs := l.Users(context.Background(), "virola", refs)
+		if len(users) != len(refs) || len(errs) != len(refs) {
+			t.Fatalf("Users(%v): %d users, %d errors", refs, len(users), len(errs))
+		}
+	}
+}
