@@ -89,7 +89,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.loaderOptions = loaders.Options{Wait: cfg.Loaders.Wait.D(), Unbatched: cfg.Loaders.Disabled}
 	a.resolver = &resolvers.Resolver{
 		Providers: a.registry,
-		Bus: busAdapter{bus: a.bus, metrics: a.metrics, log: log, loaders: func() *loaders.Loaders {
+		Bus: busAdapter{bus: a.bus, log: log, loaders: func() *loaders.Loaders {
 			return loaders.New(a.registry, a.loaderOptions)
 		}},
 		Idempotency: a.idempotencyStore(),
@@ -221,9 +221,8 @@ func (a *App) closeAll() {
 
 // busAdapter gives the resolvers the bus's events as comments.
 type busAdapter struct {
-	bus     events.Bus
-	metrics *metrics
-	log     *slog.Logger
+	bus events.Bus
+	log *slog.Logger
 	// loaders makes each event's own loaders: with @subscriptionContext the
 	// event's fields resolve on the event's context, so that is where fresh
 	// loaders go (never one set for the connection's life).
@@ -247,12 +246,10 @@ func (b busAdapter) Subscribe(ctx context.Context, threads, providerIDs []string
 	if err != nil {
 		return nil, err
 	}
-	b.metrics.subscribers.Inc()
 	// Unbuffered: the bus's own per-subscriber buffer is the only queue, so a
 	// slow client is detected there and closed with ErrSlowConsumer.
 	out := make(chan graphql.Event[*model.Comment])
 	go func() {
-		defer b.metrics.subscribers.Dec()
 		defer close(out)
 		defer sub.Close()
 		for ev := range sub.C {

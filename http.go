@@ -23,13 +23,13 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
-	coderws "github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/commentgraph/commentgraph/graph"
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/resolvers"
 	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
@@ -58,18 +58,22 @@ func (a *App) graphqlHandler() http.Handler {
 	srv := handler.New(graph.NewExecutableSchema(cfg))
 
 	ev := a.cfg.Events
-	srv.AddTransport(transport.Websocket{
+	srv.AddTransport(graphqlws.New(graphqlws.Options{
+		Init:        a.websocketInit,
+		InitTimeout: ev.InitTimeout.D(),
+		KeepAlive:   ev.KeepAlive.D(),
 		// Browsers send Origin; only allowed ones may open a socket (same-origin
 		// by default). Non-browser clients send none and are let through to auth.
-		Implementation: initDeadline{timeout: ev.InitTimeout.D(), inner: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
-			OriginPatterns: a.cfg.Auth.AllowedOrigins,
-		}}},
-		InitFunc: a.websocketInit,
-		// connection_init must come within InitTimeout: initDeadline closes
-		// the socket with 4408 (gqlgen's own InitTimeout would close with 1002).
-		KeepAlivePingInterval: ev.KeepAlive.D(),
-	})
-	srv.AddTransport(sseTransport{KeepAlive: ev.KeepAlive.D()}) // before POST: both accept POST, SSE wants Accept: text/event-stream
+		AllowedOrigins:                a.cfg.Auth.AllowedOrigins,
+		MaxSubscriptionsPerConnection: ev.MaxSubscriptionsPerConnection,
+		// Subscriptions share an execution only under the same API key: what
+		// one key may see is never computed for another.
+		Key:           credential,
+		OnSubscribe:   a.metrics.subscribers.Inc,
+		OnUnsubscribe: a.metrics.subscribers.Dec,
+		Logger:        a.log,
+	}))
+	srv.AddTransport(sseTransport{KeepAlive: ev.KeepAlive.D(), OnSubscribe: a.metrics.subscribers.Inc, OnUnsubscribe: a.metrics.subscribers.Dec}) // before POST: both accept POST, SSE wants Accept: text/event-stream
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -190,27 +194,22 @@ func (a *App) checkKey(header string) (string, bool) {
 
 // websocketInit requires a key in connection_init when the upgrade carried
 // none; a missing or wrong key closes the socket with 4401.
-func (a *App) websocketInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-	ctx = resolvers.WithConnection(ctx, a.cfg.Events.MaxSubscriptionsPerConnection)
+func (a *App) websocketInit(ctx context.Context, p map[string]any) (context.Context, error) {
 	if len(a.apiKeys) == 0 || ctx.Value(authKey{}) != nil {
-		return ctx, nil, nil
+		return ctx, nil
 	}
-	v := p.Authorization()
+	v, _ := p["Authorization"].(string)
 	if v == "" {
-		if s, ok := p["Authorization"].(string); ok {
-			v = s
-		}
+		v, _ = p["authorization"].(string)
 	}
 	if !strings.HasPrefix(strings.ToLower(v), "bearer ") && v != "" {
 		v = "Bearer " + v
 	}
 	fp, ok := a.checkKey(v)
 	if !ok {
-		ctx = transport.WithWebsocketCloseCode(ctx, 4401)
-		ctx = transport.AppendCloseReason(ctx, "unauthorized")
-		return ctx, nil, errors.New("a valid API key is required in connection_init {\"Authorization\": \"Bearer <key>\"}")
+		return ctx, graphqlws.CloseError{Code: 4401, Reason: "unauthorized"}
 	}
-	return context.WithValue(ctx, authKey{}, fp), nil, nil
+	return context.WithValue(ctx, authKey{}, fp), nil
 }
 
 // credential is the caller's API key fingerprint ("" without auth).

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -24,6 +25,10 @@ type sseTransport struct {
 	// KeepAlive is the interval of ": ping" comments that keep proxies from
 	// closing an idle stream. 0: none.
 	KeepAlive time.Duration
+	// OnSubscribe and OnUnsubscribe are called once a subscription's resolver
+	// has subscribed and when the stream ends (one per SSE request; queries
+	// and mutations are not counted). Nil: not called.
+	OnSubscribe, OnUnsubscribe func()
 }
 
 var _ graphql.Transport = sseTransport{}
@@ -99,6 +104,12 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		return
 	}
 	responses, dctx := exec.DispatchOperation(ctx, rc)
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription && t.OnSubscribe != nil {
+		t.OnSubscribe()
+		if t.OnUnsubscribe != nil {
+			defer t.OnUnsubscribe()
+		}
+	}
 	for {
 		resp := responses(dctx)
 		if resp == nil {
