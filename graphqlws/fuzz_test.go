@@ -2,7 +2,9 @@ package graphqlws
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParseMessage feeds arbitrary client frames through everything the read
@@ -45,6 +47,16 @@ func FuzzParseMessage(f *testing.F) {
 		if key2, _ := tr.shareKey(s, p2); key2 != key {
 			t.Fatalf("key changed after a round trip:\n%q\n%q", key, key2)
 		}
-		_ = closeReason("Subscriber for " + m.ID + " already exists")
+	})
+}
+
+func FuzzCloseReason(f *testing.F) {
+	f.Add("Subscriber for " + strings.Repeat("é", 80) + " already exists")
+	f.Add("slow consumer")
+	f.Fuzz(func(t *testing.T, s string) {
+		r := closeReason(s)
+		if len(r) > 123 || !strings.HasPrefix(s, r) || (utf8.ValidString(s) && !utf8.ValidString(r)) {
+			t.Fatalf("closeReason(%q) = %q", s, r)
+		}
 	})
 }

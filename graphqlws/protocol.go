@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -136,10 +137,7 @@ func closeReason(s string) string {
 		return s
 	}
 	s = s[:maxReason]
-	for len(s) > 0 && s[len(s)-1]&0xC0 == 0x80 { // do not cut a UTF-8 sequence
-		s = s[:len(s)-1]
-	}
-	if len(s) > 0 && s[len(s)-1] >= 0xC0 {
+	for !utf8.ValidString(s) { // do not cut a UTF-8 sequence in two
 		s = s[:len(s)-1]
 	}
 	return s
