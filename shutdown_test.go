@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,14 +16,30 @@ import (
 // Close (what SIGTERM triggers) lets an in-flight request finish.
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	k := klinkWorld(t, 3)
-	g := MustStartGateway(t, newTestConfig(t, klinkProvider(k)))
+	pc := klinkProvider(k)
+	pc.Threads = nil // no pollers: every upstream call the emulator counts is the query's
+	g := MustStartGateway(t, newTestConfig(t, pc))
 	k.SetLatency(400 * time.Millisecond)
-	done := make(chan gqlResponse, 1)
+	type result struct {
+		resp gqlResponse
+		err  error
+	}
+	done := make(chan result, 1)
 	go func() {
-		done <- g.query(`query($ref: String!) { thread(provider: "klink", kind: ROOM, ref: $ref) { comments(first: 3) { nodes { text } } } }`, map[string]any{"ref": roomA})
+		// Not g.query: its t.Fatalf must not run outside the test goroutine.
+		body := `{"query":"query($ref: String!) { thread(provider: \"klink\", kind: ROOM, ref: $ref) { comments(first: 3) { nodes { text } } } }","variables":{"ref":"` + roomA + `"}}`
+		r, err := http.Post(g.url+"/query", "application/json", strings.NewReader(body))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer r.Body.Close()
+		out := gqlResponse{Status: r.StatusCode}
+		err = json.NewDecoder(r.Body).Decode(&out)
+		done <- result{resp: out, err: err}
 	}()
 	deadline := time.Now().Add(5 * time.Second)
-	for k.Calls(klinktest.EndpointListComments) == 0 { // the request is now in flight upstream
+	for k.Calls(klinktest.EndpointListComments) == 0 { // the query is now in flight upstream
 		if time.Now().After(deadline) {
 			t.Fatal("the request never reached the upstream")
 		}
@@ -32,7 +50,16 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if err := g.app.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	resp := <-done
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the in-flight request never finished")
+	}
+	if res.err != nil {
+		t.Fatalf("in-flight request: %v", res.err)
+	}
+	resp := res.resp
 	if resp.Status != 200 || len(resp.Errors) != 0 {
 		t.Fatalf("in-flight request: %d %+v", resp.Status, resp.Errors)
 	}

@@ -268,12 +268,5 @@ func (r *Resolver) commentAdded(ctx context.Context, threads, providerIDs []stri
 			from = h.Get("Last-Event-ID")
 		}
 	}
-	if c, ok := ctx.Value(connKey{}).(*connection); ok && c.max > 0 {
-		if c.subs.Add(1) > c.max {
-			c.subs.Add(-1)
-			return nil, model.Errorf(model.CodeBadUserInput, "this connection already has %d subscriptions, the most allowed", c.max)
-		}
-		context.AfterFunc(ctx, func() { c.subs.Add(-1) })
-	}
 	return r.Bus.Subscribe(ctx, threads, providerIDs, from)
 }

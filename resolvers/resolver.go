@@ -5,7 +5,6 @@ package resolvers
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -64,20 +63,6 @@ func WithEventID(ctx context.Context, id string) context.Context {
 func EventID(ctx context.Context) string {
 	id, _ := ctx.Value(eventIDKey{}).(string)
 	return id
-}
-
-type connKey struct{}
-
-// connection counts one socket's subscriptions.
-type connection struct {
-	max  int32
-	subs atomic.Int32
-}
-
-// WithConnection marks ctx as one connection that may hold at most max
-// subscriptions at once (0: no limit). Transports call it once per socket.
-func WithConnection(ctx context.Context, max int) context.Context {
-	return context.WithValue(ctx, connKey{}, &connection{max: int32(max)})
 }
 
 func (r *Resolver) loaders(ctx context.Context) *loaders.Loaders {
