@@ -237,20 +237,11 @@ func remember[T comparable](ctx context.Context, c *Cache, scope string, k kind,
 }
 
 func recall[T any](ctx context.Context, c *Cache, scope string, k kind, refs []string) (map[string]T, error) {
-	refs = dedupe(refs)
+	refs, vals, err := readBatch(ctx, c, scope, k, refs)
 	out := make(map[string]T, len(refs))
 	if len(refs) == 0 {
 		return out, nil
 	}
-	keys := make([]string, len(refs))
-	for i, r := range refs {
-		keys[i] = key(scope, k, r)
-	}
-	var vals [][]byte
-	err := c.call(ctx, func(ctx context.Context) (err error) {
-		vals, err = c.store.get(ctx, keys)
-		return err
-	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -263,6 +254,25 @@ func recall[T any](ctx context.Context, c *Cache, scope string, k kind, refs []s
 		}
 	}
 	return out, nil
+}
+
+// readBatch reads refs (deduplicated, as returned) of kind k in one round
+// trip. With no refs it makes no call.
+func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []string) ([]string, [][]byte, error) {
+	refs = dedupe(refs)
+	if len(refs) == 0 {
+		return refs, nil, nil
+	}
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		keys[i] = key(scope, k, r)
+	}
+	var vals [][]byte
+	err := c.call(ctx, func(ctx context.Context) (err error) {
+		vals, err = c.store.get(ctx, keys)
+		return err
+	})
+	return refs, vals, err
 }
 
 // dedupe returns refs without repeats, in first-seen order; refs itself when

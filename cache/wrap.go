@@ -77,21 +77,11 @@ type fetchFunc[T any] func(context.Context, []string) (map[string]T, error)
 // absent means does not exist): one cache read for the whole batch, then one
 // shared upstream fetch for the misses.
 func lookup[T comparable](ctx context.Context, c *Cache, scope string, k kind, refs []string, maxBatch int, fetch fetchFunc[T]) (map[string]T, error) {
-	refs = dedupe(refs)
+	refs, vals, err := readBatch(ctx, c, scope, k, refs)
 	out := make(map[string]T, len(refs))
 	if len(refs) == 0 {
 		return out, nil
 	}
-	keys := make([]string, len(refs))
-	for i, r := range refs {
-		keys[i] = key(scope, k, r)
-	}
-
-	var vals [][]byte
-	err := c.call(ctx, func(ctx context.Context) (err error) {
-		vals, err = c.store.get(ctx, keys)
-		return err
-	})
 	var missing []string
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()

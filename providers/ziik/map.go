@@ -24,24 +24,8 @@ import (
 type flexInt int64
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		*f = 0
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		b = []byte(strings.TrimSpace(s))
-		if len(b) == 0 {
-			*f = 0
-			return nil
-		}
-	}
-	v, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1<<53 {
+	v, err := flexNumber(b)
+	if err != nil || math.Abs(v) > 1<<53 {
 		return fmt.Errorf("not an integer: %.40q", b)
 	}
 	*f = flexInt(v)
@@ -54,24 +38,36 @@ func (f flexInt) String() string { return strconv.FormatInt(int64(f), 10) }
 type flexFloat float64
 
 func (f *flexFloat) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		*f = 0
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		b = []byte(strings.TrimSpace(s))
-	}
-	v, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+	v, err := flexNumber(b)
+	if err != nil {
 		return fmt.Errorf("not a number: %.40q", b)
 	}
 	*f = flexFloat(v)
 	return nil
+}
+
+// flexNumber reads a JSON number, a numeric string, an empty string or null
+// (the last two as 0); NaN and infinities are errors.
+func flexNumber(b []byte) (float64, error) {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return 0, nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return 0, err
+		}
+		b = []byte(strings.TrimSpace(s))
+		if len(b) == 0 {
+			return 0, nil
+		}
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		err = fmt.Errorf("not finite")
+	}
+	return v, err
 }
 
 // flexBool is a flag sent as true/false, 0/1 or their strings; null is false.
