@@ -361,3 +361,24 @@ func TestWebSocketProtocolHygiene(t *testing.T) {
 func jsonNumber(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 var _ = model.CodeInternal
+
+// A webhook delivery sent twice (a provider retry, a replay) publishes its
+// comment once.
+func TestReplayedWebhookPublishesOnce(t *testing.T) {
+	w := newSharedWorld(t)
+	g := MustStartGateway(t, w.config(t, ""))
+	live := subscribeWS(t, g, "")
+	w.aelyst.SetWebhook(g.url+"/webhooks/aelyst", "whsec-aelyst")
+	c := w.aelyst.AddComment(aelysttest.Comment{ContactID: 1817, Text: "delivered twice", AuthorID: 42})
+	if ev := next(t, live); ev.Text != "delivered twice" {
+		t.Fatalf("got %+v", ev)
+	}
+	status, err := w.aelyst.Redeliver(c.EventID)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("redelivery: %d %v", status, err)
+	}
+	createKlinkComment(t, g, "marker")
+	if ev := next(t, live); ev.Text != "marker" {
+		t.Fatalf("after the replay got %+v, want the marker (the replay must publish nothing)", ev)
+	}
+}
