@@ -45,11 +45,13 @@ type App struct {
 	cache *cache.Cache
 	bus   events.Bus
 
-	srv     *http.Server
-	ln      net.Listener
-	stopBg  context.CancelFunc
-	bg      sync.WaitGroup
-	closers []func()
+	srv    *http.Server
+	ln     net.Listener
+	stopBg context.CancelFunc
+	// endSubscriptions completes every open subscription (at shutdown).
+	endSubscriptions context.CancelFunc
+	bg               sync.WaitGroup
+	closers          []func()
 }
 
 type apiKey struct {
@@ -87,9 +89,12 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	}
 	a.registry = providers.NewRegistry(ps...)
 	a.loaderOptions = loaders.Options{Wait: cfg.Loaders.Wait.D(), Unbatched: cfg.Loaders.Disabled}
+	stopping, endSubscriptions := context.WithCancel(context.Background())
+	a.endSubscriptions = endSubscriptions
+	a.closers = append(a.closers, endSubscriptions)
 	a.resolver = &resolvers.Resolver{
 		Providers: a.registry,
-		Bus: busAdapter{bus: a.bus, log: log, loaders: func() *loaders.Loaders {
+		Bus: busAdapter{bus: a.bus, log: log, stopping: stopping, loaders: func() *loaders.Loaders {
 			return loaders.New(a.registry, a.loaderOptions)
 		}},
 		Idempotency: a.idempotencyStore(),
@@ -199,9 +204,11 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 func (a *App) Close(ctx context.Context) error {
 	var err error
 	if a.srv != nil {
-		// Subscriptions are long-lived: ending the bus first completes them, so
-		// Shutdown waits only for real in-flight requests.
-		a.srv.RegisterOnShutdown(func() {})
+		// Subscriptions never finish on their own, and an SSE stream is an
+		// ordinary active request that Shutdown would wait on until ctx ends:
+		// complete them as Shutdown begins, so it waits only for real
+		// in-flight requests.
+		a.srv.RegisterOnShutdown(a.endSubscriptions)
 		err = a.srv.Shutdown(ctx)
 	}
 	if a.stopBg != nil {
@@ -227,6 +234,9 @@ type busAdapter struct {
 	// event's fields resolve on the event's context, so that is where fresh
 	// loaders go (never one set for the connection's life).
 	loaders func() *loaders.Loaders
+	// stopping is done when the gateway shuts down; every subscription ends
+	// (completes) then.
+	stopping context.Context
 }
 
 // Publish announces a comment created through the gateway. It uses the same
@@ -249,8 +259,10 @@ func (b busAdapter) Subscribe(ctx context.Context, threads, providerIDs []string
 	// Unbuffered: the bus's own per-subscriber buffer is the only queue, so a
 	// slow client is detected there and closed with ErrSlowConsumer.
 	out := make(chan graphql.Event[*model.Comment])
+	stopWatching := context.AfterFunc(b.stopping, sub.Close)
 	go func() {
 		defer close(out)
+		defer stopWatching()
 		defer sub.Close()
 		for ev := range sub.C {
 			select {
@@ -259,7 +271,7 @@ func (b busAdapter) Subscribe(ctx context.Context, threads, providerIDs []string
 				return
 			}
 		}
-		if err := sub.Err(); err != nil && ctx.Err() == nil {
+		if err := sub.Err(); err != nil && ctx.Err() == nil && b.stopping.Err() == nil {
 			b.log.WarnContext(ctx, "subscription ended by the gateway", "reason", err)
 		}
 	}()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -101,4 +102,32 @@ func TestResolverPanicIsMaskedAsInternal(t *testing.T) {
 	// The process is alive and serves the next request.
 	resp = g.query(`{ providers { id } }`, nil)
 	resp.mustNoErrors(t)
+}
+
+// Close ends open subscriptions: an SSE stream is an ordinary active request
+// that http.Server.Shutdown would otherwise wait on until its deadline.
+func TestCloseEndsOpenSSESubscriptions(t *testing.T) {
+	k := klinkWorld(t, 0)
+	pc := klinkProvider(k)
+	pc.Threads = nil
+	g := MustStartGateway(t, newTestConfig(t, pc))
+	req, _ := http.NewRequest(http.MethodPost, g.url+"/query", strings.NewReader(`{"query":"subscription { commentAdded { id } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	waitSubscribers(t, g, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := g.app.Close(ctx); err != nil {
+		t.Fatalf("Close with an open SSE subscription: %v (it waited for the stream instead of ending it)", err)
+	}
+	// The stream ended with the protocol's complete event.
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "event: complete") {
+		t.Errorf("stream ended without complete: %q", body)
+	}
 }
