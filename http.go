@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -283,15 +282,9 @@ func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
 	case gerr.Err == nil || len(gerr.Path) == 0:
 		// gqlgen's own, about the request rather than a field: unreadable JSON,
 		// parse, validation, variable coercion, complexity.
-		switch c, _ := gerr.Extensions["code"].(string); c {
-		case "COMPLEXITY_LIMIT_EXCEEDED":
+		code = model.CodeBadUserInput
+		if c, _ := gerr.Extensions["code"].(string); c == "COMPLEXITY_LIMIT_EXCEEDED" {
 			code = model.CodeComplexityLimitExceeded
-		case "":
-			code = model.CodeBadUserInput
-		case errcode.ParseFailed, errcode.ValidationFailed:
-			code = model.CodeBadUserInput
-		default:
-			code = model.CodeBadUserInput
 		}
 	default:
 		a.log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err)

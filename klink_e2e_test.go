@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -445,7 +442,3 @@ func TestNodeResolvesEveryType(t *testing.T) {
 		t.Errorf("garbage ID: %v", codes)
 	}
 }
-
-var _ = bytes.MinRead
-var _ = json.Valid
-var _ = context.Background

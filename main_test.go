@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/commentgraph/commentgraph/config"
-	"github.com/commentgraph/commentgraph/graph/model"
 )
 
 // gateway is a real App serving on 127.0.0.1:0 for one test.
@@ -199,8 +198,5 @@ func TestHelpListsEveryFlag(t *testing.T) {
 }
 
 func writeFile(path, content string) error {
-	return osWriteFile(path, []byte(content))
+	return os.WriteFile(path, []byte(content), 0o600)
 }
-
-var _ = fmt.Sprint
-var _ = model.CodeInternal

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/commentgraph/commentgraph/config"
-	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 	"github.com/commentgraph/commentgraph/providers/aelyst/aelysttest"
 	"github.com/commentgraph/commentgraph/providers/klink/klinktest"
@@ -77,9 +77,7 @@ func decodeLive(payload []byte) liveEvent {
 	return liveEvent{EventID: p.Extensions.EventID, Text: p.Data.CommentAdded.Text, Source: p.Data.CommentAdded.Provider.ID}
 }
 
-func subscriberCount(g *gateway) float64 {
-	return testutilValue(g)
-}
+func subscriberCount(g *gateway) float64 { return testutil.ToFloat64(g.app.metrics.subscribers) }
 
 // next waits for one delivery.
 func next(t *testing.T, ch <-chan liveEvent) liveEvent {
@@ -359,8 +357,6 @@ func TestWebSocketProtocolHygiene(t *testing.T) {
 }
 
 func jsonNumber(n int64) string { b, _ := json.Marshal(n); return string(b) }
-
-var _ = model.CodeInternal
 
 // A webhook delivery sent twice (a provider retry, a replay) publishes its
 // comment once.

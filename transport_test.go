@@ -329,5 +329,3 @@ func TestGraphiQLServedWhenOn(t *testing.T) {
 }
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
-
-func testutilValue(g *gateway) float64 { return testutil.ToFloat64(g.app.metrics.subscribers) }

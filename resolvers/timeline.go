@@ -134,7 +134,12 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		}
 		live = append(live, t)
 	}
-	taken := map[*timelineThread]int{}
+	// pos is where each thread stands after the edges taken so far; only the
+	// thread an edge came from moves, and each edge's cursor is pos then.
+	pos := make(timelineCursor, len(cur))
+	for k, v := range cur {
+		pos[k] = v
+	}
 	for len(conn.Edges) < n {
 		var best *timelineThread
 		for _, t := range live {
@@ -148,23 +153,11 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		if best == nil {
 			break
 		}
-		c := best.page.Edges[best.next].Comment
-		c.Link()
-		conn.Edges = append(conn.Edges, &model.CommentEdge{Node: c})
-		taken[best]++
+		e := best.page.Edges[best.next]
+		e.Comment.Link()
 		best.next--
-		next := timelineCursor{}
-		for k, v := range cur {
-			next[k] = v
-		}
-		for _, t := range live {
-			if taken[t] == 0 {
-				continue
-			}
-			oldest := t.page.Edges[t.next+1]
-			next[t.id] = threadPos{Before: oldest.Cursor, Done: t.next < 0 && !t.page.HasPreviousPage}
-		}
-		conn.Edges[len(conn.Edges)-1].Cursor = next.encode()
+		pos[best.id] = threadPos{Before: e.Cursor, Done: best.next < 0 && !best.page.HasPreviousPage}
+		conn.Edges = append(conn.Edges, &model.CommentEdge{Node: e.Comment, Cursor: pos.encode()})
 	}
 	for _, t := range ths {
 		if t.err != nil || t.next >= 0 || t.page.HasPreviousPage {

@@ -182,14 +182,6 @@ func (l *Loaders) Comment(ctx context.Context, provider string, key CommentKey) 
 	return ld.Load(ctx, key)()
 }
 
-// PrimeUser tells the loader a user it need not fetch (from a payload that
-// named it completely).
-func (l *Loaders) PrimeUser(provider string, u *model.User) {
-	if ld, err := l.userLoader(provider); err == nil {
-		ld.Prime(context.Background(), u.Ref, u)
-	}
-}
-
 func (l *Loaders) userLoader(provider string) (*dataloader.Loader[string, *model.User], error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
