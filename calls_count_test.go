@@ -196,3 +196,57 @@ func TestCallsCountedNotAssumed(t *testing.T) {
 		})
 	}
 }
+
+// The timeline looks ahead into the selection before it fetches users: a
+// page that selects no sender and no mentioned user makes no user call even
+// on a cold cache, and one that asks for them through a fragment (with an
+// alias, under nodes rather than edges) still gets the page's users in the
+// one batch per provider.
+func TestPrefetchFollowsTheSelection(t *testing.T) {
+	w, err := bench.NewWorld(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	g := MustStartGateway(t, newTestConfig(t, w.Providers()...))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Virola.WaitStreams(ctx, 1); err != nil {
+		t.Fatalf("virola events stream: %v", err)
+	}
+	w.ResetCalls()
+	vars := map[string]any{"threads": w.Threads}
+
+	// The adapters read Virola's user list and the Ziik conversation's
+	// participants to find mentions in any case; the look-ups the sender and
+	// mention fields make are Ziik's GET /users/{id}.
+	g.query(`query($threads: [ID!]!) { comments(threads: $threads, first: 50) { edges { cursor node { id text mentions { offset length } } } } }`, vars).mustNoErrors(t)
+	if got := w.Ziik.Calls(ziikUser); got != 0 {
+		t.Errorf("no user selected: %d %s calls, want none", got, ziikUser)
+	}
+
+	w.ResetCalls()
+	resp := g.query(`query($threads: [ID!]!) { comments(threads: $threads, first: 50) { nodes { ...who } } }
+fragment who on Comment { author: sender { name } mentions { user { name } } }`, vars)
+	resp.mustNoErrors(t)
+	var page struct {
+		Comments struct {
+			Nodes []struct {
+				Author   struct{ Name string }
+				Mentions []struct{ User struct{ Name string } }
+			}
+		}
+	}
+	resp.decode(t, &page)
+	if len(page.Comments.Nodes) != bench.PageSize {
+		t.Fatalf("%d comments, want %d", len(page.Comments.Nodes), bench.PageSize)
+	}
+	for _, n := range page.Comments.Nodes {
+		if n.Author.Name == "" || len(n.Mentions) != 2 || n.Mentions[0].User.Name == "" {
+			t.Fatalf("comment without its users: %+v", n)
+		}
+	}
+	if got, want := w.Ziik.Calls(ziikUser), len(w.Users[bench.ZiikID]); got != want {
+		t.Errorf("users through a fragment: %d %s calls, want %d (each of the page's users once)", got, ziikUser, want)
+	}
+}

@@ -141,7 +141,9 @@ func (r *Resolver) threadComments(ctx context.Context, obj *model.Thread, first 
 	if err != nil {
 		return nil, err
 	}
-	return commentConnection(res), nil
+	conn := commentConnection(res)
+	r.prefetchUsers(ctx, conn)
+	return conn, nil
 }
 
 func (r *Resolver) users(ctx context.Context, provider string, refs []string) ([]*model.User, error) {

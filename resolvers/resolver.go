@@ -132,11 +132,11 @@ func commentConnection(pg *providers.CommentPage) *model.CommentConnection {
 	}}
 	for _, e := range pg.Edges {
 		e.Comment.Link()
-		conn.Edges = append(conn.Edges, &model.CommentEdge{Cursor: e.Cursor, Node: e.Comment})
+		conn.Edges = append(conn.Edges, model.NewCommentEdge(e.Cursor, e.Comment))
 	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	if n := len(pg.Edges); n > 0 {
+		conn.PageInfo.StartCursor = &pg.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &pg.Edges[n-1].Cursor
 	}
 	return conn
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
+	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
 
 // timelineCursor records, per thread, where the timeline stopped: the
@@ -111,7 +112,11 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			th, err := r.loaders(ctx).Thread(ctx, t.thread.ProviderID, t.thread.Kind, t.thread.Ref)
+			// Answer the thread loader now rather than after its batch
+			// window: this resolver already holds every key it will ask.
+			ld := r.loaders(ctx)
+			ld.PrefetchThreads(ctx, t.thread.ProviderID, []loaders.ThreadKey{{Kind: t.thread.Kind, Ref: t.thread.Ref}})
+			th, err := ld.Thread(ctx, t.thread.ProviderID, t.thread.Kind, t.thread.Ref)
 			if err != nil {
 				t.err = err
 				return
@@ -134,12 +139,7 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		}
 		live = append(live, t)
 	}
-	// pos is where each thread stands after the edges taken so far; only the
-	// thread an edge came from moves, and each edge's cursor is pos then.
-	pos := make(timelineCursor, len(cur))
-	for k, v := range cur {
-		pos[k] = v
-	}
+	cursors := &timelineCursors{start: cur}
 	for len(conn.Edges) < n {
 		var best *timelineThread
 		for _, t := range live {
@@ -156,8 +156,9 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		e := best.page.Edges[best.next]
 		e.Comment.Link()
 		best.next--
-		pos[best.id] = threadPos{Before: e.Cursor, Done: best.next < 0 && !best.page.HasPreviousPage}
-		conn.Edges = append(conn.Edges, &model.CommentEdge{Node: e.Comment, Cursor: pos.encode()})
+		i := len(conn.Edges)
+		cursors.moves = append(cursors.moves, threadMove{id: best.id, pos: threadPos{Before: e.Cursor, Done: best.next < 0 && !best.page.HasPreviousPage}})
+		conn.Edges = append(conn.Edges, model.NewLazyCommentEdge(func() string { return cursors.at(i) }, e.Comment))
 	}
 	for _, t := range ths {
 		if t.err != nil || t.next >= 0 || t.page.HasPreviousPage {
@@ -165,10 +166,60 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		}
 	}
 	if k := len(conn.Edges); k > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[k-1].Cursor
+		// The page's own cursors are made now, without the edges' between.
+		start, end := cursors.encodeAt(0), cursors.encodeAt(k-1)
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &start, &end
 	}
+	r.prefetchUsers(ctx, conn)
 	return conn, nil
+}
+
+// timelineCursors makes a timeline page's edge cursors: the cursor of edge i
+// is every thread's position once edges 0..i are taken. Only the thread an
+// edge came from moves, so the page keeps the positions before it and one
+// move per edge, and encodes the cursors only when a query asks for one.
+type timelineCursors struct {
+	start timelineCursor
+	moves []threadMove
+
+	once    sync.Once
+	encoded []string
+}
+
+type threadMove struct {
+	id  string
+	pos threadPos
+}
+
+// at is edge i's cursor; the first call encodes every edge's.
+func (c *timelineCursors) at(i int) string {
+	c.once.Do(func() {
+		c.encoded = make([]string, len(c.moves))
+		pos := c.positions(0)
+		for i, m := range c.moves {
+			pos[m.id] = m.pos
+			c.encoded[i] = pos.encode()
+		}
+	})
+	return c.encoded[i]
+}
+
+// encodeAt encodes edge i's cursor on its own.
+func (c *timelineCursors) encodeAt(i int) string {
+	pos := c.positions(i + 1)
+	return pos.encode()
+}
+
+// positions is every thread's position once the first n edges are taken.
+func (c *timelineCursors) positions(n int) timelineCursor {
+	pos := make(timelineCursor, len(c.start)+len(c.moves))
+	for k, v := range c.start {
+		pos[k] = v
+	}
+	for _, m := range c.moves[:n] {
+		pos[m.id] = m.pos
+	}
+	return pos
 }
 
 // newer orders comments newest first, with a stable tie-break so the same

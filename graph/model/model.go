@@ -183,8 +183,32 @@ type PageInfo struct {
 
 // CommentEdge is one comment of a connection and its cursor.
 type CommentEdge struct {
-	Cursor string   `json:"cursor"`
-	Node   *Comment `json:"node"`
+	Node *Comment `json:"node"`
+	// cursor is the edge's cursor, or "" until lazy makes it.
+	cursor string
+	// lazy makes the cursor when it is asked for: a timeline's cursor is an
+	// encoding of every thread's position, worth making only for the edges
+	// whose cursor a query selects.
+	lazy func() string
+}
+
+// NewCommentEdge is an edge with its cursor.
+func NewCommentEdge(cursor string, node *Comment) *CommentEdge {
+	return &CommentEdge{cursor: cursor, Node: node}
+}
+
+// NewLazyCommentEdge is an edge whose cursor is made by cursor when first
+// asked for. cursor must be safe to call from several goroutines.
+func NewLazyCommentEdge(cursor func() string, node *Comment) *CommentEdge {
+	return &CommentEdge{lazy: cursor, Node: node}
+}
+
+// Cursor is where a page that starts after this edge begins.
+func (e *CommentEdge) Cursor() string {
+	if e.lazy != nil {
+		return e.lazy()
+	}
+	return e.cursor
 }
 
 // CommentConnection is a Relay connection of comments.

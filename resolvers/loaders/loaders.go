@@ -8,6 +8,7 @@ package loaders
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,22 +60,28 @@ type Loaders struct {
 	reg  *providers.Registry
 	opts Options
 
-	mu       sync.Mutex
-	users    map[string]*dataloader.Loader[string, *model.User]
-	rooms    map[string]*dataloader.Loader[string, *model.Room]
-	threads  map[string]*dataloader.Loader[ThreadKey, *model.Thread]
-	comments map[string]*dataloader.Loader[CommentKey, *model.Comment]
+	mu    sync.Mutex
+	users map[string]*dataloader.Loader[string, *model.User]
+	// userCaches are the users loaders' memos, kept so Prefetch can answer
+	// them (with errors too, which dataloader's Prime cannot).
+	userCaches   map[string]*dataloader.InMemoryCache[string, *model.User]
+	threadCaches map[string]*dataloader.InMemoryCache[ThreadKey, *model.Thread]
+	rooms        map[string]*dataloader.Loader[string, *model.Room]
+	threads      map[string]*dataloader.Loader[ThreadKey, *model.Thread]
+	comments     map[string]*dataloader.Loader[CommentKey, *model.Comment]
 }
 
 // New makes an empty set for one response.
 func New(reg *providers.Registry, opts Options) *Loaders {
 	return &Loaders{
-		reg:      reg,
-		opts:     opts.withDefaults(),
-		users:    make(map[string]*dataloader.Loader[string, *model.User]),
-		rooms:    make(map[string]*dataloader.Loader[string, *model.Room]),
-		threads:  make(map[string]*dataloader.Loader[ThreadKey, *model.Thread]),
-		comments: make(map[string]*dataloader.Loader[CommentKey, *model.Comment]),
+		reg:          reg,
+		opts:         opts.withDefaults(),
+		users:        make(map[string]*dataloader.Loader[string, *model.User]),
+		userCaches:   make(map[string]*dataloader.InMemoryCache[string, *model.User]),
+		threadCaches: make(map[string]*dataloader.InMemoryCache[ThreadKey, *model.Thread]),
+		rooms:        make(map[string]*dataloader.Loader[string, *model.Room]),
+		threads:      make(map[string]*dataloader.Loader[ThreadKey, *model.Thread]),
+		comments:     make(map[string]*dataloader.Loader[CommentKey, *model.Comment]),
 	}
 }
 
@@ -142,21 +149,49 @@ func (l *Loaders) Room(ctx context.Context, provider, ref string) (*model.Room, 
 
 // Thread loads one thread by its native reference.
 func (l *Loaders) Thread(ctx context.Context, provider string, kind model.ThreadKind, ref string) (*model.Thread, error) {
-	l.mu.Lock()
-	ld, ok := l.threads[provider]
-	if !ok {
-		p, err := l.reg.Get(provider)
-		if err != nil {
-			l.mu.Unlock()
-			return nil, err
-		}
-		ld = dataloader.NewBatchedLoader(eachInParallel(func(ctx context.Context, k ThreadKey) (*model.Thread, error) {
-			return p.Thread(ctx, k.Kind, k.Ref)
-		}), dataloader.WithWait[ThreadKey, *model.Thread](l.opts.Wait))
-		l.threads[provider] = ld
+	ld, _, _, err := l.threadLoader(provider)
+	if err != nil {
+		return nil, err
 	}
-	l.mu.Unlock()
 	return ld.Load(ctx, ThreadKey{Kind: kind, Ref: ref})()
+}
+
+// PrefetchThreads looks up now, in parallel (no upstream has a batch
+// endpoint for threads), the threads of one provider a resolver is about to
+// load one by one (a timeline's threads), and answers the threads loader
+// with them, so those loads pay no batch window.
+func (l *Loaders) PrefetchThreads(ctx context.Context, provider string, keys []ThreadKey) {
+	if l.opts.Unbatched {
+		return
+	}
+	_, memo, p, err := l.threadLoader(provider)
+	if err != nil {
+		return // the loads report it
+	}
+	prime(ctx, memo, keys, len(keys), threadLookup(p))
+}
+
+func (l *Loaders) threadLoader(provider string) (*dataloader.Loader[ThreadKey, *model.Thread], *dataloader.InMemoryCache[ThreadKey, *model.Thread], providers.Provider, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, err := l.reg.Get(provider)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ld, ok := l.threads[provider]; ok {
+		return ld, l.threadCaches[provider], p, nil
+	}
+	memo := dataloader.NewCache[ThreadKey, *model.Thread]()
+	ld := dataloader.NewBatchedLoader(threadLookup(p), dataloader.WithWait[ThreadKey, *model.Thread](l.opts.Wait), dataloader.WithCache[ThreadKey, *model.Thread](memo))
+	l.threads[provider] = ld
+	l.threadCaches[provider] = memo
+	return ld, memo, p, nil
+}
+
+func threadLookup(p providers.Provider) dataloader.BatchFunc[ThreadKey, *model.Thread] {
+	return eachInParallel(func(ctx context.Context, k ThreadKey) (*model.Thread, error) {
+		return p.Thread(ctx, k.Kind, k.Ref)
+	})
 }
 
 // Comment loads one comment of a thread (a comment's parent, a node by ID).
@@ -183,18 +218,90 @@ func (l *Loaders) Comment(ctx context.Context, provider string, key CommentKey) 
 }
 
 func (l *Loaders) userLoader(provider string) (*dataloader.Loader[string, *model.User], error) {
+	ld, _, _, err := l.userLoaderAndCache(provider)
+	return ld, err
+}
+
+func (l *Loaders) userLoaderAndCache(provider string) (*dataloader.Loader[string, *model.User], *dataloader.InMemoryCache[string, *model.User], providers.Provider, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if ld, ok := l.users[provider]; ok {
-		return ld, nil
-	}
 	p, err := l.reg.Get(provider)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	ld := dataloader.NewBatchedLoader(batchLookup(p, "user", p.Users), batchOpts[*model.User](l.opts, p)...)
+	if ld, ok := l.users[provider]; ok {
+		return ld, l.userCaches[provider], p, nil
+	}
+	opts := batchOpts[*model.User](l.opts, p)
+	var memo *dataloader.InMemoryCache[string, *model.User]
+	if !l.opts.Unbatched {
+		memo = dataloader.NewCache[string, *model.User]()
+		opts = append(opts, dataloader.WithCache[string, *model.User](memo))
+	}
+	ld := dataloader.NewBatchedLoader(batchLookup(p, "user", p.Users), opts...)
 	l.users[provider] = ld
-	return ld, nil
+	l.userCaches[provider] = memo
+	return ld, memo, p, nil
+}
+
+// PrefetchUsers looks up, now, the users of one provider that a response is
+// about to ask for one field at a time (a page's senders and mentioned
+// users), in one batch call per MaxBatch refs, and answers the users loader
+// with the results: found users, and per-key errors (NOT_FOUND, or the
+// batch's failure) just as a batch of the loader would have. The loads the
+// field resolvers make next are then answered from the loader's memo at once
+// instead of each waiting out the batch window, so a page pays no batch wait
+// and no per-field channel hand-off. Refs the loader has already seen are
+// not fetched again. Unbatched loaders (the naive baseline) prefetch nothing.
+func (l *Loaders) PrefetchUsers(ctx context.Context, provider string, refs []string) {
+	if l.opts.Unbatched || len(refs) == 0 {
+		return
+	}
+	_, memo, p, err := l.userLoaderAndCache(provider)
+	if err != nil {
+		return // the field loads report it, each at its path
+	}
+	n := p.Info().MaxBatch
+	if n <= 0 || n > l.opts.MaxBatch {
+		n = l.opts.MaxBatch
+	}
+	prime(ctx, memo, refs, n, batchLookup(p, "user", p.Users))
+}
+
+// prime answers a loader's memo for keys it has not seen, calling fetch (a
+// batch function, results in key order) once per n keys, chunks in parallel.
+func prime[K comparable, V any](ctx context.Context, memo *dataloader.InMemoryCache[K, V], keys []K, n int, fetch dataloader.BatchFunc[K, V]) {
+	var todo []K
+	seen := make(map[K]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, ok := memo.Get(ctx, k); !ok {
+			todo = append(todo, k)
+		}
+	}
+	answer := func(keys []K) {
+		for i, r := range fetch(ctx, keys) {
+			memo.Set(ctx, keys[i], func() (V, error) { return r.Data, r.Error })
+		}
+	}
+	switch {
+	case len(todo) == 0:
+	case len(todo) <= n:
+		answer(todo)
+	default:
+		var wg sync.WaitGroup
+		for chunk := range slices.Chunk(todo, n) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answer(chunk)
+			}()
+		}
+		wg.Wait()
+	}
 }
 
 // batchOpts caps each batch at what the upstream accepts in one call.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/internal/upstreamtest"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/virola"
 	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
@@ -105,5 +106,82 @@ func TestUsersErrorSlicePerRef(t *testing.T) {
 		if len(users) != len(refs) || len(errs) != len(refs) {
 			t.Fatalf("Users(%v): %d users, %d errors", refs, len(users), len(errs))
 		}
+	}
+}
+
+// PrefetchUsers answers the users loader ahead of the field loads: one
+// upstream call for all the refs (each once), the loads after it make none,
+// a missing ref is NOT_FOUND on its own, and refs already seen are not
+// fetched again.
+func TestPrefetchUsersAnswersTheLoader(t *testing.T) {
+	v, reg := world(t)
+	l := loaders.New(reg, loaders.Options{})
+	ctx := context.Background()
+	l.PrefetchUsers(ctx, "virola", []string{"101", "102", "101", "999"})
+	if n := v.Calls("GET /api/v1/users"); n != 1 {
+		t.Fatalf("prefetch made %d user calls, want 1", n)
+	}
+	for _, ref := range []string{"102", "101", "102"} {
+		u, err := l.User(ctx, "virola", ref)
+		if err != nil || u == nil || u.Ref != ref {
+			t.Errorf("User(%s) after prefetch = %+v, %v", ref, u, err)
+		}
+	}
+	if _, err := l.User(ctx, "virola", "999"); !model.IsCode(err, model.CodeNotFound) {
+		t.Errorf("User(999) after prefetch: err = %v, want NOT_FOUND", err)
+	}
+	if n := v.Calls("GET /api/v1/users"); n != 1 {
+		t.Errorf("loads after prefetch made %d more calls, want 0", n-1)
+	}
+	// Everything asked is known: a second prefetch calls nothing.
+	l.PrefetchUsers(ctx, "virola", []string{"101", "999"})
+	if n := v.Calls("GET /api/v1/users"); n != 1 {
+		t.Errorf("a prefetch of seen refs made %d calls", n-1)
+	}
+	// A ref not seen yet is fetched, alone.
+	l.PrefetchUsers(ctx, "virola", []string{"101", "103"})
+	if n := v.Calls("GET /api/v1/users"); n != 2 {
+		t.Errorf("a prefetch with one new ref: %d calls in all, want 2", n)
+	}
+	if u, err := l.User(ctx, "virola", "103"); err != nil || u.Ref != "103" {
+		t.Errorf("User(103) = %+v, %v", u, err)
+	}
+}
+
+// A failing upstream is answered into the loader as that failure for each
+// key, so the field loads report it instead of calling again.
+func TestPrefetchUsersKeepsTheFailure(t *testing.T) {
+	v, reg := world(t)
+	v.FailNext("GET /api/v1/users", upstreamtest.Fault{Status: 503, Times: 5})
+	l := loaders.New(reg, loaders.Options{})
+	ctx := context.Background()
+	l.PrefetchUsers(ctx, "virola", []string{"101", "102"})
+	calls := v.Calls("GET /api/v1/users")
+	for _, ref := range []string{"101", "102"} {
+		if _, err := l.User(ctx, "virola", ref); err == nil || model.IsCode(err, model.CodeNotFound) {
+			t.Errorf("User(%s) after a failed prefetch: err = %v, want the upstream failure", ref, err)
+		}
+	}
+	if n := v.Calls("GET /api/v1/users"); n != calls {
+		t.Errorf("loads after a failed prefetch made %d more calls, want 0", n-calls)
+	}
+}
+
+// The naive baseline prefetches nothing: every look-up stays its own call.
+func TestPrefetchUsersUnbatchedDoesNothing(t *testing.T) {
+	v, reg := world(t)
+	l := loaders.New(reg, loaders.Options{Unbatched: true})
+	ctx := context.Background()
+	l.PrefetchUsers(ctx, "virola", []string{"101", "102"})
+	if n := v.Calls("GET /api/v1/users"); n != 0 {
+		t.Errorf("unbatched prefetch made %d calls, want 0", n)
+	}
+	for _, ref := range []string{"101", "102"} {
+		if _, err := l.User(ctx, "virola", ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.Calls("GET /api/v1/users"); n != 2 {
+		t.Errorf("%d calls, want 2", n)
 	}
 }
