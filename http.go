@@ -27,6 +27,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/commentgraph/commentgraph/graph"
+	"github.com/commentgraph/commentgraph/graph/fastpath"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/resolvers"
@@ -54,7 +55,17 @@ func (a *App) routes() http.Handler {
 func (a *App) graphqlHandler() http.Handler {
 	cfg := graph.Config{Resolvers: a.resolver}
 	setComplexity(&cfg, a.cfg.Limits.MaxPageSize)
-	srv := handler.New(graph.NewExecutableSchema(cfg))
+	var es graphql.ExecutableSchema = graph.NewExecutableSchema(cfg)
+	if !a.cfg.Loaders.Disabled {
+		// Comment pages skip gqlgen's per-field machinery (graph/fastpath).
+		// The fast path resolves a page's fields one after another, which
+		// costs nothing only because the page's users were prefetched into
+		// the loaders; with loaders disabled (the naive baseline) every
+		// look-up is an upstream call, which the generated executor makes
+		// concurrently.
+		es = fastpath.New(es, a.resolver)
+	}
+	srv := handler.New(es)
 
 	ev := a.cfg.Events
 	srv.AddTransport(graphqlws.New(graphqlws.Options{

@@ -8,6 +8,7 @@ package loaders
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -283,6 +284,16 @@ func prime[K comparable, V any](ctx context.Context, memo *dataloader.InMemoryCa
 		}
 	}
 	answer := func(keys []K) {
+		defer func() {
+			// A panicking upstream adapter fails these keys, as a loader's
+			// batch does (dataloader's PanicErrorWrapper), not the process.
+			if p := recover(); p != nil {
+				err := fmt.Errorf("prefetch: panic in a batch look-up: %v", p)
+				for _, k := range keys {
+					memo.Set(ctx, k, func() (V, error) { var zero V; return zero, err })
+				}
+			}
+		}()
 		for i, r := range fetch(ctx, keys) {
 			memo.Set(ctx, keys[i], func() (V, error) { return r.Data, r.Error })
 		}
@@ -355,6 +366,11 @@ func eachInParallel[K comparable, V any](one func(context.Context, K) (V, error)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer func() {
+					if p := recover(); p != nil { // a panicking adapter fails its key, not the process
+						out[i] = &dataloader.Result[V]{Error: fmt.Errorf("look-up panicked: %v", p)}
+					}
+				}()
 				v, err := one(ctx, k)
 				out[i] = &dataloader.Result[V]{Data: v, Error: err}
 			}()
