@@ -42,7 +42,7 @@ import (
 // Schema is the generated executable schema with the fast path in front.
 type Schema struct {
 	graphql.ExecutableSchema
-	resolvers graph.ResolverRoot
+	resolvers       graph.ResolverRoot
 	fast, generated atomic.Int64
 }
 
