@@ -3,6 +3,8 @@ package cache
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/commentgraph/commentgraph/providers"
 )
 
 // kind is what an entry holds. The Directory side has kinds of its own so that
@@ -92,7 +94,7 @@ func decode[T any](b []byte) (v T, ok bool) {
 	if len(b) == 0 || b[0] != '{' {
 		return v, false
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := providers.DecodeJSON(b, &v); err != nil {
 		return v, false
 	}
 	return v, true

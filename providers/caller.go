@@ -133,7 +133,7 @@ func (c *Caller) JSON(ctx context.Context, r Request, out any) (*Response, error
 		return nil, err
 	}
 	if out != nil {
-		if err := json.Unmarshal(resp.Body, out); err != nil {
+		if err := DecodeJSON(resp.Body, out); err != nil {
 			return resp, GarbageError(c.Provider, fmt.Errorf("%s %s: %w", r.Method, r.Endpoint, err))
 		}
 	}

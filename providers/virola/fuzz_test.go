@@ -2,13 +2,13 @@ package virola
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 )
 
 // fuzzProvider is a provider with a user list already in hand, so mapping
@@ -58,7 +58,7 @@ func FuzzCommentList(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, cursor int64, backward bool) {
 		p := fuzzProvider(t)
 		var l messageList
-		if json.Unmarshal(body, &l) != nil {
+		if providers.DecodeJSON(body, &l) != nil { // as Caller.JSON decodes it
 			return
 		}
 		msgs := strictlyBeyond(l.Messages, cursor, backward)

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 )
 
 // Ziik's wire shapes. IDs, numbers and flags are read leniently (a number, a
@@ -55,7 +56,7 @@ func flexNumber(b []byte) (float64, error) {
 	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := providers.DecodeJSON(b, &s); err != nil {
 			return 0, err
 		}
 		b = []byte(strings.TrimSpace(s))
@@ -96,14 +97,14 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := providers.DecodeJSON(b, &s); err != nil {
 			return err
 		}
 		*f = flexString(s)
 		return nil
 	}
 	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
+	if err := providers.DecodeJSON(b, &n); err != nil {
 		return fmt.Errorf("not a string: %.40q", b)
 	}
 	*f = flexString(n)
@@ -174,6 +175,9 @@ type wireMessage struct {
 	Author         *wirePerson     `json:"author"`
 	Files          []wireFile      `json:"files"`
 	Voice          *wireVoice      `json:"voice"`
+	// author is Author mapped, where the page it came in mapped it (a page
+	// names the same few authors on every message: each is mapped once).
+	author *model.User
 }
 
 // parentID is the message this one replies to: `parent.id`, a bare `parent`
@@ -183,11 +187,11 @@ func (m *wireMessage) parentID() int64 {
 		ID flexInt `json:"id"`
 	}
 	if len(m.Parent) > 0 {
-		if json.Unmarshal(m.Parent, &obj) == nil && obj.ID > 0 {
+		if providers.DecodeJSON(m.Parent, &obj) == nil && obj.ID > 0 {
 			return int64(obj.ID)
 		}
 		var id flexInt
-		if json.Unmarshal(m.Parent, &id) == nil && id > 0 {
+		if providers.DecodeJSON(m.Parent, &id) == nil && id > 0 {
 			return int64(id)
 		}
 	}
@@ -208,7 +212,7 @@ func unwrap(body []byte) []byte {
 		Data json.RawMessage `json:"data"`
 	}
 	b := bytes.TrimSpace(body)
-	if len(b) > 0 && b[0] == '{' && json.Unmarshal(b, &env) == nil {
+	if len(b) > 0 && b[0] == '{' && providers.DecodeJSON(b, &env) == nil {
 		d := bytes.TrimSpace(env.Data)
 		if len(d) > 0 && (d[0] == '{' || d[0] == '[') {
 			return d
@@ -241,11 +245,11 @@ func parseMessagePage(body []byte) (*messagePage, error) {
 	}
 	switch {
 	case len(b) > 0 && b[0] == '[':
-		if err := json.Unmarshal(b, &env.Data); err != nil {
+		if err := providers.DecodeJSON(b, &env.Data); err != nil {
 			return nil, err
 		}
 	case len(b) > 0 && b[0] == '{':
-		if err := json.Unmarshal(b, &env); err != nil {
+		if err := providers.DecodeJSON(b, &env); err != nil {
 			return nil, err
 		}
 	default:
@@ -274,7 +278,7 @@ func parseMessagePage(body []byte) (*messagePage, error) {
 // parseMessage reads one message, data-wrapped or not.
 func parseMessage(body []byte) (*wireMessage, error) {
 	var m wireMessage
-	if err := json.Unmarshal(unwrap(body), &m); err != nil {
+	if err := providers.DecodeJSON(unwrap(body), &m); err != nil {
 		return nil, err
 	}
 	if m.ID <= 0 {
@@ -305,12 +309,12 @@ func parseConversationPage(body []byte, limit int) (*conversationPage, error) {
 	}
 	switch {
 	case len(b) > 0 && b[0] == '[':
-		if err := json.Unmarshal(b, &env.Data); err != nil {
+		if err := providers.DecodeJSON(b, &env.Data); err != nil {
 			return nil, err
 		}
 		return &conversationPage{items: env.Data, hasMore: len(env.Data) >= limit}, nil
 	case len(b) > 0 && b[0] == '{':
-		if err := json.Unmarshal(b, &env); err != nil {
+		if err := providers.DecodeJSON(b, &env); err != nil {
 			return nil, err
 		}
 	default:
@@ -329,7 +333,7 @@ func parseConversationPage(body []byte, limit int) (*conversationPage, error) {
 // parseConversation reads one conversation, data-wrapped or not.
 func parseConversation(body []byte) (*wireConversation, error) {
 	var c wireConversation
-	if err := json.Unmarshal(unwrap(body), &c); err != nil {
+	if err := providers.DecodeJSON(unwrap(body), &c); err != nil {
 		return nil, err
 	}
 	if c.ID <= 0 {
@@ -341,7 +345,7 @@ func parseConversation(body []byte) (*wireConversation, error) {
 // parseUser reads one user, data-wrapped or not.
 func parseUser(body []byte) (*wirePerson, error) {
 	var u wirePerson
-	if err := json.Unmarshal(unwrap(body), &u); err != nil {
+	if err := providers.DecodeJSON(unwrap(body), &u); err != nil {
 		return nil, err
 	}
 	if u.ID <= 0 {
@@ -362,14 +366,14 @@ func parseAuth(body []byte, now time.Time) (string, time.Time, error) {
 	var g grant
 	if len(b) > 0 && b[0] == '[' {
 		var gs []grant
-		if err := json.Unmarshal(b, &gs); err != nil {
+		if err := providers.DecodeJSON(b, &gs); err != nil {
 			return "", time.Time{}, err
 		}
 		if len(gs) == 0 {
 			return "", time.Time{}, errors.New("empty token list")
 		}
 		g = gs[0]
-	} else if err := json.Unmarshal(b, &g); err != nil {
+	} else if err := providers.DecodeJSON(b, &g); err != nil {
 		return "", time.Time{}, err
 	}
 	if g.JWT == "" || strings.ContainsAny(g.JWT, " \r\n\t") {
@@ -387,11 +391,11 @@ func orgName(raw json.RawMessage) string {
 	var obj struct {
 		Name string `json:"name"`
 	}
-	if json.Unmarshal(raw, &obj) == nil && obj.Name != "" {
+	if providers.DecodeJSON(raw, &obj) == nil && obj.Name != "" {
 		return obj.Name
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if providers.DecodeJSON(raw, &s) == nil {
 		return s
 	}
 	return ""
@@ -400,15 +404,15 @@ func orgName(raw json.RawMessage) string {
 // avatarURL reads an avatar: a URL string or an object of sizes ({url, …}).
 func avatarURL(raw json.RawMessage) string {
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if providers.DecodeJSON(raw, &s) == nil {
 		return s
 	}
 	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) != nil {
+	if providers.DecodeJSON(raw, &obj) != nil {
 		return ""
 	}
 	for _, k := range []string{"url", "original", "large", "medium", "small", "thumb", "thumbnail"} {
-		if json.Unmarshal(obj[k], &s) == nil && s != "" {
+		if providers.DecodeJSON(obj[k], &s) == nil && s != "" {
 			return s
 		}
 	}
@@ -576,12 +580,12 @@ func reactions(provider string, raw json.RawMessage) []*model.Reaction {
 	switch raw[0] {
 	case '[':
 		var list []json.RawMessage
-		if json.Unmarshal(raw, &list) != nil {
+		if providers.DecodeJSON(raw, &list) != nil {
 			return out
 		}
 		for _, item := range list {
 			var e entry
-			if json.Unmarshal(item, &e) != nil {
+			if providers.DecodeJSON(item, &e) != nil {
 				continue
 			}
 			emoji := string(e.Emoji)
@@ -596,9 +600,9 @@ func reactions(provider string, raw json.RawMessage) []*model.Reaction {
 					ID flexInt `json:"id"`
 				}
 				var id flexInt
-				if json.Unmarshal(u, &id) == nil && id > 0 {
+				if providers.DecodeJSON(u, &id) == nil && id > 0 {
 					users = append(users, id.String())
-				} else if json.Unmarshal(u, &obj) == nil && obj.ID > 0 {
+				} else if providers.DecodeJSON(u, &obj) == nil && obj.ID > 0 {
 					users = append(users, obj.ID.String())
 				}
 			}
@@ -611,7 +615,7 @@ func reactions(provider string, raw json.RawMessage) []*model.Reaction {
 		}
 	case '{':
 		var byEmoji map[string]json.RawMessage
-		if json.Unmarshal(raw, &byEmoji) != nil {
+		if providers.DecodeJSON(raw, &byEmoji) != nil {
 			return out
 		}
 		keys := make([]string, 0, len(byEmoji))
@@ -623,13 +627,13 @@ func reactions(provider string, raw json.RawMessage) []*model.Reaction {
 			var n flexInt
 			var ids []flexInt
 			users := []string{}
-			if json.Unmarshal(byEmoji[k], &ids) == nil {
+			if providers.DecodeJSON(byEmoji[k], &ids) == nil {
 				for _, id := range ids {
 					if id > 0 {
 						users = append(users, id.String())
 					}
 				}
-			} else if json.Unmarshal(byEmoji[k], &n) != nil {
+			} else if providers.DecodeJSON(byEmoji[k], &n) != nil {
 				continue
 			}
 			add(k, max(int64(n), 0), users)
@@ -668,7 +672,10 @@ func comment(provider string, th *model.Thread, m *wireMessage) *model.Comment {
 	}
 	if m.Author != nil && m.Author.ID > 0 {
 		c.SenderRef = m.Author.ID.String()
-		c.SenderHint = user(provider, m.Author)
+		c.SenderHint = m.author
+		if c.SenderHint == nil {
+			c.SenderHint = user(provider, m.Author)
+		}
 	}
 	return c
 }

@@ -191,9 +191,18 @@ func (p *Provider) fetch(ctx context.Context, conv int64, q url.Values) (*messag
 	if err != nil {
 		return nil, p.garbage("GET "+epMessages, err)
 	}
+	// Map each author once per page (users are shared, never changed).
+	authors := map[flexInt]*model.User{}
 	for i := range pg.items {
-		if a := pg.items[i].Author; a != nil && a.ID > 0 {
-			p.people.learn(user(p.id, a))
+		m := &pg.items[i]
+		if a := m.Author; a != nil && a.ID > 0 {
+			u, ok := authors[a.ID]
+			if !ok {
+				u = user(p.id, a)
+				authors[a.ID] = u
+				p.people.learn(u)
+			}
+			m.author = u
 		}
 	}
 	return pg, nil
