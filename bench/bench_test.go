@@ -5,13 +5,18 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 )
 
@@ -99,11 +104,16 @@ func BenchmarkComments50(b *testing.B) {
 		}
 		gws = append(gws, running{c, g, newLoader(g.URL+"/query", body, *concurrency)})
 	}
+	direct, err := newDirectLoader(w, *concurrency)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, lat := range lats {
 		b.Run("upstream="+fmtMillis(lat), func(b *testing.B) {
 			for _, r := range gws {
 				b.Run(r.name, func(b *testing.B) { measure(b, w, r.g, r.l, lat) })
 			}
+			b.Run("direct", func(b *testing.B) { measureDirect(b, w, direct, lat) })
 		})
 	}
 	if profiling {
@@ -169,6 +179,114 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, lat time.Duration) {
 	// machine this size whatever the gateway's latency.
 	b.ReportMetric((s2.CPUSeconds-s1.CPUSeconds)*1000/n, "gw_cpu_ms/op")
 	b.ReportMetric(millis(self)/n, "bench_cpu_ms/op")
+}
+
+// directLoader is the floor the gateway's latency is compared with: each op
+// is what a gateway adding nothing would wait for, three comment lists asked
+// of the emulators at once (both Virola threads, and the first again: the
+// Ziik list needs a login the floor should not pay), with no gateway between.
+type directLoader struct {
+	client *http.Client
+	urls   []string
+	token  string
+	conc   int
+}
+
+func newDirectLoader(w *World, conc int) (*directLoader, error) {
+	d := &directLoader{
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 3 * conc, DisableCompression: true}},
+		token:  w.Virola.Token(),
+		conc:   conc,
+	}
+	for _, i := range []int{0, 1, 0} {
+		gid, err := model.DecodeIDOf(w.Threads[i], model.TypeThread)
+		if err != nil {
+			return nil, err
+		}
+		d.urls = append(d.urls, w.Virola.URL+"/api/v1/messages/"+gid.Ref[1]+"/comments?limit=50")
+	}
+	return d, nil
+}
+
+// run makes n ops with d.conc workers and returns each op's latency.
+func (d *directLoader) run(ctx context.Context, n int) ([]time.Duration, error) {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	errs := make(chan error, 3*d.conc)
+	var wg sync.WaitGroup
+	for range min(d.conc, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				start := time.Now()
+				var calls sync.WaitGroup
+				for _, u := range d.urls {
+					calls.Go(func() {
+						if err := d.get(ctx, u); err != nil {
+							select {
+							case errs <- err:
+							default:
+							}
+						}
+					})
+				}
+				calls.Wait()
+				lat[i] = time.Since(start)
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+		return lat, nil
+	}
+}
+
+func (d *directLoader) get(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	res, err := d.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("direct %s: %s", url, res.Status)
+	}
+	return nil
+}
+
+// measureDirect reports the floor's req/s and latency at upstream latency
+// lat: p50_ms here, subtracted from a configuration's p50_ms at the same
+// concurrency, is what the gateway adds.
+func measureDirect(b *testing.B, w *World, d *directLoader, lat time.Duration) {
+	ctx := context.Background()
+	w.SetLatency(lat)
+	if _, err := d.run(ctx, 2*d.conc); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	durations, err := d.run(ctx, b.N)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(millis(percentile(durations, 50)), "p50_ms")
+	b.ReportMetric(millis(percentile(durations, 99)), "p99_ms")
 }
 
 // profileCPU drives the query at 0 ms upstream latency for d while the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -112,19 +113,41 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Answer the thread loader now rather than after its batch
-			// window: this resolver already holds every key it will ask.
+			defer func() {
+				if p := recover(); p != nil { // an adapter's panic fails its thread, not the process
+					t.err = fmt.Errorf("timeline: thread %s: panic: %v", t.id, p)
+				}
+			}()
+			// The thread check and the list go out together: every adapter
+			// lists by the thread's kind and ref alone, which the global ID
+			// holds, so a page waits for one round trip, not two. A thread
+			// the check refuses (NOT_FOUND, UNSUPPORTED …) fails with the
+			// check's error and its list is dropped. The check answers the
+			// thread loader at once rather than after its batch window.
 			ld := r.loaders(ctx)
-			ld.PrefetchThreads(ctx, t.thread.ProviderID, []loaders.ThreadKey{{Kind: t.thread.Kind, Ref: t.thread.Ref}})
-			th, err := ld.Thread(ctx, t.thread.ProviderID, t.thread.Kind, t.thread.Ref)
-			if err != nil {
+			var th *model.Thread
+			var thErr error
+			checked := make(chan struct{})
+			go func() {
+				defer close(checked)
+				defer func() {
+					if p := recover(); p != nil {
+						thErr = fmt.Errorf("timeline: thread %s: panic: %v", t.id, p)
+					}
+				}()
+				ld.PrefetchThreads(ctx, t.thread.ProviderID, []loaders.ThreadKey{{Kind: t.thread.Kind, Ref: t.thread.Ref}})
+				th, thErr = ld.Thread(ctx, t.thread.ProviderID, t.thread.Kind, t.thread.Ref)
+			}()
+			page, err := t.p.ListComments(ctx, t.thread, providers.Page{Last: n, Before: cur[t.id].Before})
+			<-checked
+			switch {
+			case thErr != nil:
+				t.err = thErr
+			case err != nil:
 				t.err = err
-				return
-			}
-			t.thread = th
-			t.page, t.err = t.p.ListComments(ctx, th, providers.Page{Last: n, Before: cur[t.id].Before})
-			if t.err == nil {
-				t.next = len(t.page.Edges) - 1
+			default:
+				t.thread, t.page = th, page
+				t.next = len(page.Edges) - 1
 			}
 		}()
 	}
