@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,5 +249,48 @@ fragment who on Comment { author: sender { name } mentions { user { name } } }`,
 	}
 	if got, want := w.Ziik.Calls(ziikUser), len(w.Users[bench.ZiikID]); got != want {
 		t.Errorf("users through a fragment: %d %s calls, want %d (each of the page's users once)", got, ziikUser, want)
+	}
+}
+
+// The benchmark's page runs on the fast path (graph/fastpath) in the real
+// gateway, a page that asks for a comment's thread runs on the generated
+// executor, and the naive baseline keeps the generated executor for all;
+// /metrics counts which executor answered.
+func TestFastPathServesTheTimelinePage(t *testing.T) {
+	w, err := bench.NewWorld(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	executors := func(g *gateway) (fast, generated string) {
+		_, body := get(t, g.url+"/metrics")
+		for _, line := range strings.Split(string(body), "\n") {
+			if v, ok := strings.CutPrefix(line, `commentgraph_graphql_operations_total{executor="fast"} `); ok {
+				fast = v
+			}
+			if v, ok := strings.CutPrefix(line, `commentgraph_graphql_operations_total{executor="generated"} `); ok {
+				generated = v
+			}
+		}
+		return fast, generated
+	}
+	vars := map[string]any{"threads": w.Threads}
+
+	g := MustStartGateway(t, newTestConfig(t, w.Providers()...))
+	checkPage(t, w, g.query(bench.Query, vars))
+	if f, gen := executors(g); f != "1" || gen != "0" {
+		t.Errorf("after the benchmark's page: fast %q, generated %q; want 1 and 0", f, gen)
+	}
+	g.query(`query($threads: [ID!]!) { comments(threads: $threads, first: 1) { nodes { thread { ref } } } }`, vars).mustNoErrors(t)
+	if f, gen := executors(g); f != "1" || gen != "1" {
+		t.Errorf("after a page with Comment.thread: fast %q, generated %q; want 1 and 1", f, gen)
+	}
+
+	cfg := newTestConfig(t, w.Providers()...)
+	cfg.Loaders.Disabled, cfg.Cache.Disabled = true, true
+	naive := MustStartGateway(t, cfg)
+	checkPage(t, w, naive.query(bench.Query, vars))
+	if f, gen := executors(naive); f != "" || gen != "" {
+		t.Errorf("naive baseline: fast %q, generated %q; want no fast path at all", f, gen)
 	}
 }

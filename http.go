@@ -22,6 +22,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -63,7 +64,18 @@ func (a *App) graphqlHandler() http.Handler {
 		// the loaders; with loaders disabled (the naive baseline) every
 		// look-up is an upstream call, which the generated executor makes
 		// concurrently.
-		es = fastpath.New(es, a.resolver)
+		fp := fastpath.New(es, a.resolver)
+		a.metrics.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "commentgraph_graphql_operations_total", Help: "GraphQL operations by executor: fast (graph/fastpath) or generated.",
+				ConstLabels: prometheus.Labels{"executor": "fast"},
+			}, func() float64 { f, _ := fp.Served(); return float64(f) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "commentgraph_graphql_operations_total", Help: "GraphQL operations by executor: fast (graph/fastpath) or generated.",
+				ConstLabels: prometheus.Labels{"executor": "generated"},
+			}, func() float64 { _, g := fp.Served(); return float64(g) }),
+		)
+		es = fp
 	}
 	srv := handler.New(es)
 
