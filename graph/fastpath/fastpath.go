@@ -749,32 +749,36 @@ func (e *executor) fieldCtx(at *pathNode) context.Context {
 }
 
 // writeString writes s quoted the way gqlgen's MarshalString does (which
-// escapes less than encoding/json), without its closure.
+// escapes less than encoding/json), without its closure. It walks bytes, not
+// runes: every byte it escapes is ASCII, and the bytes of a multi-byte or
+// invalid sequence are all 0x80 or above, so the output is the same.
 func writeString(w *bytes.Buffer, s string) {
 	const hex = "0123456789ABCDEF"
 	start := 0
 	w.WriteByte('"')
-	for i, c := range s {
-		if c < 0x20 || c == '\\' || c == '"' {
-			w.WriteString(s[start:i])
-			switch c {
-			case '\t':
-				w.WriteString(`\t`)
-			case '\r':
-				w.WriteString(`\r`)
-			case '\n':
-				w.WriteString(`\n`)
-			case '\\':
-				w.WriteString(`\\`)
-			case '"':
-				w.WriteString(`\"`)
-			default:
-				w.WriteString(`\u00`)
-				w.WriteByte(hex[c>>4])
-				w.WriteByte(hex[c&0xf])
-			}
-			start = i + 1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
 		}
+		w.WriteString(s[start:i])
+		switch c {
+		case '\t':
+			w.WriteString(`\t`)
+		case '\r':
+			w.WriteString(`\r`)
+		case '\n':
+			w.WriteString(`\n`)
+		case '\\':
+			w.WriteString(`\\`)
+		case '"':
+			w.WriteString(`\"`)
+		default:
+			w.WriteString(`\u00`)
+			w.WriteByte(hex[c>>4])
+			w.WriteByte(hex[c&0xf])
+		}
+		start = i + 1
 	}
 	w.WriteString(s[start:])
 	w.WriteByte('"')

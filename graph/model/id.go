@@ -38,11 +38,17 @@ const sep = "\x1f"
 
 // EncodeID makes the opaque, stable, URL-safe form of id.
 func EncodeID(id GlobalID) string {
-	parts := append([]string{idVersion, string(id.Type), id.Provider}, id.Ref...)
-	for i, p := range parts {
-		parts[i] = strings.ReplaceAll(p, sep, "")
+	// One buffer for the joined parts (a page encodes an ID per comment).
+	var stack [128]byte
+	raw := append(stack[:0], idVersion...)
+	for _, p := range append([]string{string(id.Type), id.Provider}, id.Ref...) {
+		raw = append(raw, sep...)
+		if strings.Contains(p, sep) {
+			p = strings.ReplaceAll(p, sep, "")
+		}
+		raw = append(raw, p...)
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, sep)))
+	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
 // refParts is how many reference parts each type carries.
