@@ -98,7 +98,7 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.AddTransport(sseTransport{KeepAlive: ev.KeepAlive.D(), OnSubscribe: a.metrics.subscribers.Inc, OnUnsubscribe: a.metrics.subscribers.Dec}) // before POST: both accept POST, SSE wants Accept: text/event-stream
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{}) // gqlgen's POST, writing the data as the executor made it (post.go)
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(a.cfg.Limits.MaxTokens)

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/commentgraph/commentgraph/graph"
+	"github.com/commentgraph/commentgraph/providers"
+	"github.com/commentgraph/commentgraph/resolvers"
+)
+
+// postTransport answers every request as gqlgen's transport.POST does:
+// the same status, content type and JSON, only written without re-scanning
+// the data.
+func TestPostTransportAnswersAsGqlgens(t *testing.T) {
+	serve := func(tr graphql.Transport) *httptest.Server {
+		srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Providers: providers.NewRegistry()}}))
+		srv.AddTransport(tr)
+		hs := httptest.NewServer(srv)
+		t.Cleanup(hs.Close)
+		return hs
+	}
+	theirs, ours := serve(transport.POST{}), serve(postTransport{})
+	for _, tc := range []struct {
+		name, body, contentType, accept string
+	}{
+		{name: "a query", body: `{"query":"{ providers { id } __typename }"}`},
+		{name: "variables and an operation name", body: `{"query":"query A($id: ID!) { node(id: $id) { id } } query B { __typename }","operationName":"A","variables":{"id":"x"}}`},
+		{name: "a resolver error with data", body: `{"query":"{ a: node(id: \"nope\") { id } b: __typename }"}`},
+		{name: "HTML-looking data", body: `{"query":"{ node(id: \"<b>&amp;</b>\") { id } }"}`},
+		{name: "a syntax error", body: `{"query":"{"}`},
+		{name: "a validation error", body: `{"query":"{ nope }"}`},
+		{name: "a validation error, graphql-response+json", body: `{"query":"{ nope }"}`, accept: "application/graphql-response+json"},
+		{name: "accept anything", body: `{"query":"{ __typename }"}`, accept: "*/*"},
+		{name: "accept something else", body: `{"query":"{ __typename }"}`, accept: "text/html"},
+		{name: "a body that is not JSON", body: `{"query":`},
+		{name: "no query", body: `{}`},
+		{name: "a mutation over POST", body: `{"query":"mutation { createComment(input: {thread: \"x\", text: \"hi\"}) { clientMutationId } }"}`},
+		{name: "JSON with a charset", body: `{"query":"{ __typename }"}`, contentType: "application/json; charset=utf-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ct := tc.contentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			post := func(url string) (int, string, any) {
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(tc.body))
+				req.Header.Set("Content-Type", ct)
+				if tc.accept != "" {
+					req.Header.Set("Accept", tc.accept)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				raw, _ := io.ReadAll(res.Body)
+				var v any
+				if err := json.Unmarshal(raw, &v); err != nil {
+					t.Fatalf("%s answered no JSON: %q", url, raw)
+				}
+				return res.StatusCode, res.Header.Get("Content-Type"), v
+			}
+			ws, wct, wv := post(theirs.URL)
+			gs, gct, gv := post(ours.URL)
+			if gs != ws || gct != wct {
+				t.Errorf("status %d %q, gqlgen's POST answers %d %q", gs, gct, ws, wct)
+			}
+			if !reflect.DeepEqual(gv, wv) {
+				t.Errorf("body differs\nours:    %v\ngqlgen's: %v", gv, wv)
+			}
+		})
+	}
+}
