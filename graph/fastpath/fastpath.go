@@ -194,6 +194,10 @@ type executor struct {
 	buf bytes.Buffer
 	// rootCtx is the comments field's context, for the resolvers it calls.
 	rootCtx context.Context
+	// commentR and mentionR are the field resolvers, made once per response
+	// (the root hands out a new one on each call).
+	commentR graph.CommentResolver
+	mentionR graph.MentionResolver
 	// collected memoizes CollectFields per selection set: a page asks the
 	// same few selections once per comment, mention and user.
 	collected []collectedFields
@@ -538,7 +542,7 @@ func (e *executor) comment(sel ast.SelectionSet, c *model.Comment, at *pathNode)
 
 // sender resolves Comment.sender (nullable: an error leaves null there).
 func (e *executor) sender(f *graphql.CollectedField, c *model.Comment, at *pathNode) {
-	u, err := e.resolveUser(func(ctx context.Context) (*model.User, error) { return e.r.Comment().Sender(ctx, c) }, &pathNode{parent: at, field: f}, false)
+	u, err := e.resolveUser(c, &pathNode{parent: at, field: f}, false)
 	if err || u == nil {
 		e.buf.WriteString("null")
 		return
@@ -581,7 +585,7 @@ func (e *executor) mentions(f *graphql.CollectedField, ms []*model.Mention, at *
 			case "length":
 				writeInt(w, m.Length)
 			case "user":
-				u, failed := e.resolveUser(func(ctx context.Context) (*model.User, error) { return e.r.Mention().User(ctx, m) }, &pathNode{parent: el, field: g}, true)
+				u, failed := e.resolveUser(m, &pathNode{parent: el, field: g}, true)
 				if failed {
 					ok = false // User! is null: so is the mention, and the list
 					w.WriteString("null")
@@ -596,10 +600,11 @@ func (e *executor) mentions(f *graphql.CollectedField, ms []*model.Mention, at *
 	return ok
 }
 
-// resolveUser calls a user resolver the way resolveField does: a panic or
-// an error is reported at the field with its location, and a nil user of a
-// non-null field is "must not be null". failed means the field is null.
-func (e *executor) resolveUser(resolve func(context.Context) (*model.User, error), at *pathNode, nonNull bool) (u *model.User, failed bool) {
+// resolveUser calls Comment.sender (obj a *model.Comment) or Mention.user
+// (a *model.Mention) the way resolveField does: a panic or an error is
+// reported at the field with its location, and a nil user of a non-null
+// field is "must not be null". failed means the field is null.
+func (e *executor) resolveUser(obj any, at *pathNode, nonNull bool) (u *model.User, failed bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			ctx := e.fieldCtx(at)
@@ -607,7 +612,19 @@ func (e *executor) resolveUser(resolve func(context.Context) (*model.User, error
 			u, failed = nil, true
 		}
 	}()
-	u, err := resolve(e.rootCtx)
+	var err error
+	switch o := obj.(type) {
+	case *model.Comment:
+		if e.commentR == nil {
+			e.commentR = e.r.Comment()
+		}
+		u, err = e.commentR.Sender(e.rootCtx, o)
+	case *model.Mention:
+		if e.mentionR == nil {
+			e.mentionR = e.r.Mention()
+		}
+		u, err = e.mentionR.User(e.rootCtx, o)
+	}
 	if err != nil {
 		ctx := e.fieldCtx(at)
 		e.op.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
