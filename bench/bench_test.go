@@ -21,7 +21,7 @@ import (
 )
 
 var (
-	concurrency = flag.Int("bench.concurrency", 16, "closed-loop workers, each sending the query again as soon as it is answered")
+	concurrency = flag.Int("bench.concurrency", 64, "closed-loop workers, each sending the query again as soon as it is answered (64: enough that every configuration is CPU-bound at 10 ms upstream, so req/s compares capacity, not the worker count)")
 	latencies   = flag.String("bench.latencies", "0ms,2ms,10ms", "upstream latencies the emulators add to every request, comma-separated")
 	configNames = flag.String("bench.configs", "redis,memory,naive", "configurations to run, comma-separated: redis, memory, naive")
 	profileDir  = flag.String("bench.allocprofile", "", "directory: build the gateway with pprof and save each configuration's allocation profile there (<config>-base.pprof at start, <config>.pprof at the end) and a 5 s CPU profile under load at 0 ms upstream (<config>-cpu.pprof)")
