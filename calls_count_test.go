@@ -105,6 +105,19 @@ func checkPage(t *testing.T, w *bench.World, resp gqlResponse) {
 	}
 }
 
+// countFromNow zeroes the emulators' counters once the gateway's Virola
+// events stream is up (it connects in the background), so only the calls
+// queries make are counted.
+func countFromNow(t *testing.T, w *bench.World) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Virola.WaitStreams(ctx, 1); err != nil {
+		t.Fatalf("virola events stream: %v", err)
+	}
+	w.ResetCalls()
+}
+
 // TestCallsCountedNotAssumed proves on the emulators' own counters that the
 // 50-comment page with senders and mentions (the page the benchmark measures:
 // 3 threads on Virola and Ziik, 5 senders, 2 mentions each) asks upstream for
@@ -135,14 +148,7 @@ func TestCallsCountedNotAssumed(t *testing.T) {
 			cfg.Cache.Disabled = tc.naive
 			g := MustStartGateway(t, cfg)
 
-			// The Virola events stream connects in the background; count from
-			// when it is up, so only the queries' calls are counted.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := w.Virola.WaitStreams(ctx, 1); err != nil {
-				t.Fatalf("virola events stream: %v", err)
-			}
-			w.ResetCalls()
+			countFromNow(t, w)
 			vars := map[string]any{"threads": w.Threads}
 			zUsers := w.Users[bench.ZiikID]
 
@@ -210,12 +216,7 @@ func TestPrefetchFollowsTheSelection(t *testing.T) {
 	}
 	t.Cleanup(w.Close)
 	g := MustStartGateway(t, newTestConfig(t, w.Providers()...))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := w.Virola.WaitStreams(ctx, 1); err != nil {
-		t.Fatalf("virola events stream: %v", err)
-	}
-	w.ResetCalls()
+	countFromNow(t, w)
 	vars := map[string]any{"threads": w.Threads}
 
 	// The adapters read Virola's user list and the Ziik conversation's

@@ -259,11 +259,7 @@ func (e *executor) query(ctx context.Context, sel ast.SelectionSet) bool {
 	w.WriteByte('{')
 	for i := range fs {
 		f := &fs[i]
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		writeString(w, f.Alias)
-		w.WriteByte(':')
+		e.key(i, f.Alias)
 		switch f.Name {
 		case "__typename":
 			writeString(w, "Query")
@@ -370,11 +366,7 @@ func (e *executor) connection(sel ast.SelectionSet, c *model.CommentConnection, 
 	w.WriteByte('{')
 	for i := range fs {
 		f := &fs[i]
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		writeString(w, f.Alias)
-		w.WriteByte(':')
+		e.key(i, f.Alias)
 		here := &pathNode{parent: at, field: f}
 		switch f.Name {
 		case "__typename":
@@ -416,11 +408,7 @@ func (e *executor) edges(sel ast.SelectionSet, edges []*model.CommentEdge, at *p
 		w.WriteByte('{')
 		for j := range fs {
 			f := &fs[j]
-			if j > 0 {
-				w.WriteByte(',')
-			}
-			writeString(w, f.Alias)
-			w.WriteByte(':')
+			e.key(j, f.Alias)
 			switch f.Name {
 			case "__typename":
 				writeString(w, "CommentEdge")
@@ -455,11 +443,7 @@ func (e *executor) pageInfo(sel ast.SelectionSet, p *model.PageInfo) {
 	w.WriteByte('{')
 	for i := range fs {
 		f := &fs[i]
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		writeString(w, f.Alias)
-		w.WriteByte(':')
+		e.key(i, f.Alias)
 		switch f.Name {
 		case "__typename":
 			writeString(w, "PageInfo")
@@ -490,11 +474,7 @@ func (e *executor) comment(sel ast.SelectionSet, c *model.Comment, at *pathNode)
 	w.WriteByte('{')
 	for i := range fs {
 		f := &fs[i]
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		writeString(w, f.Alias)
-		w.WriteByte(':')
+		e.key(i, f.Alias)
 		switch f.Name {
 		case "__typename":
 			writeString(w, "Comment")
@@ -572,11 +552,7 @@ func (e *executor) mentions(f *graphql.CollectedField, ms []*model.Mention, at *
 		w.WriteByte('{')
 		for j := range fs {
 			g := &fs[j]
-			if j > 0 {
-				w.WriteByte(',')
-			}
-			writeString(w, g.Alias)
-			w.WriteByte(':')
+			e.key(j, g.Alias)
 			switch g.Name {
 			case "__typename":
 				writeString(w, "Mention")
@@ -646,11 +622,7 @@ func (e *executor) user(sel ast.SelectionSet, u *model.User) {
 	w.WriteByte('{')
 	for i := range fs {
 		f := &fs[i]
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		writeString(w, f.Alias)
-		w.WriteByte(':')
+		e.key(i, f.Alias)
 		switch f.Name {
 		case "__typename":
 			writeString(w, "User")
@@ -696,11 +668,7 @@ func (e *executor) attachments(sel ast.SelectionSet, as []*model.Attachment, at 
 		w.WriteByte('{')
 		for j := range fs {
 			f := &fs[j]
-			if j > 0 {
-				w.WriteByte(',')
-			}
-			writeString(w, f.Alias)
-			w.WriteByte(':')
+			e.key(j, f.Alias)
 			switch f.Name {
 			case "__typename":
 				writeString(w, "Attachment")
@@ -763,6 +731,15 @@ func (e *executor) fieldCtx(at *pathNode) context.Context {
 		}
 	}
 	return ctx
+}
+
+// key writes the i-th member's name of an object being written.
+func (e *executor) key(i int, alias string) {
+	if i > 0 {
+		e.buf.WriteByte(',')
+	}
+	writeString(&e.buf, alias)
+	e.buf.WriteByte(':')
 }
 
 // writeString writes s quoted the way gqlgen's MarshalString does (which
