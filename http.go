@@ -65,16 +65,18 @@ func (a *App) graphqlHandler() http.Handler {
 		// look-up is an upstream call, which the generated executor makes
 		// concurrently.
 		fp := fastpath.New(es, a.resolver)
-		a.metrics.reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
+		for _, executor := range []string{"fast", "generated"} {
+			a.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "commentgraph_graphql_operations_total", Help: "GraphQL operations by executor: fast (graph/fastpath) or generated.",
-				ConstLabels: prometheus.Labels{"executor": "fast"},
-			}, func() float64 { f, _ := fp.Served(); return float64(f) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "commentgraph_graphql_operations_total", Help: "GraphQL operations by executor: fast (graph/fastpath) or generated.",
-				ConstLabels: prometheus.Labels{"executor": "generated"},
-			}, func() float64 { _, g := fp.Served(); return float64(g) }),
-		)
+				ConstLabels: prometheus.Labels{"executor": executor},
+			}, func() float64 {
+				fast, generated := fp.Served()
+				if executor == "fast" {
+					return float64(fast)
+				}
+				return float64(generated)
+			}))
+		}
 		es = fp
 	}
 	srv := handler.New(es)

@@ -55,6 +55,11 @@ func New(es graphql.ExecutableSchema, r graph.ResolverRoot) *Schema {
 	return &Schema{ExecutableSchema: es, resolvers: r}
 }
 
+// The executor type-asserts for this to run @subscriptionContext
+// subscriptions; subscriptions_test.go runs them through the real gateway,
+// which wraps its schema in New.
+var _ graphql.ExecutableSchemaWithEventContext = (*Schema)(nil)
+
 // ExecWithEventContext passes subscriptions with @subscriptionContext to the
 // generated executor (the embedded interface does not promote it).
 func (s *Schema) ExecWithEventContext(ctx context.Context) graphql.ResponseHandlerWithContext {

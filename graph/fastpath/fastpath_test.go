@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -335,15 +334,5 @@ func TestFastPathLeavesTheRestToTheGeneratedExecutor(t *testing.T) {
 				t.Errorf("got %s %s, want %s", got.Data, got.Errors, tc.want)
 			}
 		})
-	}
-}
-
-// fastpath.New keeps what the executor type-asserts for: subscriptions with
-// @subscriptionContext go through ExecWithEventContext.
-func TestFastPathKeepsTheEventContextExecutor(t *testing.T) {
-	es := fastpath.New(graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{}}), &resolvers.Resolver{})
-	var _ graphql.ExecutableSchemaWithEventContext = es
-	if _, ok := any(es).(graphql.ExecutableSchemaWithEventContext); !ok {
-		t.Fatal(errors.New("fastpath.Schema lost ExecWithEventContext"))
 	}
 }
