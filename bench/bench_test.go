@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -210,41 +210,17 @@ func newDirectLoader(w *World, conc int) (*directLoader, error) {
 
 // run makes n ops with d.conc workers and returns each op's latency.
 func (d *directLoader) run(ctx context.Context, n int) ([]time.Duration, error) {
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	errs := make(chan error, 3*d.conc)
-	var wg sync.WaitGroup
-	for range min(d.conc, n) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				start := time.Now()
-				var calls sync.WaitGroup
-				for _, u := range d.urls {
-					calls.Go(func() {
-						if err := d.get(ctx, u); err != nil {
-							select {
-							case errs <- err:
-							default:
-							}
-						}
-					})
-				}
-				calls.Wait()
-				lat[i] = time.Since(start)
+	return closedLoop(ctx, n, d.conc, func() func(context.Context) error {
+		return func(ctx context.Context) error {
+			errs := make([]error, len(d.urls))
+			var calls sync.WaitGroup
+			for i, u := range d.urls {
+				calls.Go(func() { errs[i] = d.get(ctx, u) })
 			}
-		})
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return nil, err
-	default:
-		return lat, nil
-	}
+			calls.Wait()
+			return errors.Join(errs...)
+		}
+	})
 }
 
 func (d *directLoader) get(ctx context.Context, url string) error {

@@ -43,6 +43,20 @@ var errResponse = errors.New("bad response")
 // run sends n queries and returns each one's latency, in completion order.
 // The first failure stops the run.
 func (l *loader) run(ctx context.Context, n int) ([]time.Duration, error) {
+	return closedLoop(ctx, n, l.conc, func() func(context.Context) error {
+		buf := make([]byte, 0, 64<<10) // one per worker, reused for every answer
+		return func(ctx context.Context) error {
+			var err error
+			buf, err = l.one(ctx, buf[:0])
+			return err
+		}
+	})
+}
+
+// closedLoop runs n ops with conc workers, each starting its next op as soon
+// as its last one ended, and returns each op's latency. newOp makes one
+// worker's op. The first failure stops the run.
+func closedLoop(ctx context.Context, n, conc int, newOp func() func(context.Context) error) ([]time.Duration, error) {
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var firstErr error
@@ -50,17 +64,16 @@ func (l *loader) run(ctx context.Context, n int) ([]time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	for range min(l.conc, n) {
+	for range min(conc, n) {
 		wg.Go(func() {
-			buf := make([]byte, 0, 64<<10)
+			op := newOp()
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n || ctx.Err() != nil {
 					return
 				}
 				start := time.Now()
-				var err error
-				buf, err = l.one(ctx, buf[:0])
+				err := op(ctx)
 				lat[i] = time.Since(start)
 				if err != nil {
 					once.Do(func() { firstErr = err; cancel() })
