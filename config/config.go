@@ -76,6 +76,11 @@ type Limits struct {
 	RequestTimeout Duration `yaml:"requestTimeout"`
 	// UpstreamTimeout bounds each upstream call, under RequestTimeout. Default 8s.
 	UpstreamTimeout Duration `yaml:"upstreamTimeout"`
+	// UpstreamIdleConns is how many idle keep-alive connections the gateway
+	// keeps open to each upstream host. Under load every query calls upstream
+	// in parallel, so a small pool (Go's default is 2) makes most calls dial a
+	// new connection. Default 64.
+	UpstreamIdleConns int `yaml:"upstreamIdleConns"`
 }
 
 // Events tunes subscriptions and their sources.
@@ -234,6 +239,9 @@ func (c *Config) applyDefaults() {
 	if l.UpstreamTimeout == 0 {
 		l.UpstreamTimeout = Duration(8 * time.Second)
 	}
+	if l.UpstreamIdleConns == 0 {
+		l.UpstreamIdleConns = 64
+	}
 	if c.Loaders.Wait == 0 {
 		c.Loaders.Wait = Duration(time.Millisecond)
 	}
@@ -287,6 +295,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: limits: timeouts must be positive")
 	case l.UpstreamTimeout > l.RequestTimeout:
 		return fmt.Errorf("config: limits.upstreamTimeout: must not exceed limits.requestTimeout")
+	case l.UpstreamIdleConns < 0:
+		return fmt.Errorf("config: limits.upstreamIdleConns: must be positive")
 	}
 	seen := make(map[string]int)
 	for i, p := range c.Providers {

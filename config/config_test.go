@@ -74,7 +74,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("empty file: %v", err)
 	}
-	if c.Listen != ":8080" || !*c.GraphiQL || !*c.Introspection || c.Limits.MaxComplexity != 5000 || c.Events.PollInterval.D() != 5*time.Second {
+	if c.Listen != ":8080" || !*c.GraphiQL || !*c.Introspection || c.Limits.MaxComplexity != 5000 || c.Limits.UpstreamIdleConns != 64 || c.Events.PollInterval.D() != 5*time.Second {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -99,6 +99,7 @@ func TestParseRefusals(t *testing.T) {
 		{"bad redis url", "redis:\n  url: 'http://x'\n", "redis.url"},
 		{"bad duration", "limits:\n  requestTimeout: soon\n", `"soon" is not a duration`},
 		{"upstream over request", "limits:\n  requestTimeout: 1s\n  upstreamTimeout: 2s\n", "limits.upstreamTimeout"},
+		{"negative idle conns", "limits:\n  upstreamIdleConns: -1\n", "limits.upstreamIdleConns"},
 		{"not yaml", "providers: [\n", "config:"},
 	}
 	for _, tt := range tests {

@@ -14,6 +14,7 @@ package upstreamtest
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -49,6 +50,27 @@ type Recorder struct {
 	calls   map[string]int // nil until the first call
 	total   int
 	faults  map[string][]*Fault // nil until the first FailNext
+	conns   int                 // TCP connections accepted, counted by ConnState
+}
+
+// ConnState is an http.Server ConnState hook that counts the connections the
+// server accepts: an emulator sets it so tests can tell whether a client
+// reuses its keep-alive connections or dials one per call.
+func (rec *Recorder) ConnState(_ net.Conn, state http.ConnState) {
+	if state != http.StateNew {
+		return
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.conns++
+}
+
+// Connections is how many TCP connections the server has accepted since it
+// started (ResetCalls leaves it).
+func (rec *Recorder) Connections() int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.conns
 }
 
 // Calls is how many requests endpoint has received since the start or the

@@ -118,7 +118,9 @@ func NewServer(opts Options) *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found")
 	})
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewUnstartedServer(mux)
+	s.srv.Config.ConnState = s.Recorder.ConnState
+	s.srv.Start()
 	s.URL = s.srv.URL
 	return s
 }

@@ -123,7 +123,9 @@ func NewServer(opts Options) *Server {
 	s.secret = make([]byte, 32)
 	_, _ = rand.Read(s.secret)
 	s.botID = s.AddUser(User{FirstName: "commentgraph", LastName: "bot", Email: s.email, Title: "Integration", Unit: "HQ"})
-	s.srv = httptest.NewServer(s.routes())
+	s.srv = httptest.NewUnstartedServer(s.routes())
+	s.srv.Config.ConnState = s.Recorder.ConnState
+	s.srv.Start()
 	s.URL = s.srv.URL + "/api"
 	return s
 }
