@@ -182,6 +182,10 @@ func newUpstreamTransport(idlePerHost int) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = idlePerHost
 	t.MaxIdleConns = 0 // no bound across hosts: the per-host bound is what matters
+	// The transport sets up HTTP/2 on first use, writing TLSClientConfig;
+	// adapters read that config to dial their event sockets (Virola's
+	// dialer), so do it now, before the transport is shared.
+	t.CloseIdleConnections()
 	return t
 }
 
