@@ -41,6 +41,9 @@ type Cache struct {
 	store store
 	br    *breaker // nil for the in-memory store, which cannot fail
 	m     *metrics
+	// near keeps thread entries in the process in front of Redis (see
+	// Options.ThreadNearTTL); nil without Redis or when disabled.
+	near *memoryStore
 
 	mu       sync.Mutex
 	inflight map[string]*flight // by key: the upstream fetch under way for it
@@ -60,6 +63,9 @@ func New(opts Options) (*Cache, error) {
 		c.store = redisStore{rdb: o.Redis}
 		c.br = &breaker{now: o.Now, backoff: o.Backoff}
 		c.m = newMetrics(c.br.healthy)
+		if o.ThreadNearTTL > 0 {
+			c.near = newMemoryStore(o.Now, maxNearThreads)
+		}
 	} else {
 		c.store = newMemoryStore(o.Now, o.MaxEntries)
 		c.m = newMetrics(nil)

@@ -67,6 +67,17 @@ type Options struct {
 	// default: 1 second.
 	Backoff time.Duration
 
+	// ThreadNearTTL is how long a thread's metadata and existence, once read
+	// from Redis or fetched, are also kept in this process. Nearly every query
+	// checks each of its threads first, so without it a page over three
+	// threads costs three Redis round trips before its users' one per
+	// provider. Threads are not invalidated by events (users and rooms are),
+	// so this adds at most ThreadNearTTL to the staleness TTL already allows.
+	// Ignored without Redis: the in-memory LRU is in the process already.
+	//
+	// default: 5 seconds; -1 disables it.
+	ThreadNearTTL time.Duration
+
 	// MaxEntries caps the in-memory LRU (Redis == nil); the least recently used
 	// entry goes first. Ignored with Redis, whose own maxmemory policy applies.
 	//
@@ -101,6 +112,11 @@ const (
 	defaultCallTimeout = 50 * time.Millisecond
 	defaultBackoff     = time.Second
 	defaultMaxEntries  = 100_000
+
+	defaultThreadNearTTL = 5 * time.Second
+	// maxNearThreads bounds the in-process thread entries in Redis mode; a
+	// gateway serves far fewer threads within ThreadNearTTL.
+	maxNearThreads = 10_000
 )
 
 // withDefaults returns o with every zero option set to its default, or an
@@ -147,6 +163,14 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Backoff == 0 {
 		o.Backoff = defaultBackoff
+	}
+	switch {
+	case o.ThreadNearTTL == -1:
+		// Kept at -1: no in-process thread entries.
+	case o.ThreadNearTTL < 0:
+		return o, errors.New("cache: ThreadNearTTL must be positive, 0 (default) or -1 (off)")
+	case o.ThreadNearTTL == 0:
+		o.ThreadNearTTL = defaultThreadNearTTL
 	}
 	if o.MaxEntries < 0 {
 		return o, errors.New("cache: MaxEntries must not be negative")

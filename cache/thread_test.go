@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 )
@@ -40,4 +41,62 @@ func TestThreadLookupsAreCached(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With Redis, a thread once read is kept in the process for ThreadNearTTL:
+// repeated checks cost no Redis round trip and no upstream call, until the
+// near entry expires and the check reads Redis again. Scopes stay apart, a
+// not-found is kept too, and -1 turns it off.
+func TestThreadsAreKeptInTheProcessInFrontOfRedis(t *testing.T) {
+	ctx := context.Background()
+	t.Run("kept", func(t *testing.T) {
+		e := openRedis(t, Options{ThreadNearTTL: 5 * time.Second})
+		up := newUpstream("p", 0)
+		p := e.c.Wrap(up, "scope")
+		for range 3 {
+			if th, err := p.Thread(ctx, model.ThreadKindRoom, "r1"); err != nil || *th.Title != "Title of r1" {
+				t.Fatalf("Thread: %+v %v", th, err)
+			}
+			if _, err := p.Thread(ctx, model.ThreadKindRoom, "missing-1"); !model.IsCode(err, model.CodeNotFound) {
+				t.Fatalf("missing thread: %v", err)
+			}
+		}
+		if gets, calls := e.calls.gets.Load(), up.threadCalls; gets != 2 || calls != 2 {
+			t.Errorf("3 rounds of 2 threads: %d Redis reads and %d upstream calls, want 2 and 2 (the first round's)", gets, calls)
+		}
+		if s := e.c.Stats(); s.Hits != 2 || s.NegativeHits != 2 {
+			t.Errorf("near hits not counted as hits: %+v", s)
+		}
+
+		// Another scope (another credential) finds nothing of scope's.
+		other := e.c.Wrap(up, "other-scope")
+		if _, err := other.Thread(ctx, model.ThreadKindRoom, "r1"); err != nil {
+			t.Fatal(err)
+		}
+		if gets, calls := e.calls.gets.Load(), up.threadCalls; gets != 3 || calls != 3 {
+			t.Errorf("another scope: %d Redis reads and %d upstream calls, want 3 and 3", gets, calls)
+		}
+
+		// Past ThreadNearTTL the check reads Redis again, which still has it.
+		e.clock.Advance(5*time.Second + time.Millisecond)
+		if _, err := p.Thread(ctx, model.ThreadKindRoom, "r1"); err != nil {
+			t.Fatal(err)
+		}
+		if gets, calls := e.calls.gets.Load(), up.threadCalls; gets != 4 || calls != 3 {
+			t.Errorf("after the near TTL: %d Redis reads and %d upstream calls, want 4 and 3", gets, calls)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		e := openRedis(t, Options{ThreadNearTTL: -1})
+		up := newUpstream("p", 0)
+		p := e.c.Wrap(up, "scope")
+		for range 3 {
+			if _, err := p.Thread(ctx, model.ThreadKindRoom, "r1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if gets, calls := e.calls.gets.Load(), up.threadCalls; gets != 3 || calls != 1 {
+			t.Errorf("near cache off: %d Redis reads and %d upstream calls, want 3 and 1", gets, calls)
+		}
+	})
 }
