@@ -3,8 +3,10 @@ package upstreamtest_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -310,4 +312,42 @@ func TestConcurrentMixed(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// WriteJSON answers in one piece with its length, as encoding/json's Encoder
+// would write the value, HTML escaped only when asked.
+func TestWriteJSON(t *testing.T) {
+	big := strings.Repeat("é<x>", 4<<10) // larger than net/http's response buffer
+	for _, tt := range []struct {
+		escape bool
+		want   string
+	}{
+		{false, `{"text":"` + big + `"}` + "\n"},
+		{true, `{"text":"` + strings.NewReplacer("<", `\u003c`, ">", `\u003e`).Replace(big) + `"}` + "\n"},
+	} {
+		t.Run(fmt.Sprint("escapeHTML=", tt.escape), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				upstreamtest.WriteJSON(w, http.StatusCreated, "application/json; charset=utf-8", map[string]string{"text": big}, tt.escape)
+			}))
+			defer srv.Close()
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusCreated || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+				t.Errorf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+				t.Errorf("Content-Length %d, Transfer-Encoding %v for a %d-byte body: want it in one piece", resp.ContentLength, resp.TransferEncoding, len(body))
+			}
+			if string(body) != tt.want {
+				t.Errorf("body %.80q…, want %.80q…", body, tt.want)
+			}
+		})
+	}
 }

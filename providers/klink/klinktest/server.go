@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -220,9 +219,7 @@ func formatUUID(b [16]byte) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	upstreamtest.WriteJSON(w, status, "application/json; charset=utf-8", v, true)
 }
 
 // writeError answers with the error body the notes assume: JSON with a

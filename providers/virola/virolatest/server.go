@@ -14,7 +14,6 @@
 package virolatest
 
 import (
-	"encoding/json"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -203,11 +202,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (int64, bo
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	upstreamtest.WriteJSON(w, status, "application/json", v, false)
 }
 
 // writeError writes Virola's error body.
