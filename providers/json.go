@@ -2,7 +2,6 @@ package providers
 
 import (
 	"encoding/json"
-	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 )
@@ -16,14 +15,15 @@ import (
 // of its CPU for the 50-comment page). The bytes are checked with
 // encoding/json's own validator and for UTF-8 (goccy/go-json skips unknown
 // fields without looking at them, so it accepts some malformed JSON, and
-// keeps invalid UTF-8 that encoding/json replaces), then goccy/go-json
+// keeps invalid UTF-8 that encoding/json replaces), in one pass by
+// validJSON, which answers as the two do, then goccy/go-json
 // decodes them into the same structs, honouring json.Unmarshaler and the
 // same field matching. FuzzDecodeJSONAgrees (in the adapters) holds its
 // results to encoding/json's on arbitrary input. Should it ever panic on
 // hostile input, the answer is decoded again by encoding/json: a bad
 // upstream answer is an error, never a crash.
 func DecodeJSON(data []byte, v any) (err error) {
-	if !utf8.Valid(data) || !json.Valid(data) {
+	if !validJSON(data) {
 		// encoding/json's error, or its replacement of invalid UTF-8 by
 		// U+FFFD (goccy/go-json would pass the bytes through).
 		return json.Unmarshal(data, v)
