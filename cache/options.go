@@ -138,13 +138,9 @@ func (o Options) withDefaults() (Options, error) {
 	case o.Jitter > 1:
 		o.Jitter = 1
 	}
-	switch {
-	case o.NegativeTTL == -1:
-		// Kept at -1: negative caching is off.
-	case o.NegativeTTL < 0:
-		return o, errors.New("cache: NegativeTTL must be positive, 0 (default) or -1 (off)")
-	case o.NegativeTTL == 0:
-		o.NegativeTTL = defaultNegativeTTL
+	var err error
+	if o.NegativeTTL, err = defaultOrOff("NegativeTTL", o.NegativeTTL, defaultNegativeTTL); err != nil {
+		return o, err
 	}
 	if o.LearnedTTL < 0 {
 		return o, errors.New("cache: LearnedTTL must not be negative")
@@ -164,13 +160,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Backoff == 0 {
 		o.Backoff = defaultBackoff
 	}
-	switch {
-	case o.ThreadNearTTL == -1:
-		// Kept at -1: no in-process thread entries.
-	case o.ThreadNearTTL < 0:
-		return o, errors.New("cache: ThreadNearTTL must be positive, 0 (default) or -1 (off)")
-	case o.ThreadNearTTL == 0:
-		o.ThreadNearTTL = defaultThreadNearTTL
+	if o.ThreadNearTTL, err = defaultOrOff("ThreadNearTTL", o.ThreadNearTTL, defaultThreadNearTTL); err != nil {
+		return o, err
 	}
 	if o.MaxEntries < 0 {
 		return o, errors.New("cache: MaxEntries must not be negative")
@@ -210,4 +201,18 @@ func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
 	opt.DialerRetries = 1
 	opt.ContextTimeoutEnabled = true
 	return redis.NewClient(opt), nil
+}
+
+// defaultOrOff applies the convention of the durations that can be turned
+// off: 0 is def, -1 stays -1 (off), any other negative is an error.
+func defaultOrOff(name string, d, def time.Duration) (time.Duration, error) {
+	switch {
+	case d == -1:
+		return d, nil
+	case d < 0:
+		return d, fmt.Errorf("cache: %s must be positive, 0 (default) or -1 (off)", name)
+	case d == 0:
+		return def, nil
+	}
+	return d, nil
 }
