@@ -72,7 +72,9 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		metrics:   newMetrics(),
 		readiness: map[string]func(context.Context) error{},
 		webhooks:  map[string]webhookFunc{},
+		upstream:  newUpstreamTransport(cfg.Limits.UpstreamIdleConns),
 	}
+	a.closers = append(a.closers, a.upstream.CloseIdleConnections)
 	for _, k := range cfg.Auth.APIKeys {
 		a.apiKeys = append(a.apiKeys, apiKey{hash: sha256.Sum256([]byte(k)), fingerprint: providers.Fingerprint(k)})
 	}
@@ -165,10 +167,6 @@ func (a *App) idempotencyStore() idempotency.Store {
 // the upstream timeout, under the request budget, over one shared pool of
 // keep-alive connections (see newUpstreamTransport).
 func (a *App) upstreamClient() *http.Client {
-	if a.upstream == nil {
-		a.upstream = newUpstreamTransport(a.cfg.Limits.UpstreamIdleConns)
-		a.closers = append(a.closers, a.upstream.CloseIdleConnections)
-	}
 	return &http.Client{Timeout: a.cfg.Limits.UpstreamTimeout.D(), Transport: a.upstream}
 }
 

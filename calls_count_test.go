@@ -22,6 +22,18 @@ const (
 	ziikConversationList = "GET /conversations"
 )
 
+// mustWorld starts the benchmark's World (no added latency), closed when the
+// test ends.
+func mustWorld(t *testing.T) *bench.World {
+	t.Helper()
+	w, err := bench.NewWorld(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
 // directoryCalls is how many user/room calls each emulator received.
 type directoryCalls struct {
 	VirolaUsers, VirolaRooms, ZiikUsers, ZiikConversation, ZiikConversations int
@@ -135,11 +147,7 @@ func TestCallsCountedNotAssumed(t *testing.T) {
 		{name: "naive baseline", naive: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := bench.NewWorld(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(w.Close)
+			w := mustWorld(t)
 			cfg := newTestConfig(t, w.Providers()...)
 			if tc.redis {
 				cfg.Redis.URL = redistest.MustStart(t).URL
@@ -210,11 +218,7 @@ func TestCallsCountedNotAssumed(t *testing.T) {
 // alias, under nodes rather than edges) still gets the page's users in the
 // one batch per provider.
 func TestPrefetchFollowsTheSelection(t *testing.T) {
-	w, err := bench.NewWorld(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
+	w := mustWorld(t)
 	g := MustStartGateway(t, newTestConfig(t, w.Providers()...))
 	countFromNow(t, w)
 	vars := map[string]any{"threads": w.Threads}
@@ -258,11 +262,7 @@ fragment who on Comment { author: sender { name } mentions { user { name } } }`,
 // executor, and the naive baseline keeps the generated executor for all;
 // /metrics counts which executor answered.
 func TestFastPathServesTheTimelinePage(t *testing.T) {
-	w, err := bench.NewWorld(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
+	w := mustWorld(t)
 	executors := func(g *gateway) (fast, generated string) {
 		_, body := get(t, g.url+"/metrics")
 		for _, line := range strings.Split(string(body), "\n") {

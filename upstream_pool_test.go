@@ -15,11 +15,7 @@ import (
 // With Go's default pool (2 idle per host) every round after the first dials
 // again for all but two of its calls.
 func TestUpstreamConnectionsAreReused(t *testing.T) {
-	w, err := bench.NewWorld(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
+	w := mustWorld(t)
 	g := MustStartGateway(t, newTestConfig(t, w.Providers()...))
 	vars := map[string]any{"threads": w.Threads}
 	checkPage(t, w, g.query(bench.Query, vars)) // warm: the directory is cached from here on

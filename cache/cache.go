@@ -273,12 +273,77 @@ func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []strin
 	for i, r := range refs {
 		keys[i] = key(scope, k, r)
 	}
-	var vals [][]byte
+	near := c.nearFor(k)
+	if near == nil {
+		var vals [][]byte
+		err := c.call(ctx, func(ctx context.Context) (err error) {
+			vals, err = c.store.get(ctx, keys)
+			return err
+		})
+		return refs, vals, err
+	}
+	// The near store first (in the process: it cannot fail), then the store
+	// for what it lacks, whose answers it keeps.
+	vals, _ := near.get(ctx, keys)
+	var farKeys []string
+	var farAt []int
+	for i, v := range vals {
+		if v == nil {
+			farKeys, farAt = append(farKeys, keys[i]), append(farAt, i)
+		}
+	}
+	if len(farKeys) == 0 {
+		return refs, vals, nil
+	}
+	var far [][]byte
 	err := c.call(ctx, func(ctx context.Context) (err error) {
-		vals, err = c.store.get(ctx, keys)
+		far, err = c.store.get(ctx, farKeys)
 		return err
 	})
-	return refs, vals, err
+	if err != nil {
+		return refs, nil, err
+	}
+	var found []entry
+	for j, v := range far {
+		vals[farAt[j]] = v
+		if v != nil {
+			found = append(found, entry{key: farKeys[j], value: v})
+		}
+	}
+	c.keepNear(k, found)
+	return refs, vals, nil
+}
+
+// nearFor is the in-process store kept in front of Redis for entries of kind
+// k (threads: see Options.ThreadNearTTL), or nil.
+func (c *Cache) nearFor(k kind) *memoryStore {
+	if k != kindThread {
+		return nil
+	}
+	return c.near
+}
+
+// keepNear copies entries of kind k, as read from or written to the store,
+// into its near store for ThreadNearTTL, a not-found for no longer than
+// NegativeTTL. The values are the encoded bytes, so every hit decodes a copy
+// of its own.
+func (c *Cache) keepNear(k kind, entries []entry) {
+	near := c.nearFor(k)
+	if near == nil || len(entries) == 0 {
+		return
+	}
+	kept := make([]entry, 0, len(entries))
+	for _, e := range entries {
+		ttl := c.opts.ThreadNearTTL
+		if isNegative(e.value) {
+			if c.opts.NegativeTTL <= 0 {
+				continue // this instance caches no not-found; another one wrote it
+			}
+			ttl = min(ttl, c.opts.NegativeTTL)
+		}
+		kept = append(kept, entry{key: e.key, value: e.value, ttl: ttl})
+	}
+	_ = near.set(context.Background(), kept) // in the process: it cannot fail
 }
 
 // dedupe returns refs without repeats, in first-seen order; refs itself when

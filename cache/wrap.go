@@ -51,12 +51,6 @@ func (w *cached) Rooms(ctx context.Context, refs []string) (map[string]*model.Ro
 // remembered for NegativeTTL; malformed refs and other errors are not cached.
 func (w *cached) Thread(ctx context.Context, k model.ThreadKind, ref string) (*model.Thread, error) {
 	id := string(k) + ":" + ref
-	if th, known := w.c.nearThread(w.scope, id); known {
-		if th == nil {
-			return nil, &model.Error{Code: model.CodeNotFound, Provider: w.Provider.Info().ID, Message: "thread not found"}
-		}
-		return th, nil
-	}
 	found, err := lookup(ctx, w.c, w.scope, kindThread, []string{id}, 1, func(ctx context.Context, _ []string) (map[string]*model.Thread, error) {
 		th, err := w.Provider.Thread(ctx, k, ref)
 		switch {
@@ -71,7 +65,6 @@ func (w *cached) Thread(ctx context.Context, k model.ThreadKind, ref string) (*m
 		return nil, err
 	}
 	th, ok := found[id]
-	w.c.keepNearThread(w.scope, id, th)
 	if !ok {
 		return nil, &model.Error{Code: model.CodeNotFound, Provider: w.Provider.Info().ID, Message: "thread not found"}
 	}
@@ -303,6 +296,7 @@ func writeBack[T comparable](ctx context.Context, c *Cache, scope string, k kind
 	if len(entries) == 0 {
 		return
 	}
+	c.keepNear(k, entries)
 	_ = c.call(ctx, func(ctx context.Context) error { return c.store.set(ctx, entries) })
 }
 
