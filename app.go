@@ -113,7 +113,10 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 // openStores connects Redis when configured, and builds the cache and bus on
 // it, or in memory otherwise.
 func (a *App) openStores() error {
-	cacheOpts := cache.Options{Logger: a.log, Registerer: a.metrics.reg, TTL: a.cfg.Cache.TTL.D()}
+	cacheOpts := cache.Options{Logger: a.log, Registerer: a.metrics.reg, TTL: a.cfg.Cache.TTL.D(), NearTTL: a.cfg.Cache.NearTTL.D()}
+	if cacheOpts.NearTTL < 0 {
+		cacheOpts.NearTTL = -1 // cache.Options' "off"
+	}
 	busOpts := events.Options{Logger: a.log, Registerer: a.metrics.reg}
 	if a.cfg.Redis.URL != "" {
 		client, err := cache.NewRedisClient(a.cfg.Redis.URL)
@@ -129,6 +132,7 @@ func (a *App) openStores() error {
 		return err
 	}
 	a.cache = c
+	a.closers = append(a.closers, func() { _ = c.Close() }) // before the Redis client's: closers run last first
 	if a.redis != nil {
 		// The cache's Ping also closes its breaker when Redis answers, so the
 		// cache is back in use as soon as readiness sees Redis.

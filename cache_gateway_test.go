@@ -12,6 +12,7 @@ import (
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/redistest"
+	"github.com/commentgraph/commentgraph/providers/aelyst/aelysttest"
 	"github.com/commentgraph/commentgraph/providers/klink/klinktest"
 	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
 	"github.com/commentgraph/commentgraph/providers/ziik/ziiktest"
@@ -196,5 +197,58 @@ func TestSecretsStayOutOfLogsAndMetrics(t *testing.T) {
 		if strings.Contains(metricsBody, secret) {
 			t.Errorf("/metrics holds %q", secret)
 		}
+	}
+}
+
+// Two gateway instances on one Redis each keep the contact room in their
+// own memory. A webhook reaching only instance A says the contact was
+// renamed: instance B answers the new name too, long before its copy would
+// have expired, because A announces the change and B drops its copy.
+func TestWebhookToOneInstanceRefreshesTheOthersCopy(t *testing.T) {
+	r := redistest.MustStart(t)
+	ae := aelysttest.NewServer(aelysttest.Options{})
+	t.Cleanup(ae.Close)
+	ae.AddContact(aelysttest.Contact{ID: 2002, FirstName: "Mateo", LastName: "García"})
+	cfg := func() *config.Config {
+		c := newTestConfig(t, config.Provider{ID: "aelyst", Kind: "aelyst", BaseURL: ae.URL, Token: aelysttest.DefaultToken, WebhookSecret: "whsec-aelyst"})
+		c.Redis.URL = r.URL
+		c.Cache.TTL = config.Duration(time.Hour)
+		c.Cache.NearTTL = config.Duration(time.Hour) // only the announcement can refresh B's copy
+		return c
+	}
+	a := MustStartGateway(t, cfg())
+	b := MustStartGateway(t, cfg())
+	q := `query { room(provider: "aelyst", ref: "2002") { name } }`
+	name := func(g *gateway) string {
+		t.Helper()
+		resp := g.query(q, nil)
+		resp.mustNoErrors(t)
+		var out struct{ Room struct{ Name string } }
+		resp.decode(t, &out)
+		return out.Room.Name
+	}
+	for _, g := range []*gateway{a, b, b} {
+		if n := name(g); n != "Mateo García" {
+			t.Fatalf("name = %q", n)
+		}
+	}
+
+	ae.SetWebhook(a.url+"/webhooks/aelyst", "whsec-aelyst")
+	ae.AddContact(aelysttest.Contact{ID: 2002, FirstName: "Mateo", LastName: "García Ruiz"})
+	// A answers from what the webhook said as soon as the delivery is acknowledged.
+	for deadline := time.Now().Add(5 * time.Second); len(ae.Deliveries()) == 0 || ae.Deliveries()[0].Status != http.StatusOK; {
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook not acknowledged: %+v", ae.Deliveries())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := name(a); n != "Mateo García Ruiz" {
+		t.Fatalf("instance A, after the webhook: %q", n)
+	}
+	for deadline := time.Now().Add(5 * time.Second); name(b) != "Mateo García Ruiz"; {
+		if time.Now().After(deadline) {
+			t.Fatal("instance B kept its copy of the contact: the change was not announced to it")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

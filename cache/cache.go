@@ -21,11 +21,15 @@ package cache
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
@@ -43,7 +47,15 @@ type Cache struct {
 	m     *metrics
 	// near keeps thread entries in the process in front of Redis (see
 	// Options.ThreadNearTTL); nil without Redis or when disabled.
-	near *memoryStore
+	near *nearStore
+	// dirNear does the same for users and rooms (Options.NearTTL), served
+	// only while listenForDrops hears the other instances' drops; nil without
+	// Redis or when disabled.
+	dirNear       *nearStore
+	instance      string             // tells this cache's drops from the others'
+	stopListening context.CancelFunc // nil when not listening
+	subscription  atomic.Pointer[redis.PubSub]
+	listenDone    chan struct{}
 
 	mu       sync.Mutex
 	inflight map[string]*flight // by key: the upstream fetch under way for it
@@ -64,7 +76,14 @@ func New(opts Options) (*Cache, error) {
 		c.br = &breaker{now: o.Now, backoff: o.Backoff}
 		c.m = newMetrics(c.br.healthy)
 		if o.ThreadNearTTL > 0 {
-			c.near = newMemoryStore(o.Now, maxNearThreads)
+			c.near = newNearStore(o.Now, maxNearThreads, o.ThreadNearTTL, true)
+		}
+		if o.NearTTL > 0 {
+			c.dirNear = newNearStore(o.Now, maxNearEntries, min(o.NearTTL, o.TTL), false)
+			c.instance = rand.Text()
+			ctx, cancel := context.WithCancel(context.Background())
+			c.stopListening, c.listenDone = cancel, make(chan struct{})
+			go c.listenForDrops(ctx)
 		}
 	} else {
 		c.store = newMemoryStore(o.Now, o.MaxEntries)
@@ -142,7 +161,7 @@ func (c *Cache) jittered(d time.Duration) time.Duration {
 	if c.opts.Jitter == 0 {
 		return d
 	}
-	j := time.Duration(float64(d) * (1 + c.opts.Jitter*(2*rand.Float64()-1)))
+	j := time.Duration(float64(d) * (1 + c.opts.Jitter*(2*mrand.Float64()-1)))
 	return max(j, time.Millisecond)
 }
 
@@ -160,8 +179,13 @@ func (c *Cache) Invalidate(ctx context.Context, scope string, userRefs, roomRefs
 	if len(keys) == 0 {
 		return nil
 	}
-	if err := c.call(ctx, func(ctx context.Context) error { return c.store.del(ctx, keys) }); err != nil {
+	err := c.call(ctx, func(ctx context.Context) error { return c.store.del(ctx, keys) })
+	c.dropLocal(keys)
+	if err != nil {
 		return fmt.Errorf("cache: invalidate: %w", err)
+	}
+	if err := c.publishDrops(ctx, keys); err != nil {
+		return fmt.Errorf("cache: invalidate: announce to other instances: %w", err)
 	}
 	return nil
 }
@@ -190,8 +214,17 @@ func (c *Cache) Refresh(ctx context.Context, scope string, users []*model.User, 
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := c.call(ctx, func(ctx context.Context) error { return c.store.set(ctx, entries) }); err != nil {
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i] = e.key
+	}
+	err := c.call(ctx, func(ctx context.Context) error { return c.store.set(ctx, entries) })
+	c.dropLocal(keys)
+	if err != nil {
 		return fmt.Errorf("cache: refresh: %w", err)
+	}
+	if err := c.publishDrops(ctx, keys); err != nil {
+		return fmt.Errorf("cache: refresh: announce to other instances: %w", err)
 	}
 	return nil
 }
@@ -284,7 +317,8 @@ func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []strin
 	}
 	// The near store first (in the process: it cannot fail), then the store
 	// for what it lacks, whose answers it keeps.
-	vals, _ := near.get(ctx, keys)
+	since := near.generation()
+	vals, _ := near.mem.get(ctx, keys)
 	var farKeys []string
 	var farAt []int
 	for i, v := range vals {
@@ -310,40 +344,45 @@ func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []strin
 			found = append(found, entry{key: farKeys[j], value: v})
 		}
 	}
-	c.keepNear(k, found)
+	c.keepNear(k, found, since)
 	return refs, vals, nil
 }
 
 // nearFor is the in-process store kept in front of Redis for entries of kind
-// k (threads: see Options.ThreadNearTTL), or nil.
-func (c *Cache) nearFor(k kind) *memoryStore {
-	if k != kindThread {
+// k (threads: Options.ThreadNearTTL; users and rooms: Options.NearTTL), or nil
+// when there is none or it may not be used now.
+func (c *Cache) nearFor(k kind) *nearStore {
+	var n *nearStore
+	switch k {
+	case kindThread:
+		n = c.near
+	case kindUser, kindRoom:
+		n = c.dirNear
+	}
+	if n == nil || !n.live.Load() {
 		return nil
 	}
-	return c.near
+	return n
+}
+
+// nearGeneration is what to pass to keepNear for entries of kind k read or
+// fetched from now.
+func (c *Cache) nearGeneration(k kind) uint64 {
+	if n := c.nearFor(k); n != nil {
+		return n.generation()
+	}
+	return 0
 }
 
 // keepNear copies entries of kind k, as read from or written to the store,
-// into its near store for ThreadNearTTL, a not-found for no longer than
-// NegativeTTL. The values are the encoded bytes, so every hit decodes a copy
-// of its own.
-func (c *Cache) keepNear(k kind, entries []entry) {
+// into its near store, unless an entry was dropped there since generation
+// since (see nearStore).
+func (c *Cache) keepNear(k kind, entries []entry, since uint64) {
 	near := c.nearFor(k)
 	if near == nil || len(entries) == 0 {
 		return
 	}
-	kept := make([]entry, 0, len(entries))
-	for _, e := range entries {
-		ttl := c.opts.ThreadNearTTL
-		if isNegative(e.value) {
-			if c.opts.NegativeTTL <= 0 {
-				continue // this instance caches no not-found; another one wrote it
-			}
-			ttl = min(ttl, c.opts.NegativeTTL)
-		}
-		kept = append(kept, entry{key: e.key, value: e.value, ttl: ttl})
-	}
-	_ = near.set(context.Background(), kept) // in the process: it cannot fail
+	near.keep(entries, since, c.opts.NegativeTTL)
 }
 
 // dedupe returns refs without repeats, in first-seen order; refs itself when

@@ -333,6 +333,12 @@ func openRedis(t *testing.T, o Options) *env {
 	rdb.AddHook(hook)
 	clk := newClock()
 	o.Redis, o.Now = rdb, clk.Now
+	if o.NearTTL == 0 {
+		// The users and rooms near store turns on when its subscription is
+		// confirmed, asynchronously: tests counting Redis reads would race
+		// it. The near store's own tests ask for it.
+		o.NearTTL = -1
+	}
 	if o.CallTimeout == 0 {
 		// Generous for a loaded test machine; the slow-Redis test sets its own.
 		o.CallTimeout = 2 * time.Second

@@ -78,6 +78,19 @@ type Options struct {
 	// default: 5 seconds; -1 disables it.
 	ThreadNearTTL time.Duration
 
+	// NearTTL is how long a user or room, once read from Redis or fetched, is
+	// also kept in this process, so a page whose users are all cached costs
+	// no Redis round trip at all. Entries changed through Refresh or
+	// Invalidate on any instance are dropped on every instance: each one
+	// publishes the keys it changed and listens for the others'. The copies
+	// are served only while that subscription is known to be up; from each
+	// (re)subscribe, and whenever it fails, they are cleared, so a drop is
+	// never missed with copies held. A Redis entry expiring by its TTL may
+	// still be served from here for up to NearTTL. Ignored without Redis.
+	//
+	// default: 10 seconds; -1 disables it. Values above TTL are treated as TTL.
+	NearTTL time.Duration
+
 	// MaxEntries caps the in-memory LRU (Redis == nil); the least recently used
 	// entry goes first. Ignored with Redis, whose own maxmemory policy applies.
 	//
@@ -102,6 +115,11 @@ type Options struct {
 	//
 	// default (nil): not registered; Stats still counts.
 	Registerer prometheus.Registerer
+
+	// nearHook, in tests, hears the users and rooms near store's events:
+	// "near-on" (subscribed: served from now), "near-off" (subscription lost:
+	// cleared, not served), "dropped" (another instance's drop applied).
+	nearHook func(event string)
 }
 
 const (
@@ -114,6 +132,9 @@ const (
 	defaultMaxEntries  = 100_000
 
 	defaultThreadNearTTL = 5 * time.Second
+	defaultNearTTL       = 10 * time.Second
+	// maxNearEntries bounds the in-process users and rooms in Redis mode.
+	maxNearEntries = 50_000
 	// maxNearThreads bounds the in-process thread entries in Redis mode; a
 	// gateway serves far fewer threads within ThreadNearTTL.
 	maxNearThreads = 10_000
@@ -161,6 +182,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.Backoff = defaultBackoff
 	}
 	if o.ThreadNearTTL, err = defaultOrOff("ThreadNearTTL", o.ThreadNearTTL, defaultThreadNearTTL); err != nil {
+		return o, err
+	}
+	if o.NearTTL, err = defaultOrOff("NearTTL", o.NearTTL, defaultNearTTL); err != nil {
 		return o, err
 	}
 	if o.MaxEntries < 0 {

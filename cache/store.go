@@ -193,3 +193,11 @@ func (s *memoryStore) len() int {
 	defer s.mu.Unlock()
 	return s.lru.Len()
 }
+
+// clear drops every entry.
+func (s *memoryStore) clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lru.Init()
+	clear(s.items)
+}

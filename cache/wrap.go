@@ -77,6 +77,7 @@ type fetchFunc[T any] func(context.Context, []string) (map[string]T, error)
 // absent means does not exist): one cache read for the whole batch, then one
 // shared upstream fetch for the misses.
 func lookup[T comparable](ctx context.Context, c *Cache, scope string, k kind, refs []string, maxBatch int, fetch fetchFunc[T]) (map[string]T, error) {
+	since := c.nearGeneration(k)
 	refs, vals, err := readBatch(ctx, c, scope, k, refs)
 	out := make(map[string]T, len(refs))
 	if len(refs) == 0 {
@@ -115,7 +116,7 @@ func lookup[T comparable](ctx context.Context, c *Cache, scope string, k kind, r
 	if len(missing) == 0 {
 		return out, nil
 	}
-	fetched, err := fetchShared(ctx, c, scope, k, missing, maxBatch, fetch)
+	fetched, err := fetchShared(ctx, c, scope, k, missing, maxBatch, since, fetch)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ type flight struct {
 // fetchShared fetches refs upstream with at most one fetch per key in flight
 // in the process: keys another look-up is already fetching are waited for,
 // the rest are fetched here (in MaxBatch chunks) and written back.
-func fetchShared[T comparable](ctx context.Context, c *Cache, scope string, k kind, refs []string, maxBatch int, fetch fetchFunc[T]) (map[string]T, error) {
+func fetchShared[T comparable](ctx context.Context, c *Cache, scope string, k kind, refs []string, maxBatch int, since uint64, fetch fetchFunc[T]) (map[string]T, error) {
 	var own []string
 	var ownFlights []*flight
 	var ownKeys []string
@@ -165,7 +166,7 @@ func fetchShared[T comparable](ctx context.Context, c *Cache, scope string, k ki
 			return nil, err
 		}
 		pick(out, found, own)
-		writeBack(ctx, c, scope, k, own, found)
+		writeBack(ctx, c, scope, k, own, found, since)
 	}
 
 	var retry []string
@@ -194,7 +195,7 @@ func fetchShared[T comparable](ctx context.Context, c *Cache, scope string, k ki
 			return nil, err
 		}
 		pick(out, found, retry)
-		writeBack(ctx, c, scope, k, retry, found)
+		writeBack(ctx, c, scope, k, retry, found, since)
 	}
 	return out, nil
 }
@@ -277,7 +278,7 @@ func pick[T comparable](out, found map[string]T, refs []string) {
 // writeBack stores what the upstream said about refs in one round trip: the
 // found with TTL, the rest as not-found with NegativeTTL. A failure is only
 // counted; the request already has its answer.
-func writeBack[T comparable](ctx context.Context, c *Cache, scope string, k kind, refs []string, found map[string]T) {
+func writeBack[T comparable](ctx context.Context, c *Cache, scope string, k kind, refs []string, found map[string]T, since uint64) {
 	var zero T
 	entries := make([]entry, 0, len(refs))
 	for _, r := range refs {
@@ -296,7 +297,7 @@ func writeBack[T comparable](ctx context.Context, c *Cache, scope string, k kind
 	if len(entries) == 0 {
 		return
 	}
-	c.keepNear(k, entries)
+	c.keepNear(k, entries, since)
 	_ = c.call(ctx, func(ctx context.Context) error { return c.store.set(ctx, entries) })
 }
 

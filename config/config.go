@@ -110,6 +110,10 @@ type Loaders struct {
 type Cache struct {
 	// TTL of a cached user or room. Default 5m.
 	TTL Duration `yaml:"ttl"`
+	// NearTTL is how long, with Redis, each instance also keeps a user or room
+	// in its own memory; a webhook or event changing one drops it on every
+	// instance. Default 10s; a negative duration (-1s) turns it off.
+	NearTTL Duration `yaml:"nearTTL"`
 	// Disabled sends every look-up upstream (benchmark baseline). Default false.
 	Disabled bool `yaml:"disabled"`
 }
