@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 )
@@ -23,21 +25,25 @@ import (
 var (
 	concurrency = flag.Int("bench.concurrency", 64, "closed-loop workers, each sending the query again as soon as it is answered (64: enough that every configuration is CPU-bound at 10 ms upstream, so req/s compares capacity, not the worker count)")
 	latencies   = flag.String("bench.latencies", "0ms,2ms,10ms", "upstream latencies the emulators add to every request, comma-separated")
-	configNames = flag.String("bench.configs", "redis,memory,naive", "configurations to run, comma-separated: redis, memory, naive")
+	configNames = flag.String("bench.configs", "redis,memory,naive", "configurations to run, comma-separated: redis, memory, naive, redis-nonear (Redis without the in-process copies of users and rooms)")
 	profileDir  = flag.String("bench.allocprofile", "", "directory: build the gateway with pprof and save each configuration's allocation profile there (<config>-base.pprof at start, <config>.pprof at the end) and a 5 s CPU profile under load at 0 ms upstream (<config>-cpu.pprof)")
 )
 
 // benchConfig is one gateway configuration the benchmark compares.
 type benchConfig struct {
-	name  string
-	redis bool // cache in a private Redis (redistest)
-	naive bool // loaders.disabled + cache.disabled
+	name   string
+	redis  bool // cache in a private Redis (redistest)
+	noNear bool // with redis: cache.nearTTL off, every look-up reads Redis
+	naive  bool // loaders.disabled + cache.disabled
 }
 
+// allConfigs are the configurations -bench.configs can name; the default runs
+// the first three.
 var allConfigs = []benchConfig{
 	{name: "redis", redis: true},
 	{name: "memory"},
 	{name: "naive", naive: true},
+	{name: "redis-nonear", redis: true, noNear: true},
 }
 
 // BenchmarkComments50 runs the real gateway binary against the emulators and
@@ -54,6 +60,8 @@ var allConfigs = []benchConfig{
 //	gw_cpu_ms/op       CPU the gateway process used per query
 //	                   (process_cpu_seconds_total from its /metrics)
 //	bench_cpu_ms/op    CPU this process (load generator, emulators) used
+//	redis_cmds/query   commands the cache's Redis processed per query
+//	                   (INFO total_commands_processed; Redis configurations)
 //
 // -benchmem's B/op and allocs/op count this process (load generator and
 // emulators), not the gateway.
@@ -87,14 +95,22 @@ func BenchmarkComments50(b *testing.B) {
 	// run, apart: on a shared machine the background load drifts.
 	type running struct {
 		benchConfig
-		g *gateway
-		l *loader
+		g   *gateway
+		l   *loader
+		rdb *redis.Client // the cache's Redis, to count its commands; nil without
 	}
 	var gws []running
 	for _, c := range configs {
-		gc := gatewayConfig{Naive: c.naive}
+		gc := gatewayConfig{Naive: c.naive, NoNear: c.noNear}
+		var rdb *redis.Client
 		if c.redis {
 			gc.RedisURL = redistest.MustStart(b).URL
+			opt, err := redis.ParseURL(gc.RedisURL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rdb = redis.NewClient(opt)
+			b.Cleanup(func() { _ = rdb.Close() })
 		}
 		g := mustStartGateway(b, bin, w, gc, profiling)
 		if profiling {
@@ -102,7 +118,7 @@ func BenchmarkComments50(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		gws = append(gws, running{c, g, newLoader(g.URL+"/query", body, *concurrency)})
+		gws = append(gws, running{c, g, newLoader(g.URL+"/query", body, *concurrency), rdb})
 	}
 	direct, err := newDirectLoader(w, *concurrency)
 	if err != nil {
@@ -111,7 +127,7 @@ func BenchmarkComments50(b *testing.B) {
 	for _, lat := range lats {
 		b.Run("upstream="+fmtMillis(lat), func(b *testing.B) {
 			for _, r := range gws {
-				b.Run(r.name, func(b *testing.B) { measure(b, w, r.g, r.l, lat) })
+				b.Run(r.name, func(b *testing.B) { measure(b, w, r.g, r.l, r.rdb, lat) })
 			}
 			b.Run("direct", func(b *testing.B) { measureDirect(b, w, direct, lat) })
 		})
@@ -129,8 +145,9 @@ func BenchmarkComments50(b *testing.B) {
 }
 
 // measure runs b.N queries at upstream latency lat after a warm-up that fills
-// the cache and opens the connections, and reports the figures.
-func measure(b *testing.B, w *World, g *gateway, l *loader, lat time.Duration) {
+// the cache and opens the connections, and reports the figures; with rdb, the
+// Redis commands the gateway sent per query too.
+func measure(b *testing.B, w *World, g *gateway, l *loader, rdb *redis.Client, lat time.Duration) {
 	ctx := context.Background()
 	w.SetLatency(lat)
 	if err := l.checkOnce(ctx); err != nil {
@@ -150,6 +167,10 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, lat time.Duration) {
 		b.Fatal(err)
 	}
 	calls0 := w.TotalCalls()
+	cmds0, err := redisCommands(ctx, rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
 	self0 := selfCPU()
 
 	b.ResetTimer()
@@ -163,6 +184,10 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, lat time.Duration) {
 
 	self := selfCPU() - self0
 	calls := w.TotalCalls() - calls0
+	cmds1, err := redisCommands(ctx, rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
 	s2, err := g.stats(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -173,6 +198,10 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, lat time.Duration) {
 	b.ReportMetric(millis(percentile(durations, 50)), "p50_ms")
 	b.ReportMetric(millis(percentile(durations, 99)), "p99_ms")
 	b.ReportMetric(float64(calls)/n, "upstream_calls/op")
+	if rdb != nil {
+		// Each INFO counts itself once, before it is answered.
+		b.ReportMetric(float64(cmds1-cmds0-1)/n, "redis_cmds/query")
+	}
 	b.ReportMetric(max(0, s2.Mallocs-s1.Mallocs-scrape)/n, "allocs/query")
 	// Where the two cores went: the gateway process, and this one (load
 	// generator and emulators). Their sum per query bounds req/s on a
@@ -289,6 +318,27 @@ func profileCPU(ctx context.Context, w *World, g *gateway, l *loader, path strin
 	return err
 }
 
+// redisCommands is the commands rdb's server has processed (INFO's
+// total_commands_processed, counting this INFO); 0 without rdb. A pipeline
+// counts each of its commands.
+func redisCommands(ctx context.Context, rdb *redis.Client) (int64, error) {
+	if rdb == nil {
+		return 0, nil
+	}
+	info, err := rdb.Info(ctx, "stats").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO: %w", err)
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
+			var n int64
+			_, err := fmt.Sscan(v, &n)
+			return n, err
+		}
+	}
+	return 0, errors.New("redis INFO: no total_commands_processed")
+}
+
 // selfCPU is the CPU time this process has used, user and system.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
@@ -320,7 +370,7 @@ func pickConfigs(s string) ([]benchConfig, error) {
 		name = strings.TrimSpace(name)
 		i := slices.IndexFunc(allConfigs, func(c benchConfig) bool { return c.name == name })
 		if i < 0 {
-			return nil, fmt.Errorf("-bench.configs: %q is not redis, memory or naive", name)
+			return nil, fmt.Errorf("-bench.configs: %q is not redis, memory, naive or redis-nonear", name)
 		}
 		out = append(out, allConfigs[i])
 	}

@@ -36,6 +36,7 @@ type gateway struct {
 type gatewayConfig struct {
 	RedisURL string // empty: in-memory cache
 	Naive    bool   // loaders.disabled + cache.disabled
+	NoNear   bool   // cache.nearTTL: -1s
 }
 
 // pprofOverlay is added to package main, at build time only, when the
@@ -206,6 +207,9 @@ func configYAML(w *World, gc gatewayConfig) []byte {
 		"loaders":   map[string]any{"disabled": gc.Naive},
 		"cache":     map[string]any{"disabled": gc.Naive},
 		"providers": providers,
+	}
+	if gc.NoNear {
+		cfg["cache"] = map[string]any{"disabled": gc.Naive, "nearTTL": "-1s"}
 	}
 	if gc.RedisURL != "" {
 		cfg["redis"] = map[string]any{"url": gc.RedisURL}

@@ -99,6 +99,7 @@ func TestConfigYAMLIsWhatTheGatewayReads(t *testing.T) {
 		{"memory", gatewayConfig{}},
 		{"redis", gatewayConfig{RedisURL: "redis://127.0.0.1:6390/0"}},
 		{"naive", gatewayConfig{Naive: true}},
+		{"redis-nonear", gatewayConfig{RedisURL: "redis://127.0.0.1:6390/0", NoNear: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := config.Parse(configYAML(w, tc.gc), func(string) (string, bool) { return "", false })
@@ -107,6 +108,9 @@ func TestConfigYAMLIsWhatTheGatewayReads(t *testing.T) {
 			}
 			if cfg.Redis.URL != tc.gc.RedisURL || cfg.Loaders.Disabled != tc.gc.Naive || cfg.Cache.Disabled != tc.gc.Naive {
 				t.Errorf("redis %q loaders.disabled %v cache.disabled %v, want %+v", cfg.Redis.URL, cfg.Loaders.Disabled, cfg.Cache.Disabled, tc.gc)
+			}
+			if off := cfg.Cache.NearTTL < 0; off != tc.gc.NoNear {
+				t.Errorf("cache.nearTTL %v, want off: %v", cfg.Cache.NearTTL.D(), tc.gc.NoNear)
 			}
 			if len(cfg.Providers) != 2 {
 				t.Fatalf("providers = %+v", cfg.Providers)
