@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -50,15 +51,14 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
+		writeResponse(w, http.StatusOK, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
 		return
 	}
 	var params graphql.RawParams
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&params); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("json request body could not be decoded: %+v body:%s", err, string(body))}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("json request body could not be decoded: %+v body:%s", err, string(body))}))
 		return
 	}
 	params.Headers = r.Header
@@ -73,12 +73,11 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 				status = http.StatusBadRequest
 			}
 		}
-		w.WriteHeader(status)
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		writeResponse(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
+	writeResponse(w, http.StatusOK, responses(ctx))
 }
 
 // responseContentType negotiates as gqlgen does: application/json unless
@@ -103,12 +102,22 @@ func responseContentType(r *http.Request) string {
 	return contentTypeGraphQLResponse
 }
 
-// writeResponse writes resp as json.Marshal would (the same members, in the
-// same order, omitted when empty), with the data as the executor wrote it.
-func writeResponse(w io.Writer, resp *graphql.Response) {
+// writeResponse answers status with resp, in one Write and with a
+// Content-Length: without one, net/http frames a page larger than its 2 KiB
+// buffer as chunks and sends it in one more write(2) (three for a page of
+// 50 comments instead of two).
+func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
+	b := responseJSON(resp)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// responseJSON is resp as json.Marshal would write it (the same members, in
+// the same order, omitted when empty), with the data as the executor wrote it.
+func responseJSON(resp *graphql.Response) []byte {
 	if resp == nil {
-		_, _ = io.WriteString(w, "null")
-		return
+		return []byte("null")
 	}
 	var b bytes.Buffer
 	b.Grow(len(resp.Data) + 64)
@@ -141,7 +150,7 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 		writeMember(&b, resp.Extensions)
 	}
 	b.WriteByte('}')
-	_, _ = w.Write(b.Bytes())
+	return b.Bytes()
 }
 
 func writeMember(b *bytes.Buffer, v any) {

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -46,13 +48,14 @@ func TestPostTransportAnswersAsGqlgens(t *testing.T) {
 		{name: "no query", body: `{}`},
 		{name: "a mutation over POST", body: `{"query":"mutation { createComment(input: {thread: \"x\", text: \"hi\"}) { clientMutationId } }"}`},
 		{name: "JSON with a charset", body: `{"query":"{ __typename }"}`, contentType: "application/json; charset=utf-8"},
+		{name: "an answer larger than net/http's buffers", body: `{"query":"{ ` + aliases(600) + ` }"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ct := tc.contentType
 			if ct == "" {
 				ct = "application/json"
 			}
-			post := func(url string) (int, string, any) {
+			post := func(url string, framed bool) (int, string, any) {
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(tc.body))
 				req.Header.Set("Content-Type", ct)
 				if tc.accept != "" {
@@ -64,14 +67,19 @@ func TestPostTransportAnswersAsGqlgens(t *testing.T) {
 				}
 				defer res.Body.Close()
 				raw, _ := io.ReadAll(res.Body)
+				// Ours says how long the answer is, whatever its size, so it
+				// goes out unchunked, in one write after the header.
+				if framed && (res.ContentLength != int64(len(raw)) || len(res.TransferEncoding) > 0) {
+					t.Errorf("Content-Length %d, Transfer-Encoding %v for an answer of %d bytes", res.ContentLength, res.TransferEncoding, len(raw))
+				}
 				var v any
 				if err := json.Unmarshal(raw, &v); err != nil {
 					t.Fatalf("%s answered no JSON: %q", url, raw)
 				}
 				return res.StatusCode, res.Header.Get("Content-Type"), v
 			}
-			ws, wct, wv := post(theirs.URL)
-			gs, gct, gv := post(ours.URL)
+			ws, wct, wv := post(theirs.URL, false)
+			gs, gct, gv := post(ours.URL, true)
 			if gs != ws || gct != wct {
 				t.Errorf("status %d %q, gqlgen's POST answers %d %q", gs, gct, ws, wct)
 			}
@@ -80,4 +88,13 @@ func TestPostTransportAnswersAsGqlgens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// aliases is n aliased __typename fields: an answer of about 20 bytes each.
+func aliases(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "a%d: __typename ", i)
+	}
+	return b.String()
 }
