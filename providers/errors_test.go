@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,15 +80,59 @@ func TestCallerMapsUpstreamAnswers(t *testing.T) {
 	}
 }
 
-func TestCallerRefusesOversizedAnswers(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`"` + strings.Repeat("x", 2048) + `"`))
-	}))
-	defer srv.Close()
-	c := &providers.Caller{Provider: "p", BaseURL: srv.URL, MaxBody: 1024}
-	_, err := c.Do(context.Background(), providers.Request{Method: "GET", Path: "/"})
-	if !model.IsCode(err, model.CodeUpstreamUnavailable) {
-		t.Errorf("err = %v", err)
+// The answer is read whole up to MaxBody, whether the upstream says its
+// length (read into one buffer of that size) or not (chunked); beyond it, or
+// cut short, it is an upstream failure.
+func TestCallerReadsAnswersUpToMaxBody(t *testing.T) {
+	const max = 1024
+	body := func(n int) string { return `"` + strings.Repeat("x", n-2) + `"` }
+	for _, tc := range []struct {
+		name    string
+		size    int
+		length  bool // send a Content-Length
+		cut     int  // with length: close the connection after this many bytes
+		wantErr model.Code
+	}{
+		{name: "at the limit, with a length", size: max, length: true},
+		{name: "at the limit, chunked", size: max},
+		{name: "over the limit, with a length", size: 2048, length: true, wantErr: model.CodeUpstreamUnavailable},
+		{name: "over the limit, chunked", size: 2048, wantErr: model.CodeUpstreamUnavailable},
+		{name: "shorter than its length", size: 900, length: true, cut: 100, wantErr: model.CodeUpstreamUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := body(tc.size)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !tc.length {
+					w.(http.Flusher).Flush() // no length: chunked
+					w.Write([]byte(b))
+					return
+				}
+				w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+				if tc.cut > 0 {
+					w.Write([]byte(b[:tc.cut]))
+					w.(http.Flusher).Flush()
+					conn, _, _ := w.(http.Hijacker).Hijack()
+					conn.Close()
+					return
+				}
+				w.Write([]byte(b))
+			}))
+			defer srv.Close()
+			c := &providers.Caller{Provider: "p", BaseURL: srv.URL, MaxBody: max}
+			resp, err := c.Do(context.Background(), providers.Request{Method: "GET", Path: "/"})
+			if tc.wantErr != "" {
+				if !model.IsCode(err, tc.wantErr) {
+					t.Errorf("err = %v, want %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(resp.Body) != b {
+				t.Errorf("got %d bytes, want the %d sent", len(resp.Body), len(b))
+			}
+		})
 	}
 }
 
