@@ -60,6 +60,8 @@ var allConfigs = []benchConfig{
 //	gw_cpu_ms/op       CPU the gateway process used per query
 //	                   (process_cpu_seconds_total from its /metrics)
 //	bench_cpu_ms/op    CPU this process (load generator, emulators) used
+//	gw_rw_syscalls/query  read and write system calls of the gateway process
+//	                   (/proc/<pid>/io syscr + syscw; Linux)
 //	redis_cmds/query   commands the cache's Redis processed per query
 //	                   (INFO total_commands_processed; Redis configurations)
 //
@@ -203,6 +205,9 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, rdb *redis.Client, l
 		b.ReportMetric(float64(cmds1-cmds0-1)/n, "redis_cmds/query")
 	}
 	b.ReportMetric(max(0, s2.Mallocs-s1.Mallocs-scrape)/n, "allocs/query")
+	if s2.Syscalls > 0 {
+		b.ReportMetric(max(0, s2.Syscalls-s1.Syscalls-(s1.Syscalls-s0.Syscalls))/n, "gw_rw_syscalls/query")
+	}
 	// Where the two cores went: the gateway process, and this one (load
 	// generator and emulators). Their sum per query bounds req/s on a
 	// machine this size whatever the gateway's latency.

@@ -221,11 +221,34 @@ func configYAML(w *World, gc gatewayConfig) []byte {
 	return out
 }
 
-// processStats is what the benchmark reads of the gateway process from its
-// /metrics: cumulative heap objects allocated and CPU seconds used.
+// processStats is what the benchmark reads of the gateway process: from its
+// /metrics, cumulative heap objects allocated and CPU seconds used; from
+// /proc/<pid>/io, the read and write system calls it has made.
 type processStats struct {
 	Mallocs    float64 // go_memstats_mallocs_total
 	CPUSeconds float64 // process_cpu_seconds_total
+	Syscalls   float64 // syscr + syscw; 0 where /proc/<pid>/io cannot be read
+}
+
+// ioSyscalls is the read and write system calls process pid has made
+// (syscr + syscw of /proc/<pid>/io), or 0 when that cannot be read.
+func ioSyscalls(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	var n float64
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		if k == "syscr" || k == "syscw" {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0
+			}
+			n += f
+		}
+	}
+	return n
 }
 
 func (g *gateway) stats(ctx context.Context) (processStats, error) {
@@ -242,7 +265,7 @@ func (g *gateway) stats(ctx context.Context) (processStats, error) {
 	if err != nil {
 		return processStats{}, err
 	}
-	return processStats{Mallocs: vals[0], CPUSeconds: vals[1]}, nil
+	return processStats{Mallocs: vals[0], CPUSeconds: vals[1], Syscalls: ioSyscalls(g.cmd.Process.Pid)}, nil
 }
 
 // metricValues finds unlabelled samples in a Prometheus text exposition, in
