@@ -80,6 +80,7 @@ func New(opts Options) (*Cache, error) {
 		}
 		if o.NearTTL > 0 {
 			c.dirNear = newNearStore(o.Now, maxNearEntries, min(o.NearTTL, o.TTL), false)
+			c.m.nearOn = c.dirNear.live.Load
 			c.instance = rand.Text()
 			ctx, cancel := context.WithCancel(context.Background())
 			c.stopListening, c.listenDone = cancel, make(chan struct{})

@@ -43,10 +43,14 @@ type metrics struct {
 	requests    [3][numResults]atomic.Uint64 // [user=0|room=1|thread=2][result]
 	redisErrors atomic.Uint64
 	redisUp     func() bool // nil: no Redis configured
+	nearOn      func() bool // nil: no near copies of users and rooms
+	nearDrops   atomic.Uint64
 
 	requestsDesc *prometheus.Desc
 	errorsDesc   *prometheus.Desc
 	upDesc       *prometheus.Desc
+	nearOnDesc   *prometheus.Desc
+	dropsDesc    *prometheus.Desc
 }
 
 func newMetrics(redisUp func() bool) *metrics {
@@ -59,6 +63,10 @@ func newMetrics(redisUp func() bool) *metrics {
 			"Redis calls that failed or timed out.", nil, nil),
 		upDesc: prometheus.NewDesc("commentgraph_cache_redis_up",
 			"1 while the cache is using Redis, 0 while it skips a failing Redis.", nil, nil),
+		nearOnDesc: prometheus.NewDesc("commentgraph_cache_near_listening",
+			"1 while this instance hears the others' drops and so serves users and rooms from its own memory; 0 while it reads them from Redis.", nil, nil),
+		dropsDesc: prometheus.NewDesc("commentgraph_cache_near_drops_total",
+			"Drops announced by other instances (a refreshed or invalidated user or room) applied to this instance's copies.", nil, nil),
 	}
 }
 
@@ -98,6 +106,10 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	if m.redisUp != nil {
 		ch <- m.upDesc
 	}
+	if m.nearOn != nil {
+		ch <- m.nearOnDesc
+		ch <- m.dropsDesc
+	}
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
@@ -114,5 +126,13 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(m.upDesc, prometheus.GaugeValue, up)
+	}
+	if m.nearOn != nil {
+		on := 0.0
+		if m.nearOn() {
+			on = 1
+		}
+		ch <- prometheus.MustNewConstMetric(m.nearOnDesc, prometheus.GaugeValue, on)
+		ch <- prometheus.MustNewConstMetric(m.dropsDesc, prometheus.CounterValue, float64(m.nearDrops.Load()))
 	}
 }

@@ -175,6 +175,7 @@ func (c *Cache) receiveDrops(ctx context.Context, ps *redis.PubSub) error {
 				continue // dropped here already, by dropLocal
 			}
 			c.dirNear.drop(strings.Split(keys, "\n"))
+			c.m.nearDrops.Add(1)
 			c.hook("dropped")
 		}
 	}

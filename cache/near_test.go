@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/commentgraph/commentgraph/graph/model"
 )
 
@@ -36,14 +38,35 @@ func waitNear(t *testing.T, ev nearEvents, event string) {
 }
 
 // openNear is a Redis env whose users and rooms near store is on and
-// listening.
-func openNear(t *testing.T) (*env, nearEvents) {
+// listening, with its metrics on reg.
+func openNear(t *testing.T) (*env, nearEvents, *prometheus.Registry) {
 	t.Helper()
 	ev := make(nearEvents, 64)
-	e := openRedis(t, Options{NearTTL: 10 * time.Second, nearHook: ev.hook})
+	reg := prometheus.NewRegistry()
+	e := openRedis(t, Options{NearTTL: 10 * time.Second, nearHook: ev.hook, Registerer: reg})
 	t.Cleanup(func() { _ = e.c.Close() })
 	waitNear(t, ev, "near-on")
-	return e, ev
+	return e, ev, reg
+}
+
+// metric is the value of the unlabelled metric name on reg; -1 when absent.
+func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if g := m.GetGauge(); g != nil {
+			return g.GetValue()
+		}
+		return m.GetCounter().GetValue()
+	}
+	return -1
 }
 
 // secondInstance is another gateway's cache on e's Redis, listening too.
@@ -69,7 +92,7 @@ func secondInstance(t *testing.T, e *env) (*Cache, nearEvents) {
 // every instance, so the next read sees the change.
 func TestUsersAreKeptInTheProcessUntilAnyInstanceChangesThem(t *testing.T) {
 	ctx := context.Background()
-	a, aEvents := openNear(t)
+	a, aEvents, aMetrics := openNear(t)
 	b, bEvents := secondInstance(t, a)
 	up := newUpstream("p", 0)
 	up.addUser("u1", "Ann")
@@ -113,6 +136,9 @@ func TestUsersAreKeptInTheProcessUntilAnyInstanceChangesThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNear(t, aEvents, "dropped")
+	if got := metric(t, aMetrics, "commentgraph_cache_near_drops_total"); got != 1 {
+		t.Errorf("commentgraph_cache_near_drops_total = %v on a, want 1 (b's; its own are not counted)", got)
+	}
 	mustUsers(t, pa, "u1")
 	if a.calls.gets.Load() != gets+1 || up.userFetches() != 3 {
 		t.Errorf("after b's Invalidate: a made %d Redis reads and the upstream has %d fetches; want 1 and 3",
@@ -133,7 +159,10 @@ func TestUsersAreKeptInTheProcessUntilAnyInstanceChangesThem(t *testing.T) {
 // copies, since it could not hear a change: reads fail open to the upstream.
 // When Redis is back it listens again and keeps copies again.
 func TestUserCopiesAreNotServedWhileDropsCannotBeHeard(t *testing.T) {
-	e, ev := openNear(t)
+	e, ev, reg := openNear(t)
+	if got := metric(t, reg, "commentgraph_cache_near_listening"); got != 1 {
+		t.Fatalf("commentgraph_cache_near_listening = %v while subscribed, want 1", got)
+	}
 	up := newUpstream("p", 0)
 	up.addUser("u1", "Ann")
 	p := e.c.Wrap(up, "scope")
@@ -145,6 +174,9 @@ func TestUserCopiesAreNotServedWhileDropsCannotBeHeard(t *testing.T) {
 
 	e.server.Kill()
 	waitNear(t, ev, "near-off")
+	if got := metric(t, reg, "commentgraph_cache_near_listening"); got != 0 {
+		t.Errorf("commentgraph_cache_near_listening = %v with Redis down, want 0", got)
+	}
 	equalNames(t, mustUsers(t, p, "u1"), map[string]string{"u1": "Ann"})
 	if up.userFetches() != 2 {
 		t.Fatalf("Redis down: %d upstream fetches, want 2 (the copy must not be served)", up.userFetches())

@@ -111,7 +111,9 @@ type Options struct {
 	// Registerer, when set, gets the cache's metrics:
 	// commentgraph_cache_requests_total{kind,result},
 	// commentgraph_cache_redis_errors_total and, with Redis,
-	// commentgraph_cache_redis_up. Registering two caches on one registry fails.
+	// commentgraph_cache_redis_up; with NearTTL on, also
+	// commentgraph_cache_near_listening and commentgraph_cache_near_drops_total.
+	// Registering two caches on one registry fails.
 	//
 	// default (nil): not registered; Stats still counts.
 	Registerer prometheus.Registerer
