@@ -2,7 +2,9 @@
 GO ?= go
 BENCHTIME ?= 3s
 
-.PHONY: run test generate check-generated lint bench
+BASE ?= HEAD~1
+
+.PHONY: run test generate check-generated lint bench bench-baseline
 
 ## run: the gateway in demo mode on :8080 (in-process emulators, GraphiQL at /)
 run:
@@ -33,3 +35,12 @@ lint:
 ## bench: load and allocation benchmarks against the emulators (see README)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m ./bench/
+
+## bench-baseline: this tree's gateway against BASE's (a commit; default HEAD~1), side by side in
+## paired rounds at one worker (BenchmarkComments50AgainstBaseline; BENCHARGS adds -bench.* flags)
+bench-baseline:
+	@tmp=$$(mktemp -d) && git worktree add -q --detach $$tmp/src $(BASE) && \
+	(cd $$tmp/src && $(GO) build -o $$tmp/gateway .); rc=$$?; git worktree remove --force $$tmp/src; \
+	if [ $$rc -eq 0 ]; then $(GO) test -run '^$$' -bench Comments50AgainstBaseline -benchtime 150x -timeout 60m ./bench/ \
+		-args -bench.baseline=$$tmp/gateway -bench.concurrency=1 -bench.latencies=0ms,10ms -bench.configs=memory $(BENCHARGS); rc=$$?; fi; \
+	rm -rf $$tmp; exit $$rc

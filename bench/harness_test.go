@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -181,5 +182,22 @@ func TestLoaderRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		in := slices.Clone(tc.in)
+		if got := median(tc.in); got != tc.want || !slices.Equal(in, tc.in) {
+			t.Errorf("median(%v) = %v, want %v, input left as it was", in, got, tc.want)
+		}
 	}
 }

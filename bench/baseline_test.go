@@ -1,0 +1,160 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/commentgraph/commentgraph/internal/redistest"
+)
+
+var (
+	baselineBin = flag.String("bench.baseline", "", "BenchmarkComments50AgainstBaseline: a gateway binary built from another commit to compare this tree's with (see `make bench-baseline`); empty skips it")
+	abRounds    = flag.Int("bench.rounds", 10, "BenchmarkComments50AgainstBaseline: paired rounds per configuration and latency")
+)
+
+// BenchmarkComments50AgainstBaseline compares this tree's gateway with
+// another binary (-bench.baseline) on the 50-comment query, for a change
+// too small to see across runs on a noisy machine: the two run side by side
+// against the same emulators, in paired rounds (baseline and this tree, in
+// turns of who goes first, then the direct floor, -bench.rounds times), each round b.N queries
+// (-benchtime Nx). Reported per configuration and latency:
+//
+//	base_p50_ms, new_p50_ms  the median over the rounds of each round's p50
+//	direct_p50_ms            the same for the emulators asked directly
+//	diff_p50_ms              the median of the rounds' new-minus-base p50s
+//	new_faster_rounds        in how many rounds this tree's p50 was lower
+//	req/s_ratio              the median of the rounds' new/base req/s
+//
+// A change is an improvement when new_faster_rounds is near all the rounds
+// in repeated runs, not when one run's medians differ.
+func BenchmarkComments50AgainstBaseline(b *testing.B) {
+	if *baselineBin == "" {
+		b.Skip("no -bench.baseline binary")
+	}
+	lats, err := parseLatencies(*latencies)
+	if err != nil {
+		b.Fatal(err)
+	}
+	configs, err := pickConfigs(*configNames)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin, err := buildGateway(b.TempDir(), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := NewWorld(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(w.Close)
+	body, err := json.Marshal(map[string]any{"query": Query, "variables": map[string]any{"threads": w.Threads}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	direct, err := newDirectLoader(w, *concurrency)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range configs {
+		if c.naive {
+			continue // seconds per round: not what this comparison is for
+		}
+		start := func(bin string) *loader {
+			gc := gatewayConfig{NoNear: c.noNear}
+			if c.redis {
+				gc.RedisURL = redistest.MustStart(b).URL // one Redis each: no shared keys
+			}
+			g := mustStartGateway(b, bin, w, gc, false)
+			return newLoader(g.URL+"/query", body, *concurrency)
+		}
+		base, cand := start(*baselineBin), start(bin)
+		for _, lat := range lats {
+			b.Run(c.name+"/upstream="+fmtMillis(lat), func(b *testing.B) {
+				compareRounds(b, w, base, cand, direct, lat)
+			})
+		}
+	}
+}
+
+func compareRounds(b *testing.B, w *World, base, cand *loader, direct *directLoader, lat time.Duration) {
+	ctx := context.Background()
+	w.SetLatency(lat)
+	for _, l := range []*loader{base, cand} {
+		if err := l.checkOnce(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := l.run(ctx, 2*l.conc); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// A p50 needs some queries per round, whatever -benchtime asks for
+	// (use -benchtime Nx: N queries per round).
+	n := max(b.N, 2*base.conc, 100)
+	var pBase, pNew, pDirect, diffs, ratios []float64
+	faster := 0
+	b.ResetTimer()
+	for round := range *abRounds {
+		// Who goes first alternates, so neither is always the one that
+		// runs just after the other (or just after the direct floor).
+		db, dn, tb, tn, err := pairedRound(ctx, base, cand, n, round%2 == 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dd, err := direct.run(ctx, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pDirect = append(pDirect, millis(percentile(dd, 50)))
+		x, y := millis(percentile(db, 50)), millis(percentile(dn, 50))
+		pBase, pNew, diffs = append(pBase, x), append(pNew, y), append(diffs, y-x)
+		ratios = append(ratios, tb.Seconds()/tn.Seconds())
+		if y < x {
+			faster++
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(median(pBase), "base_p50_ms")
+	b.ReportMetric(median(pNew), "new_p50_ms")
+	b.ReportMetric(median(pDirect), "direct_p50_ms")
+	b.ReportMetric(median(diffs), "diff_p50_ms")
+	b.ReportMetric(float64(faster), "new_faster_rounds")
+	b.ReportMetric(median(ratios), "req/s_ratio")
+}
+
+// pairedRound runs n queries on base and then on cand (cand first when
+// candFirst) and returns each one's latencies and elapsed time.
+func pairedRound(ctx context.Context, base, cand *loader, n int, candFirst bool) (db, dn []time.Duration, tb, tn time.Duration, err error) {
+	one := func(l *loader) ([]time.Duration, time.Duration, error) {
+		t0 := time.Now()
+		d, err := l.run(ctx, n)
+		return d, time.Since(t0), err
+	}
+	var errB, errN error
+	if candFirst {
+		dn, tn, errN = one(cand)
+		db, tb, errB = one(base)
+	} else {
+		db, tb, errB = one(base)
+		dn, tn, errN = one(cand)
+	}
+	return db, dn, tb, tn, errors.Join(errB, errN)
+}
+
+// median of v (not changed).
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
