@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"slices"
@@ -36,27 +35,8 @@ func BenchmarkComments50AgainstBaseline(b *testing.B) {
 	if *baselineBin == "" {
 		b.Skip("no -bench.baseline binary")
 	}
-	lats, err := parseLatencies(*latencies)
-	if err != nil {
-		b.Fatal(err)
-	}
-	configs, err := pickConfigs(*configNames)
-	if err != nil {
-		b.Fatal(err)
-	}
-	bin, err := buildGateway(b.TempDir(), false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := NewWorld(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(w.Close)
-	body, err := json.Marshal(map[string]any{"query": Query, "variables": map[string]any{"threads": w.Threads}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	lats, configs := mustParseFlags(b)
+	bin, w, body := mustSetUp(b, false)
 	direct, err := newDirectLoader(w, *concurrency)
 	if err != nil {
 		b.Fatal(err)

@@ -68,28 +68,9 @@ var allConfigs = []benchConfig{
 // -benchmem's B/op and allocs/op count this process (load generator and
 // emulators), not the gateway.
 func BenchmarkComments50(b *testing.B) {
-	lats, err := parseLatencies(*latencies)
-	if err != nil {
-		b.Fatal(err)
-	}
-	configs, err := pickConfigs(*configNames)
-	if err != nil {
-		b.Fatal(err)
-	}
+	lats, configs := mustParseFlags(b)
 	profiling := *profileDir != ""
-	bin, err := buildGateway(b.TempDir(), profiling)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := NewWorld(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(w.Close)
-	body, err := json.Marshal(map[string]any{"query": Query, "variables": map[string]any{"threads": w.Threads}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin, w, body := mustSetUp(b, profiling)
 
 	// Every configuration's gateway runs for the whole benchmark, and the
 	// configurations take turns at each latency, so the figures compared
@@ -144,6 +125,41 @@ func BenchmarkComments50(b *testing.B) {
 			}
 		}
 	}
+}
+
+// mustParseFlags returns -bench.latencies and -bench.configs, or fails b.
+func mustParseFlags(b *testing.B) ([]time.Duration, []benchConfig) {
+	b.Helper()
+	lats, err := parseLatencies(*latencies)
+	if err != nil {
+		b.Fatal(err)
+	}
+	configs, err := pickConfigs(*configNames)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return lats, configs
+}
+
+// mustSetUp builds this tree's gateway (with pprof when profiling) and starts
+// the emulators' World, and returns the binary, the World (closed with b) and
+// the 50-comment query's request body.
+func mustSetUp(b *testing.B, profiling bool) (string, *World, []byte) {
+	b.Helper()
+	bin, err := buildGateway(b.TempDir(), profiling)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := NewWorld(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(w.Close)
+	body, err := json.Marshal(map[string]any{"query": Query, "variables": map[string]any{"threads": w.Threads}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bin, w, body
 }
 
 // measure runs b.N queries at upstream latency lat after a warm-up that fills
