@@ -218,6 +218,19 @@ func TestWebhookToOneInstanceRefreshesTheOthersCopy(t *testing.T) {
 	}
 	a := MustStartGateway(t, cfg())
 	b := MustStartGateway(t, cfg())
+	// Copies are kept only once an instance hears the others' drops; without
+	// waiting, B could read Redis every time and pass without its copy.
+	for _, g := range []*gateway{a, b} {
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			if _, m := get(t, g.url+"/metrics"); strings.Contains(m, "\ncommentgraph_cache_near_listening 1\n") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("an instance never started listening for drops")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	q := `query { room(provider: "aelyst", ref: "2002") { name } }`
 	name := func(g *gateway) string {
 		t.Helper()
