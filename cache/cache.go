@@ -277,7 +277,7 @@ func remember[T comparable](ctx context.Context, c *Cache, scope string, k kind,
 }
 
 func recall[T any](ctx context.Context, c *Cache, scope string, k kind, refs []string) (map[string]T, error) {
-	refs, vals, err := readBatch(ctx, c, scope, k, refs)
+	refs, vals, _, err := readBatch(ctx, c, scope, k, refs)
 	out := make(map[string]T, len(refs))
 	if len(refs) == 0 {
 		return out, nil
@@ -297,11 +297,14 @@ func recall[T any](ctx context.Context, c *Cache, scope string, k kind, refs []s
 }
 
 // readBatch reads refs (deduplicated, as returned) of kind k in one round
-// trip. With no refs it makes no call.
-func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []string) ([]string, [][]byte, error) {
+// trip, the near store first when k has one. It also returns the near
+// store's generation from before the read, for keepNear: what the caller
+// fetches upstream for the misses is as old as this read. With no refs it
+// makes no call.
+func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []string) ([]string, [][]byte, uint64, error) {
 	refs = dedupe(refs)
 	if len(refs) == 0 {
-		return refs, nil, nil
+		return refs, nil, 0, nil
 	}
 	keys := make([]string, len(refs))
 	for i, r := range refs {
@@ -314,7 +317,7 @@ func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []strin
 			vals, err = c.store.get(ctx, keys)
 			return err
 		})
-		return refs, vals, err
+		return refs, vals, 0, err
 	}
 	// The near store first (in the process: it cannot fail), then the store
 	// for what it lacks, whose answers it keeps.
@@ -328,7 +331,7 @@ func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []strin
 		}
 	}
 	if len(farKeys) == 0 {
-		return refs, vals, nil
+		return refs, vals, since, nil
 	}
 	var far [][]byte
 	err := c.call(ctx, func(ctx context.Context) (err error) {
@@ -336,7 +339,7 @@ func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []strin
 		return err
 	})
 	if err != nil {
-		return refs, nil, err
+		return refs, nil, since, err
 	}
 	var found []entry
 	for j, v := range far {
@@ -346,7 +349,7 @@ func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []strin
 		}
 	}
 	c.keepNear(k, found, since)
-	return refs, vals, nil
+	return refs, vals, since, nil
 }
 
 // nearFor is the in-process store kept in front of Redis for entries of kind
@@ -364,15 +367,6 @@ func (c *Cache) nearFor(k kind) *nearStore {
 		return nil
 	}
 	return n
-}
-
-// nearGeneration is what to pass to keepNear for entries of kind k read or
-// fetched from now.
-func (c *Cache) nearGeneration(k kind) uint64 {
-	if n := c.nearFor(k); n != nil {
-		return n.generation()
-	}
-	return 0
 }
 
 // keepNear copies entries of kind k, as read from or written to the store,

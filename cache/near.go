@@ -85,7 +85,8 @@ func (n *nearStore) reset(live bool) {
 // dropsChannel is where every instance announces the user and room keys it
 // refreshed or invalidated, so the others drop their near copies. A message
 // is the sender's instance id then the keys, newline-separated (a key holds
-// no newline: refs are escaped). A channel is not a key: it cannot collide with an entry.
+// no newline: refs are escaped). A channel is not a key: it cannot collide
+// with an entry.
 const dropsChannel = keyPrefix + "drops"
 
 // dropsCheckEvery is how long the drops subscription may stay quiet before

@@ -15,7 +15,7 @@ func TestOptionsDefaults(t *testing.T) {
 	o := c.opts
 	if o.TTL != 5*time.Minute || o.Jitter != 0.1 || o.NegativeTTL != 30*time.Second ||
 		o.LearnedTTL != 30*24*time.Hour || o.CallTimeout != 50*time.Millisecond ||
-		o.Backoff != time.Second || o.MaxEntries != 100_000 || o.ThreadNearTTL != 5*time.Second || o.Now == nil || o.Logger == nil {
+		o.Backoff != time.Second || o.MaxEntries != 100_000 || o.ThreadNearTTL != 5*time.Second || o.NearTTL != 10*time.Second || o.Now == nil || o.Logger == nil {
 		t.Fatalf("defaults not applied: %+v", o)
 	}
 	if !c.Healthy() || c.Ping(context.Background()) != nil {
@@ -33,6 +33,7 @@ func TestOptionsRejected(t *testing.T) {
 		{"jitter below -1", Options{Jitter: -0.5}, "Jitter"},
 		{"negative TTL other than -1", Options{NegativeTTL: -2}, "NegativeTTL"},
 		{"thread near TTL other than -1", Options{ThreadNearTTL: -2}, "ThreadNearTTL"},
+		{"near TTL other than -1", Options{NearTTL: -2}, "NearTTL"},
 		{"negative LearnedTTL", Options{LearnedTTL: -1}, "LearnedTTL"},
 		{"negative CallTimeout", Options{CallTimeout: -1}, "CallTimeout"},
 		{"negative Backoff", Options{Backoff: -1}, "Backoff"},
@@ -58,6 +59,7 @@ func TestOptionsSpecialValues(t *testing.T) {
 		{"jitter above 1 is capped", Options{Jitter: 3}, func(o Options) bool { return o.Jitter == 1 }},
 		{"NegativeTTL -1 stays off", Options{NegativeTTL: -1}, func(o Options) bool { return o.NegativeTTL == -1 }},
 		{"ThreadNearTTL -1 stays off", Options{ThreadNearTTL: -1}, func(o Options) bool { return o.ThreadNearTTL == -1 }},
+		{"NearTTL -1 stays off", Options{NearTTL: -1}, func(o Options) bool { return o.NearTTL == -1 }},
 		{"explicit values kept", Options{TTL: time.Hour, MaxEntries: 7}, func(o Options) bool { return o.TTL == time.Hour && o.MaxEntries == 7 }},
 	}
 	for _, tt := range tests {

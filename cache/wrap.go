@@ -77,8 +77,7 @@ type fetchFunc[T any] func(context.Context, []string) (map[string]T, error)
 // absent means does not exist): one cache read for the whole batch, then one
 // shared upstream fetch for the misses.
 func lookup[T comparable](ctx context.Context, c *Cache, scope string, k kind, refs []string, maxBatch int, fetch fetchFunc[T]) (map[string]T, error) {
-	since := c.nearGeneration(k)
-	refs, vals, err := readBatch(ctx, c, scope, k, refs)
+	refs, vals, since, err := readBatch(ctx, c, scope, k, refs)
 	out := make(map[string]T, len(refs))
 	if len(refs) == 0 {
 		return out, nil
