@@ -41,6 +41,6 @@ bench:
 bench-baseline:
 	@tmp=$$(mktemp -d) && git worktree add -q --detach $$tmp/src $(BASE) && \
 	(cd $$tmp/src && $(GO) build -o $$tmp/gateway .); rc=$$?; git worktree remove --force $$tmp/src; \
-	if [ $$rc -eq 0 ]; then $(GO) test -run '^$$' -bench Comments50AgainstBaseline -benchtime 150x -timeout 60m ./bench/ \
+	if [ $$rc -eq 0 ]; then $(GO) test -run '^$$' -bench Comments50AgainstBaseline -benchtime 1x -timeout 60m ./bench/ \
 		-args -bench.baseline=$$tmp/gateway -bench.concurrency=1 -bench.latencies=0ms,10ms -bench.configs=memory $(BENCHARGS); rc=$$?; fi; \
 	rm -rf $$tmp; exit $$rc

@@ -168,10 +168,7 @@ func mustSetUp(b *testing.B, profiling bool) (string, *World, []byte) {
 func measure(b *testing.B, w *World, g *gateway, l *loader, rdb *redis.Client, lat time.Duration) {
 	ctx := context.Background()
 	w.SetLatency(lat)
-	if err := l.checkOnce(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := l.run(ctx, 2*l.conc); err != nil {
+	if err := l.warm(ctx); err != nil {
 		b.Fatal(err)
 	}
 	// Reading /metrics allocates in the gateway too; two back-to-back reads
