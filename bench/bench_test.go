@@ -64,6 +64,9 @@ var allConfigs = []benchConfig{
 //	                   (/proc/<pid>/io syscr + syscw; Linux)
 //	redis_cmds/query   commands the cache's Redis processed per query
 //	                   (INFO total_commands_processed; Redis configurations)
+//	machine_ms         how long a fixed workload took in this process just
+//	                   before the sub-benchmark (calibrate): the machine's
+//	                   speed at the time, to compare runs far apart by
 //
 // -benchmem's B/op and allocs/op count this process (load generator and
 // emulators), not the gateway.
@@ -171,6 +174,10 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, rdb *redis.Client, l
 	if err := l.warm(ctx); err != nil {
 		b.Fatal(err)
 	}
+	machine, err := calibrate()
+	if err != nil {
+		b.Fatal(err)
+	}
 	// Reading /metrics allocates in the gateway too; two back-to-back reads
 	// measure that, and it is taken off the total.
 	s0, err := g.stats(ctx)
@@ -210,6 +217,7 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, rdb *redis.Client, l
 	scrape := s1.Mallocs - s0.Mallocs
 	n := float64(b.N)
 	b.ReportMetric(n/elapsed.Seconds(), "req/s")
+	b.ReportMetric(millis(machine), "machine_ms")
 	b.ReportMetric(millis(percentile(durations, 50)), "p50_ms")
 	b.ReportMetric(millis(percentile(durations, 99)), "p99_ms")
 	b.ReportMetric(float64(calls)/n, "upstream_calls/op")
@@ -299,6 +307,10 @@ func measureDirect(b *testing.B, w *World, d *directLoader, lat time.Duration) {
 	if _, err := d.run(ctx, 2*d.conc); err != nil {
 		b.Fatal(err)
 	}
+	machine, err := calibrate()
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	start := time.Now()
 	durations, err := d.run(ctx, b.N)
@@ -308,6 +320,7 @@ func measureDirect(b *testing.B, w *World, d *directLoader, lat time.Duration) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(millis(machine), "machine_ms")
 	b.ReportMetric(millis(percentile(durations, 50)), "p50_ms")
 	b.ReportMetric(millis(percentile(durations, 99)), "p99_ms")
 }
