@@ -38,17 +38,41 @@ const sep = "\x1f"
 
 // EncodeID makes the opaque, stable, URL-safe form of id.
 func EncodeID(id GlobalID) string {
-	// One buffer for the joined parts (a page encodes an ID per comment).
+	return encodeParts(string(id.Type), id.Provider, id.Ref...)
+}
+
+// encodeParts is EncodeID of a type, a provider and reference parts. The
+// joined parts and their base64 are built on the stack, so an ID costs one
+// allocation, its string: a page encodes one per comment, and the helpers
+// below (CommentID …) pass their parts without building a GlobalID.
+func encodeParts(typ, provider string, refs ...string) string {
 	var stack [128]byte
 	raw := append(stack[:0], idVersion...)
-	for _, p := range append([]string{string(id.Type), id.Provider}, id.Ref...) {
-		raw = append(raw, sep...)
-		if strings.Contains(p, sep) {
-			p = strings.ReplaceAll(p, sep, "")
-		}
-		raw = append(raw, p...)
+	raw = appendIDPart(raw, typ)
+	raw = appendIDPart(raw, provider)
+	for _, p := range refs {
+		raw = appendIDPart(raw, p)
 	}
-	return base64.RawURLEncoding.EncodeToString(raw)
+	var out [172]byte // the base64 of 128 bytes, unpadded, is 171
+	n := base64.RawURLEncoding.EncodedLen(len(raw))
+	if n > len(out) {
+		return base64.RawURLEncoding.EncodeToString(raw)
+	}
+	base64.RawURLEncoding.Encode(out[:n], raw)
+	return string(out[:n])
+}
+
+// appendIDPart appends sep and p with every sep in p left out.
+func appendIDPart(raw []byte, p string) []byte {
+	raw = append(raw, sep...)
+	for {
+		i := strings.Index(p, sep)
+		if i < 0 {
+			return append(raw, p...)
+		}
+		raw = append(raw, p[:i]...)
+		p = p[i+len(sep):]
+	}
 }
 
 // refParts is how many reference parts each type carries.
@@ -97,17 +121,17 @@ func DecodeIDOf(s string, want NodeType) (GlobalID, error) {
 
 // ThreadID is the global ID of a provider's thread.
 func ThreadID(provider string, kind ThreadKind, ref string) string {
-	return EncodeID(GlobalID{Provider: provider, Type: TypeThread, Ref: []string{string(kind), ref}})
+	return encodeParts(string(TypeThread), provider, string(kind), ref)
 }
 
 // CommentID is the global ID of a comment in a thread.
 func CommentID(provider string, kind ThreadKind, threadRef, ref string) string {
-	return EncodeID(GlobalID{Provider: provider, Type: TypeComment, Ref: []string{string(kind), threadRef, ref}})
+	return encodeParts(string(TypeComment), provider, string(kind), threadRef, ref)
 }
 
 // UserID is the global ID of a provider's user.
 func UserID(provider, ref string) string {
-	return EncodeID(GlobalID{Provider: provider, Type: TypeUser, Ref: []string{ref}})
+	return encodeParts(string(TypeUser), provider, ref)
 }
 
 func truncate(s string, n int) string {

@@ -39,6 +39,29 @@ func TestIDRoundTrip(t *testing.T) {
 	}
 }
 
+// IDs clients have stored must keep meaning the same object: these are the
+// encodings an earlier implementation made (one with a part holding the
+// separator, which is left out; one longer than the encoder's stack buffer).
+func TestEncodeIDIsUnchanged(t *testing.T) {
+	for _, tt := range []struct {
+		id   model.GlobalID
+		want string
+	}{
+		{model.GlobalID{Provider: "ziik", Type: model.TypeComment, Ref: []string{"MESSAGE", "57:9931", "9940"}}, "Y2cxH0NvbW1lbnQfemlpax9NRVNTQUdFHzU3Ojk5MzEfOTk0MA"},
+		{model.GlobalID{Provider: "aelyst", Type: model.TypeThread, Ref: []string{"CONTACT", "a\x1fb\x1f\x1fc"}}, "Y2cxH1RocmVhZB9hZWx5c3QfQ09OVEFDVB9hYmM"},
+		{model.GlobalID{Provider: "virola", Type: model.TypeAttachment, Ref: []string{"MESSAGE", strings.Repeat("t", 100), strings.Repeat("c", 60), "13"}},
+			"Y2cxH0F0dGFjaG1lbnQfdmlyb2xhH01FU1NBR0UfdHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dB9jY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2MfMTM"},
+	} {
+		if got := model.EncodeID(tt.id); got != tt.want {
+			t.Errorf("EncodeID(%+v) = %q, want %q", tt.id, got, tt.want)
+		}
+	}
+	c := model.Comment{ProviderID: "ziik", ThreadKind: "MESSAGE", ThreadRef: "57:9931", Ref: "9940"}
+	if got, want := c.ID(), "Y2cxH0NvbW1lbnQfemlpax9NRVNTQUdFHzU3Ojk5MzEfOTk0MA"; got != want {
+		t.Errorf("Comment.ID() = %q, want %q", got, want)
+	}
+}
+
 func TestDecodeIDRefusals(t *testing.T) {
 	for _, s := range []string{
 		"", "not base64!", "Y2cxHw", // "cg1\x1f"

@@ -54,7 +54,7 @@ type Room struct {
 
 // ID is the room's global ID.
 func (r *Room) ID() string {
-	return EncodeID(GlobalID{Provider: r.ProviderID, Type: TypeRoom, Ref: []string{r.Ref}})
+	return encodeParts(string(TypeRoom), r.ProviderID, r.Ref)
 }
 
 // User is a person (or bot) of one provider instance.
@@ -155,7 +155,7 @@ type Attachment struct {
 
 // ID is the attachment's global ID.
 func (a *Attachment) ID() string {
-	return EncodeID(GlobalID{Provider: a.ProviderID, Type: TypeAttachment, Ref: []string{string(a.ThreadKind), a.ThreadRef, a.CommentRef, a.Ref}})
+	return encodeParts(string(TypeAttachment), a.ProviderID, string(a.ThreadKind), a.ThreadRef, a.CommentRef, a.Ref)
 }
 
 // Reaction is one emoji on a comment and who gave it.
