@@ -119,6 +119,29 @@ func attachmentKind(mimeType string) string {
 	}
 }
 
+// commentAndEnums is a comment with the strings its Priority and MessageType
+// point at, allocated together (toComment).
+type commentAndEnums struct {
+	comment               model.Comment
+	priority, messageType string
+}
+
+// upperEnums are the schema's spellings of the priorities and message types
+// Virola documents, so the common values cost no allocation.
+var upperEnums = map[string]string{
+	"Blocker": "BLOCKER", "Critical": "CRITICAL", "High": "HIGH", "Normal": "NORMAL", "Low": "LOW", "Trivial": "TRIVIAL",
+	"Regular": "REGULAR", "Issue": "ISSUE", "Meeting": "MEETING",
+}
+
+// upperEnum is strings.ToUpper(s), from upperEnums when s is a documented
+// value.
+func upperEnum(s string) string {
+	if u, ok := upperEnums[s]; ok {
+		return u
+	}
+	return strings.ToUpper(s)
+}
+
 // toComment maps a Virola message under a parent to a comment. users names
 // the mentions found in its text.
 func (p *Provider) toComment(m *apiMessage, users *userList) *model.Comment {
@@ -130,7 +153,10 @@ func (p *Provider) toComment(m *apiMessage, users *userList) *model.Comment {
 	if markup == model.MarkupHTML {
 		text = htmlToText(m.Text)
 	}
-	c := &model.Comment{
+	// The comment and its two optional enum strings are one allocation.
+	cs := &commentAndEnums{}
+	c := &cs.comment
+	*c = model.Comment{
 		ProviderID:  p.opts.ID,
 		ThreadKind:  model.ThreadKindMessage,
 		ThreadRef:   ref(m.ParentMessageID),
@@ -155,12 +181,12 @@ func (p *Provider) toComment(m *apiMessage, users *userList) *model.Comment {
 		c.EditedAt = &t
 	}
 	if m.Priority != "" {
-		s := strings.ToUpper(m.Priority)
-		c.Priority = &s
+		cs.priority = upperEnum(m.Priority)
+		c.Priority = &cs.priority
 	}
 	if m.MessageType != "" {
-		s := strings.ToUpper(m.MessageType)
-		c.MessageType = &s
+		cs.messageType = upperEnum(m.MessageType)
+		c.MessageType = &cs.messageType
 	}
 	for i := range m.Attachments {
 		c.Attachments = append(c.Attachments, p.toAttachment(&m.Attachments[i]))
