@@ -162,7 +162,16 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		}
 		live = append(live, t)
 	}
-	cursors := &timelineCursors{start: cur}
+	// The page's edges, their pointers and the cursor moves are each one
+	// allocation, sized by what the threads returned.
+	size := 0
+	for _, t := range live {
+		size += len(t.page.Edges)
+	}
+	size = min(size, n)
+	edges := make([]model.CommentEdge, 0, size)
+	conn.Edges = make([]*model.CommentEdge, 0, size)
+	cursors := &timelineCursors{start: cur, moves: make([]threadMove, 0, size)}
 	for len(conn.Edges) < n {
 		var best *timelineThread
 		for _, t := range live {
@@ -181,7 +190,8 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		best.next--
 		i := len(conn.Edges)
 		cursors.moves = append(cursors.moves, threadMove{id: best.id, pos: threadPos{Before: e.Cursor, Done: best.next < 0 && !best.page.HasPreviousPage}})
-		conn.Edges = append(conn.Edges, model.NewLazyCommentEdge(func() string { return cursors.at(i) }, e.Comment))
+		edges = append(edges, model.LazyCommentEdge(cursors, i, e.Comment))
+		conn.Edges = append(conn.Edges, &edges[i])
 	}
 	for _, t := range ths {
 		if t.err != nil || t.next >= 0 || t.page.HasPreviousPage {
@@ -214,8 +224,8 @@ type threadMove struct {
 	pos threadPos
 }
 
-// at is edge i's cursor; the first call encodes every edge's.
-func (c *timelineCursors) at(i int) string {
+// CursorAt is edge i's cursor; the first call encodes every edge's.
+func (c *timelineCursors) CursorAt(i int) string {
 	c.once.Do(func() {
 		c.encoded = make([]string, len(c.moves))
 		pos := c.positions(0)

@@ -184,12 +184,19 @@ type PageInfo struct {
 // CommentEdge is one comment of a connection and its cursor.
 type CommentEdge struct {
 	Node *Comment `json:"node"`
-	// cursor is the edge's cursor, or "" until lazy makes it.
+	// cursor is the edge's cursor, or "" when lazy makes it.
 	cursor string
-	// lazy makes the cursor when it is asked for: a timeline's cursor is an
-	// encoding of every thread's position, worth making only for the edges
-	// whose cursor a query selects.
-	lazy func() string
+	// lazy makes the cursor (lazy.CursorAt(index)) when it is asked for: a
+	// timeline's cursor is an encoding of every thread's position, worth
+	// making only for the edges whose cursor a query selects.
+	lazy  CursorSource
+	index int
+}
+
+// CursorSource makes the cursors of a page's edges when they are asked for.
+// CursorAt must be safe to call from several goroutines.
+type CursorSource interface {
+	CursorAt(i int) string
 }
 
 // NewCommentEdge is an edge with its cursor.
@@ -197,16 +204,17 @@ func NewCommentEdge(cursor string, node *Comment) *CommentEdge {
 	return &CommentEdge{cursor: cursor, Node: node}
 }
 
-// NewLazyCommentEdge is an edge whose cursor is made by cursor when first
-// asked for. cursor must be safe to call from several goroutines.
-func NewLazyCommentEdge(cursor func() string, node *Comment) *CommentEdge {
-	return &CommentEdge{lazy: cursor, Node: node}
+// LazyCommentEdge is the i-th edge of a page whose cursors src makes when
+// first asked for. It is a value so that a page's edges can be allocated
+// together.
+func LazyCommentEdge(src CursorSource, i int, node *Comment) CommentEdge {
+	return CommentEdge{lazy: src, index: i, Node: node}
 }
 
 // Cursor is where a page that starts after this edge begins.
 func (e *CommentEdge) Cursor() string {
 	if e.lazy != nil {
-		return e.lazy()
+		return e.lazy.CursorAt(e.index)
 	}
 	return e.cursor
 }
