@@ -26,6 +26,7 @@ var (
 	concurrency = flag.Int("bench.concurrency", 64, "closed-loop workers, each sending the query again as soon as it is answered (64: enough that every configuration is CPU-bound at 10 ms upstream, so req/s compares capacity, not the worker count)")
 	latencies   = flag.String("bench.latencies", "0ms,2ms,10ms", "upstream latencies the emulators add to every request, comma-separated")
 	configNames = flag.String("bench.configs", "redis,memory,naive", "configurations to run, comma-separated: redis, memory, naive, redis-nonear (Redis without the in-process copies of users and rooms)")
+	rate        = flag.Float64("bench.rate", 0, "queries a second arriving independently (an open loop, Poisson arrivals) instead of the closed loop; -bench.concurrency then caps the queries in flight. 0: the closed loop")
 	profileDir  = flag.String("bench.allocprofile", "", "directory: build the gateway with pprof and save each configuration's allocation profile there (<config>-base.pprof at start, <config>.pprof at the end) and a 5 s CPU profile under load at 0 ms upstream (<config>-cpu.pprof)")
 )
 
@@ -48,9 +49,9 @@ var allConfigs = []benchConfig{
 
 // BenchmarkComments50 runs the real gateway binary against the emulators and
 // drives the 50-comment timeline query (senders and mentions selected) with a
-// closed loop of -bench.concurrency workers, for every configuration and
-// upstream latency, all in one run. One op is one query. Reported per
-// sub-benchmark:
+// closed loop of -bench.concurrency workers (or, with -bench.rate, queries
+// arriving at that rate), for every configuration and upstream latency, all
+// in one run. One op is one query. Reported per sub-benchmark:
 //
 //	req/s              queries answered per second
 //	p50_ms, p99_ms     query latency as the client saw it
@@ -197,7 +198,7 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, rdb *redis.Client, l
 
 	b.ResetTimer()
 	start := time.Now()
-	durations, err := l.run(ctx, b.N)
+	durations, err := l.load(ctx, b.N)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if err != nil {
@@ -265,17 +266,26 @@ func newDirectLoader(w *World, conc int) (*directLoader, error) {
 
 // run makes n ops with d.conc workers and returns each op's latency.
 func (d *directLoader) run(ctx context.Context, n int) ([]time.Duration, error) {
-	return closedLoop(ctx, n, d.conc, func() func(context.Context) error {
-		return func(ctx context.Context) error {
-			errs := make([]error, len(d.urls))
-			var calls sync.WaitGroup
-			for i, u := range d.urls {
-				calls.Go(func() { errs[i] = d.get(ctx, u) })
-			}
-			calls.Wait()
-			return errors.Join(errs...)
-		}
-	})
+	return closedLoop(ctx, n, d.conc, func() func(context.Context) error { return d.op })
+}
+
+// load is run, or with -bench.rate the same ops arriving at that rate.
+func (d *directLoader) load(ctx context.Context, n int) ([]time.Duration, error) {
+	if *rate <= 0 {
+		return d.run(ctx, n)
+	}
+	return openLoop(ctx, n, *rate, d.op)
+}
+
+// op asks for the three lists at once.
+func (d *directLoader) op(ctx context.Context) error {
+	errs := make([]error, len(d.urls))
+	var calls sync.WaitGroup
+	for i, u := range d.urls {
+		calls.Go(func() { errs[i] = d.get(ctx, u) })
+	}
+	calls.Wait()
+	return errors.Join(errs...)
 }
 
 func (d *directLoader) get(ctx context.Context, url string) error {
@@ -313,7 +323,7 @@ func measureDirect(b *testing.B, w *World, d *directLoader, lat time.Duration) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	durations, err := d.run(ctx, b.N)
+	durations, err := d.load(ctx, b.N)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if err != nil {

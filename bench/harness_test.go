@@ -201,3 +201,87 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+// The open loop starts every op on its own schedule, not after the last one
+// ends: three ops that each wait for all three to have started finish.
+func TestOpenLoopOverlapsOps(t *testing.T) {
+	var started atomic.Int64
+	all := make(chan struct{})
+	lat, err := openLoop(context.Background(), 3, 1000, func(ctx context.Context) error {
+		if started.Add(1) == 3 {
+			close(all)
+		}
+		select {
+		case <-all:
+			return nil
+		case <-time.After(10 * time.Second): // a deadline for the failure, not a wait for the event
+			return errors.New("the three ops never ran at once")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lat) != 3 || started.Load() != 3 {
+		t.Fatalf("%d latencies, %d ops, want 3", len(lat), started.Load())
+	}
+	for i, d := range lat {
+		if d <= 0 {
+			t.Errorf("latency %d not recorded", i)
+		}
+	}
+}
+
+// A failure stops the open loop from starting more ops, and a rate that is
+// not positive is refused.
+func TestOpenLoopStopsAtAFailure(t *testing.T) {
+	var started atomic.Int64
+	boom := errors.New("boom")
+	const n = 2000 // two seconds at 1,000 a second
+	_, err := openLoop(context.Background(), n, 1000, func(ctx context.Context) error {
+		if started.Add(1) == 5 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the op's failure", err)
+	}
+	if got := started.Load(); got >= n {
+		t.Errorf("%d ops started after the failure, want fewer than %d", got, n)
+	}
+	for _, r := range []float64{0, -1} {
+		if _, err := openLoop(context.Background(), 1, r, func(context.Context) error { return nil }); err == nil {
+			t.Errorf("rate %v accepted", r)
+		}
+	}
+}
+
+// runAt sends exactly n queries and never more than the loader's
+// concurrency at once, however fast they arrive.
+func TestLoaderRunAtCapsInFlight(t *testing.T) {
+	var seen, inFlight, peak atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if now <= p || peak.CompareAndSwap(p, now) {
+				break
+			}
+		}
+		seen.Add(1)
+		_, _ = io.WriteString(w, `{"data":{"ok":true}}`)
+	}))
+	t.Cleanup(srv.Close)
+	const n, conc = 60, 2
+	lat, err := newLoader(srv.URL, []byte(`{}`), conc).runAt(context.Background(), n, 20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lat) != n || seen.Load() != n {
+		t.Errorf("%d latencies, %d requests, want %d", len(lat), seen.Load(), n)
+	}
+	if p := peak.Load(); p > conc {
+		t.Errorf("%d requests in flight at once, want at most %d", p, conc)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
@@ -79,6 +80,77 @@ func closedLoop(ctx context.Context, n, conc int, newOp func() func(context.Cont
 					once.Do(func() { firstErr = err; cancel() })
 					return
 				}
+			}
+		})
+	}
+	wg.Wait()
+	return lat, firstErr
+}
+
+// load is run, or with -bench.rate runAt at that rate.
+func (l *loader) load(ctx context.Context, n int) ([]time.Duration, error) {
+	if *rate <= 0 {
+		return l.run(ctx, n)
+	}
+	return l.runAt(ctx, n, *rate)
+}
+
+// runAt sends n queries arriving at rate a second (openLoop) and returns
+// each one's latency. At most l.conc are in flight at once: a query that
+// arrives when they all are waits for one to end, and its latency counts
+// the wait.
+func (l *loader) runAt(ctx context.Context, n int, rate float64) ([]time.Duration, error) {
+	bufs := make(chan []byte, l.conc)
+	for range l.conc {
+		bufs <- make([]byte, 0, 64<<10)
+	}
+	return openLoop(ctx, n, rate, func(ctx context.Context) error {
+		buf := <-bufs
+		buf, err := l.one(ctx, buf[:0])
+		bufs <- buf
+		return err
+	})
+}
+
+// openLoop starts n ops at rate a second on average, each in its own
+// goroutine whether or not the last one has ended, and returns each op's
+// latency from its arrival. The gaps between arrivals are exponential with
+// a fixed seed (a Poisson process, the arrivals of users who act
+// independently, the same in every run): unlike closedLoop's workers, which
+// fall into step with a fixed upstream latency and so all wait on the same
+// moments, arrivals here only meet by chance, which is what "moderate load"
+// means for a gateway's latency. An arrival the generator itself is late
+// for starts at once and its latency counts from when it started, not from
+// its slot. The first failure stops the run.
+func openLoop(ctx context.Context, n int, rate float64, op func(context.Context) error) ([]time.Duration, error) {
+	if rate <= 0 {
+		return nil, fmt.Errorf("open loop: rate %v is not a rate", rate)
+	}
+	lat := make([]time.Duration, n)
+	var firstErr error
+	var once sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gaps := rand.New(rand.NewPCG(1, 2))
+	var wg sync.WaitGroup
+	next := time.Now()
+	for i := range n {
+		if d := time.Until(next); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		next = next.Add(time.Duration(gaps.ExpFloat64() / rate * float64(time.Second)))
+		wg.Go(func() {
+			start := time.Now()
+			err := op(ctx)
+			lat[i] = time.Since(start)
+			if err != nil {
+				once.Do(func() { firstErr = err; cancel() })
 			}
 		})
 	}
