@@ -139,16 +139,10 @@ func TestLoaderRun(t *testing.T) {
 		{name: "error response stops the run", failAt: 5, n: 40, conc: 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var seen, inFlight, peak atomic.Int64
+			var seen atomic.Int64
+			var flight inFlight
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				now := inFlight.Add(1)
-				defer inFlight.Add(-1)
-				for {
-					p := peak.Load()
-					if now <= p || peak.CompareAndSwap(p, now) {
-						break
-					}
-				}
+				defer flight.enter()()
 				if seen.Add(1) == tc.failAt {
 					_, _ = io.WriteString(w, `{"data":null,"errors":[{"message":"boom"}]}`)
 					return
@@ -173,7 +167,7 @@ func TestLoaderRun(t *testing.T) {
 			if len(lat) != tc.n || seen.Load() != int64(tc.n) {
 				t.Errorf("%d latencies, %d requests, want %d", len(lat), seen.Load(), tc.n)
 			}
-			if p := peak.Load(); p > int64(tc.conc) {
+			if p := flight.peak.Load(); p > int64(tc.conc) {
 				t.Errorf("%d requests in flight at once, want at most %d", p, tc.conc)
 			}
 			for i, d := range lat {
@@ -259,16 +253,10 @@ func TestOpenLoopStopsAtAFailure(t *testing.T) {
 // runAt sends exactly n queries and never more than the loader's
 // concurrency at once, however fast they arrive.
 func TestLoaderRunAtCapsInFlight(t *testing.T) {
-	var seen, inFlight, peak atomic.Int64
+	var seen atomic.Int64
+	var flight inFlight
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		now := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			p := peak.Load()
-			if now <= p || peak.CompareAndSwap(p, now) {
-				break
-			}
-		}
+		defer flight.enter()()
 		seen.Add(1)
 		_, _ = io.WriteString(w, `{"data":{"ok":true}}`)
 	}))
@@ -281,7 +269,24 @@ func TestLoaderRunAtCapsInFlight(t *testing.T) {
 	if len(lat) != n || seen.Load() != n {
 		t.Errorf("%d latencies, %d requests, want %d", len(lat), seen.Load(), n)
 	}
-	if p := peak.Load(); p > conc {
+	if p := flight.peak.Load(); p > conc {
 		t.Errorf("%d requests in flight at once, want at most %d", p, conc)
 	}
+}
+
+// inFlight counts a test server's requests in progress and the most there
+// were at once: defer f.enter()() in the handler.
+type inFlight struct {
+	now, peak atomic.Int64
+}
+
+func (f *inFlight) enter() (leave func()) {
+	n := f.now.Add(1)
+	for {
+		p := f.peak.Load()
+		if n <= p || f.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	return func() { f.now.Add(-1) }
 }
