@@ -89,7 +89,7 @@ func compareRounds(b *testing.B, w *World, base, cand *loader, direct *directLoa
 		if err != nil {
 			b.Fatal(err)
 		}
-		dd, err := direct.run(ctx, n)
+		dd, err := direct.load(ctx, n)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func compareRounds(b *testing.B, w *World, base, cand *loader, direct *directLoa
 func pairedRound(ctx context.Context, base, cand *loader, n int, candFirst bool) (db, dn []time.Duration, tb, tn time.Duration, err error) {
 	one := func(l *loader) ([]time.Duration, time.Duration, error) {
 		t0 := time.Now()
-		d, err := l.run(ctx, n)
+		d, err := l.load(ctx, n)
 		return d, time.Since(t0), err
 	}
 	var errB, errN error

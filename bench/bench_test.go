@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/commentgraph/commentgraph/cache"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 )
@@ -84,19 +85,18 @@ func BenchmarkComments50(b *testing.B) {
 		benchConfig
 		g   *gateway
 		l   *loader
-		rdb *redis.Client // the cache's Redis, to count its commands; nil without
+		rdb redis.UniversalClient // the cache's Redis, to count its commands; nil without
 	}
 	var gws []running
 	for _, c := range configs {
 		gc := gatewayConfig{Naive: c.naive, NoNear: c.noNear}
-		var rdb *redis.Client
+		var rdb redis.UniversalClient
 		if c.redis {
 			gc.RedisURL = redistest.MustStart(b).URL
-			opt, err := redis.ParseURL(gc.RedisURL)
-			if err != nil {
+			var err error
+			if rdb, err = cache.NewRedisClient(gc.RedisURL); err != nil {
 				b.Fatal(err)
 			}
-			rdb = redis.NewClient(opt)
 			b.Cleanup(func() { _ = rdb.Close() })
 		}
 		g := mustStartGateway(b, bin, w, gc, profiling)
@@ -169,7 +169,7 @@ func mustSetUp(b *testing.B, profiling bool) (string, *World, []byte) {
 // measure runs b.N queries at upstream latency lat after a warm-up that fills
 // the cache and opens the connections, and reports the figures; with rdb, the
 // Redis commands the gateway sent per query too.
-func measure(b *testing.B, w *World, g *gateway, l *loader, rdb *redis.Client, lat time.Duration) {
+func measure(b *testing.B, w *World, g *gateway, l *loader, rdb redis.UniversalClient, lat time.Duration) {
 	ctx := context.Background()
 	w.SetLatency(lat)
 	if err := l.warm(ctx); err != nil {
@@ -196,14 +196,7 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, rdb *redis.Client, l
 	}
 	self0 := selfCPU()
 
-	b.ResetTimer()
-	start := time.Now()
-	durations, err := l.load(ctx, b.N)
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if err != nil {
-		b.Fatal(err)
-	}
+	durations, elapsed := timedLoad(b, l.load)
 
 	self := selfCPU() - self0
 	calls := w.TotalCalls() - calls0
@@ -217,10 +210,7 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, rdb *redis.Client, l
 	}
 	scrape := s1.Mallocs - s0.Mallocs
 	n := float64(b.N)
-	b.ReportMetric(n/elapsed.Seconds(), "req/s")
-	b.ReportMetric(millis(machine), "machine_ms")
-	b.ReportMetric(millis(percentile(durations, 50)), "p50_ms")
-	b.ReportMetric(millis(percentile(durations, 99)), "p99_ms")
+	reportLoad(b, durations, elapsed, machine)
 	b.ReportMetric(float64(calls)/n, "upstream_calls/op")
 	if rdb != nil {
 		// Each INFO counts itself once, before it is answered.
@@ -321,15 +311,29 @@ func measureDirect(b *testing.B, w *World, d *directLoader, lat time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	durations, elapsed := timedLoad(b, d.load)
+	reportLoad(b, durations, elapsed, machine)
+}
+
+// timedLoad runs b.N ops of load under the benchmark's timer and returns
+// each op's latency and the time they all took; a failure fails b.
+func timedLoad(b *testing.B, load func(context.Context, int) ([]time.Duration, error)) ([]time.Duration, time.Duration) {
+	b.Helper()
 	b.ResetTimer()
 	start := time.Now()
-	durations, err := d.load(ctx, b.N)
+	durations, err := load(context.Background(), b.N)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	return durations, elapsed
+}
+
+// reportLoad reports the figures every row has: req/s, machine_ms (the
+// calibration taken before the load), p50_ms and p99_ms.
+func reportLoad(b *testing.B, durations []time.Duration, elapsed, machine time.Duration) {
+	b.ReportMetric(float64(len(durations))/elapsed.Seconds(), "req/s")
 	b.ReportMetric(millis(machine), "machine_ms")
 	b.ReportMetric(millis(percentile(durations, 50)), "p50_ms")
 	b.ReportMetric(millis(percentile(durations, 99)), "p99_ms")
@@ -362,7 +366,7 @@ func profileCPU(ctx context.Context, w *World, g *gateway, l *loader, path strin
 // redisCommands is the commands rdb's server has processed (INFO's
 // total_commands_processed, counting this INFO); 0 without rdb. A pipeline
 // counts each of its commands.
-func redisCommands(ctx context.Context, rdb *redis.Client) (int64, error) {
+func redisCommands(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
 	if rdb == nil {
 		return 0, nil
 	}

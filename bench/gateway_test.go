@@ -201,15 +201,16 @@ func configYAML(w *World, gc gatewayConfig) []byte {
 		}
 		providers = append(providers, m)
 	}
+	cacheCfg := map[string]any{"disabled": gc.Naive}
+	if gc.NoNear {
+		cacheCfg["nearTTL"] = "-1s"
+	}
 	cfg := map[string]any{
 		"graphiql":  false,
 		"limits":    map[string]any{"requestTimeout": "10s", "upstreamTimeout": "8s"},
 		"loaders":   map[string]any{"disabled": gc.Naive},
-		"cache":     map[string]any{"disabled": gc.Naive},
+		"cache":     cacheCfg,
 		"providers": providers,
-	}
-	if gc.NoNear {
-		cfg["cache"] = map[string]any{"disabled": gc.Naive, "nearTTL": "-1s"}
 	}
 	if gc.RedisURL != "" {
 		cfg["redis"] = map[string]any{"url": gc.RedisURL}
