@@ -55,9 +55,11 @@ func flexNumber(b []byte) (float64, error) {
 		return 0, nil
 	}
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := providers.DecodeJSON(b, &s); err != nil {
-			return 0, err
+		s, ok := plainString(b)
+		if !ok {
+			if err := providers.DecodeJSON(b, &s); err != nil {
+				return 0, err
+			}
 		}
 		b = []byte(strings.TrimSpace(s))
 		if len(b) == 0 {
@@ -69,6 +71,23 @@ func flexNumber(b []byte) (float64, error) {
 		err = fmt.Errorf("not finite")
 	}
 	return v, err
+}
+
+// plainString returns the contents of the JSON string literal b when they are
+// printable ASCII without escapes, the common case of ids, cursors and URLs,
+// which then need no second decode; ok is false for anything else (escapes,
+// other characters, or b not a whole literal), which the caller decodes.
+func plainString(b []byte) (s string, ok bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	inner := b[1 : len(b)-1]
+	for _, c := range inner {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(inner), true
 }
 
 // flexBool is a flag sent as true/false, 0/1 or their strings; null is false.
@@ -96,6 +115,10 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
+		if s, ok := plainString(b); ok {
+			*f = flexString(s)
+			return nil
+		}
 		var s string
 		if err := providers.DecodeJSON(b, &s); err != nil {
 			return err
@@ -178,24 +201,64 @@ type wireMessage struct {
 	// author is Author mapped, where the page it came in mapped it (a page
 	// names the same few authors on every message: each is mapped once).
 	author *model.User
+	// parent caches parentID, which a walk asks of every message it filters
+	// and the mapping asks again; parentRead says it is set.
+	parent     int64
+	parentRead bool
 }
 
 // parentID is the message this one replies to: `parent.id`, a bare `parent`
 // id, or `parent_id`; 0 for none.
 func (m *wireMessage) parentID() int64 {
-	var obj struct {
-		ID flexInt `json:"id"`
+	if !m.parentRead {
+		m.parent, m.parentRead = m.readParent(), true
 	}
-	if len(m.Parent) > 0 {
-		if providers.DecodeJSON(m.Parent, &obj) == nil && obj.ID > 0 {
+	return m.parent
+}
+
+func (m *wireMessage) readParent() int64 {
+	raw := bytes.TrimSpace(m.Parent)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+	case raw[0] == '{':
+		if id := idObject(raw); id > 0 {
+			return id
+		}
+		var obj struct {
+			ID flexInt `json:"id"`
+		}
+		if providers.DecodeJSON(raw, &obj) == nil && obj.ID > 0 {
 			return int64(obj.ID)
 		}
+	default:
 		var id flexInt
-		if providers.DecodeJSON(m.Parent, &id) == nil && id > 0 {
+		if providers.DecodeJSON(raw, &id) == nil && id > 0 {
 			return int64(id)
 		}
 	}
 	return int64(m.ParentID)
+}
+
+// idObject reads the {"id":123} every reply carries as its parent without a
+// decode; 0 when raw has any other shape (which is then decoded). At most 15
+// digits, so the value stays within what flexInt accepts.
+func idObject(raw []byte) int64 {
+	const prefix = `{"id":`
+	if len(raw) < len(prefix)+2 || string(raw[:len(prefix)]) != prefix || raw[len(raw)-1] != '}' {
+		return 0
+	}
+	digits := raw[len(prefix) : len(raw)-1]
+	if len(digits) > 15 || digits[0] == '0' {
+		return 0
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }
 
 type wireConversation struct {
@@ -388,32 +451,48 @@ func parseAuth(body []byte, now time.Time) (string, time.Time, error) {
 
 // orgName reads a department or unit: {id, name}, a bare name, or null.
 func orgName(raw json.RawMessage) string {
-	var obj struct {
-		Name string `json:"name"`
-	}
-	if providers.DecodeJSON(raw, &obj) == nil && obj.Name != "" {
-		return obj.Name
-	}
-	var s string
-	if providers.DecodeJSON(raw, &s) == nil {
-		return s
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0:
+	case raw[0] == '{':
+		var obj struct {
+			Name string `json:"name"`
+		}
+		if providers.DecodeJSON(raw, &obj) == nil {
+			return obj.Name
+		}
+	case raw[0] == '"':
+		var s string
+		if providers.DecodeJSON(raw, &s) == nil {
+			return s
+		}
 	}
 	return ""
 }
 
 // avatarURL reads an avatar: a URL string or an object of sizes ({url, …}).
+//
+// Only strings and objects are decoded: an empty object ({} for a user with
+// no picture) or a missing size costs no decode and no error.
 func avatarURL(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
 	var s string
-	if providers.DecodeJSON(raw, &s) == nil {
-		return s
-	}
-	var obj map[string]json.RawMessage
-	if providers.DecodeJSON(raw, &obj) != nil {
-		return ""
-	}
-	for _, k := range []string{"url", "original", "large", "medium", "small", "thumb", "thumbnail"} {
-		if providers.DecodeJSON(obj[k], &s) == nil && s != "" {
+	switch {
+	case len(raw) == 0 || string(raw) == "{}":
+	case raw[0] == '"':
+		if providers.DecodeJSON(raw, &s) == nil {
 			return s
+		}
+	case raw[0] == '{':
+		var obj map[string]json.RawMessage
+		if providers.DecodeJSON(raw, &obj) != nil {
+			return ""
+		}
+		for _, k := range []string{"url", "original", "large", "medium", "small", "thumb", "thumbnail"} {
+			v := bytes.TrimSpace(obj[k])
+			if len(v) > 0 && v[0] == '"' && providers.DecodeJSON(v, &s) == nil && s != "" {
+				return s
+			}
 		}
 	}
 	return ""
@@ -497,6 +576,9 @@ var voiceTypes = map[string]string{
 // attachments maps files and the voice note. Refs are prefixed by kind since
 // file and voice ids are separate sequences.
 func attachments(provider string, m *wireMessage) []*model.Attachment {
+	if len(m.Files) == 0 && m.Voice == nil {
+		return []*model.Attachment{}
+	}
 	out := make([]*model.Attachment, 0, len(m.Files)+1)
 	for i := range m.Files {
 		f := &m.Files[i]
@@ -553,7 +635,7 @@ func attachments(provider string, m *wireMessage) []*model.Attachment {
 func reactions(provider string, raw json.RawMessage) []*model.Reaction {
 	out := []*model.Reaction{}
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+	if len(raw) == 0 || string(raw) == "[]" || string(raw) == "{}" {
 		return out
 	}
 	type entry struct {

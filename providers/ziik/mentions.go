@@ -120,24 +120,17 @@ func (pp *people) detect(provider, conv, text string) []*model.Mention {
 	if !strings.Contains(text, "@") {
 		return []*model.Mention{}
 	}
-	pp.mu.Lock()
-	if pp.names == nil {
-		pp.names = make([]string, 0, len(pp.byName))
-		for n := range pp.byName {
-			pp.names = append(pp.names, n)
-		}
-		sort.Slice(pp.names, func(i, j int) bool {
-			if len(pp.names[i]) != len(pp.names[j]) {
-				return len(pp.names[i]) > len(pp.names[j])
-			}
-			return pp.names[i] < pp.names[j]
-		})
-	}
-	names := pp.names
-	pp.mu.Unlock()
-
 	pp.mu.RLock()
 	defer pp.mu.RUnlock()
+	names := pp.names
+	if names == nil {
+		// The sorted list is rebuilt under the write lock only when learning
+		// changed the names; every other comment of every request reads it
+		// under the shared lock.
+		pp.mu.RUnlock()
+		names = pp.sortedNames()
+		pp.mu.RLock()
+	}
 	inConv := pp.convs[conv].refs
 	return findMentions(provider, text, names, func(name string) *model.User {
 		refs := pp.byName[name]
@@ -153,12 +146,34 @@ func (pp *people) detect(provider, conv, text string) []*model.Mention {
 	})
 }
 
+// sortedNames returns every known name, longest first, building the list
+// when learning has dropped it.
+func (pp *people) sortedNames() []string {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.names == nil {
+		pp.names = make([]string, 0, len(pp.byName))
+		for n := range pp.byName {
+			pp.names = append(pp.names, n)
+		}
+		sort.Slice(pp.names, func(i, j int) bool {
+			if len(pp.names[i]) != len(pp.names[j]) {
+				return len(pp.names[i]) > len(pp.names[j])
+			}
+			return pp.names[i] < pp.names[j]
+		})
+	}
+	return pp.names
+}
+
 // findMentions returns a span for each "@Name" in text, Name being one of
 // names (longest first, so "@Ana Lee" beats "@Ana"). The "@" must not follow a
 // letter or digit (that is an e-mail address) and the name must not run on
 // into one ("@Bo Tanner" is not "@Bo Tan").
 func findMentions(provider, text string, names []string, pick func(name string) *model.User) []*model.Mention {
-	out := []*model.Mention{}
+	// One allocation holds every span a text can have (one per "@" at most).
+	slab := make([]model.Mention, 0, strings.Count(text, "@"))
+	out := make([]*model.Mention, 0, cap(slab))
 	// Code points are counted as the scan goes, so long texts with many
 	// mentions stay linear.
 	counted, runes := 0, 0
@@ -184,7 +199,8 @@ func findMentions(provider, text string, names []string, pick func(name string) 
 			}
 			runes += utf8.RuneCountInString(text[counted:i])
 			n := utf8.RuneCountInString(text[i:end])
-			out = append(out, &model.Mention{ProviderID: provider, UserRef: u.Ref, UserHint: u, Offset: runes, Length: n})
+			slab = append(slab, model.Mention{ProviderID: provider, UserRef: u.Ref, UserHint: u, Offset: runes, Length: n})
+			out = append(out, &slab[len(slab)-1])
 			counted, runes = end, runes+n
 			i = end - 1
 			break
