@@ -87,19 +87,10 @@ func BenchmarkListCommentsDecode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		authors := map[flexInt]*model.User{}
+		p.mapAuthors(pg)
 		var got []*wireMessage
 		for i := range pg.items {
-			m := &pg.items[i]
-			if a := m.Author; a != nil && a.ID > 0 {
-				u, ok := authors[a.ID]
-				if !ok {
-					u = user(p.id, a)
-					authors[a.ID] = u
-				}
-				m.author = u
-			}
-			if m.parentID() == t.msg {
+			if m := &pg.items[i]; m.parentID() == t.msg {
 				got = append(got, m)
 			}
 		}

@@ -191,7 +191,13 @@ func (p *Provider) fetch(ctx context.Context, conv int64, q url.Values) (*messag
 	if err != nil {
 		return nil, p.garbage("GET "+epMessages, err)
 	}
-	// Map each author once per page (users are shared, never changed).
+	p.mapAuthors(pg)
+	return pg, nil
+}
+
+// mapAuthors maps each author once per page (users are shared, never
+// changed) and learns them for mention detection.
+func (p *Provider) mapAuthors(pg *messagePage) {
 	authors := map[flexInt]*model.User{}
 	for i := range pg.items {
 		m := &pg.items[i]
@@ -205,7 +211,6 @@ func (p *Provider) fetch(ctx context.Context, conv int64, q url.Values) (*messag
 			m.author = u
 		}
 	}
-	return pg, nil
 }
 
 // ListThreads lists the integration user's conversations, most recently
