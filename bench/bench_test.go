@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -228,30 +229,90 @@ func measure(b *testing.B, w *World, g *gateway, l *loader, rdb redis.UniversalC
 }
 
 // directLoader is the floor the gateway's latency is compared with: each op
-// is what a gateway adding nothing would wait for, three comment lists asked
-// of the emulators at once (both Virola threads, and the first again: the
-// Ziik list needs a login the floor should not pay), with no gateway between.
+// is what a gateway adding nothing would wait for, the three comment lists
+// the gateway's page asks for (both Virola threads and the Ziik thread,
+// with the same query strings) asked of the emulators at once, with no
+// gateway between. Like the gateway it logs in to Ziik once and reuses the
+// token, logging in again only when Ziik refuses it.
 type directLoader struct {
 	client *http.Client
-	urls   []string
-	token  string
+	calls  []directCall
 	conc   int
+	ziik   *ziikLogin
+}
+
+// directCall is one list request of the floor's op.
+type directCall struct {
+	url  string
+	auth func(ctx context.Context, renew bool) (string, error) // the bearer token
 }
 
 func newDirectLoader(w *World, conc int) (*directLoader, error) {
 	d := &directLoader{
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 3 * conc, DisableCompression: true}},
-		token:  w.Virola.Token(),
 		conc:   conc,
 	}
-	for _, i := range []int{0, 1, 0} {
-		gid, err := model.DecodeIDOf(w.Threads[i], model.TypeThread)
+	d.ziik = &ziikLogin{client: d.client, url: w.Ziik.URL + "/authenticate"}
+	virolaToken := func(context.Context, bool) (string, error) { return w.Virola.Token(), nil }
+	for i, id := range w.Threads {
+		gid, err := model.DecodeIDOf(id, model.TypeThread)
 		if err != nil {
 			return nil, err
 		}
-		d.urls = append(d.urls, w.Virola.URL+"/api/v1/messages/"+gid.Ref[1]+"/comments?limit=50")
+		switch gid.Provider {
+		case VirolaID:
+			// The Virola adapter's list of a message thread's newest 50.
+			d.calls = append(d.calls, directCall{url: w.Virola.URL + "/api/v1/messages/" + gid.Ref[1] + "/comments?limit=50", auth: virolaToken})
+		case ZiikID:
+			// The Ziik adapter's list of a reply thread: the conversation's
+			// newest page (100, Ziik's most), the replies found in it.
+			conv, _, _ := strings.Cut(gid.Ref[1], ":")
+			d.calls = append(d.calls, directCall{url: w.Ziik.URL + "/conversations/" + conv + "/messages?limit=100", auth: d.ziik.token})
+		default:
+			return nil, fmt.Errorf("bench: thread %d of an unknown provider %q", i, gid.Provider)
+		}
+	}
+	if _, err := d.ziik.token(context.Background(), false); err != nil {
+		return nil, err
 	}
 	return d, nil
+}
+
+// ziikLogin holds the floor's Ziik token.
+type ziikLogin struct {
+	client *http.Client
+	url    string
+	mu     sync.Mutex
+	jwt    string
+}
+
+// token returns the current token, logging in first when there is none or
+// renew says the last one was refused.
+func (z *ziikLogin) token(ctx context.Context, renew bool) (string, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.jwt != "" && !renew {
+		return z.jwt, nil
+	}
+	body, _ := json.Marshal(map[string]string{"username": ziikEmail, "password": ziikPassword})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, z.url, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := z.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var got []struct {
+		JWT string `json:"jwt"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil || res.StatusCode != http.StatusOK || len(got) != 1 || got[0].JWT == "" {
+		return "", fmt.Errorf("bench: ziik login: %s (%v)", res.Status, err)
+	}
+	z.jwt = got[0].JWT
+	return z.jwt, nil
 }
 
 // run makes n ops with d.conc workers and returns each op's latency.
@@ -269,33 +330,43 @@ func (d *directLoader) load(ctx context.Context, n int) ([]time.Duration, error)
 
 // op asks for the three lists at once.
 func (d *directLoader) op(ctx context.Context) error {
-	errs := make([]error, len(d.urls))
+	errs := make([]error, len(d.calls))
 	var calls sync.WaitGroup
-	for i, u := range d.urls {
-		calls.Go(func() { errs[i] = d.get(ctx, u) })
+	for i, c := range d.calls {
+		calls.Go(func() { errs[i] = d.get(ctx, c) })
 	}
 	calls.Wait()
 	return errors.Join(errs...)
 }
 
-func (d *directLoader) get(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
+// get makes one list request, once more with a fresh token if it was refused.
+func (d *directLoader) get(ctx context.Context, c directCall) error {
+	for renew := false; ; renew = true {
+		token, err := c.auth(ctx, renew)
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := d.client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		switch {
+		case err != nil:
+			return err
+		case res.StatusCode == http.StatusUnauthorized && !renew:
+			continue
+		case res.StatusCode != http.StatusOK:
+			return fmt.Errorf("direct %s: %s", c.url, res.Status)
+		}
+		return nil
 	}
-	req.Header.Set("Authorization", "Bearer "+d.token)
-	res, err := d.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if _, err := io.Copy(io.Discard, res.Body); err != nil {
-		return err
-	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("direct %s: %s", url, res.Status)
-	}
-	return nil
 }
 
 // measureDirect reports the floor's req/s and latency at upstream latency

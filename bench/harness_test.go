@@ -290,3 +290,55 @@ func (f *inFlight) enter() (leave func()) {
 	}
 	return func() { f.now.Add(-1) }
 }
+
+// The latency floor asks each upstream for what the gateway's page asks:
+// one list per thread (two Virola, one Ziik), three calls an op, on a Ziik
+// token it got once, and it logs in again when Ziik refuses the token.
+func TestDirectLoaderAsksForTheGatewaysLists(t *testing.T) {
+	w, err := NewWorld(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	d, err := newDirectLoader(w, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const virolaList, ziikList, ziikLogin = "GET /api/v1/messages/{messageId}/comments", "GET /conversations/{conversation}/messages", "POST /authenticate"
+	check := func(t *testing.T, ops, logins int) {
+		t.Helper()
+		if got := w.Virola.Calls(virolaList); got != 2*ops {
+			t.Errorf("Virola lists = %d, want %d", got, 2*ops)
+		}
+		if got := w.Ziik.Calls(ziikList); got != ops {
+			t.Errorf("Ziik lists = %d, want %d", got, ops)
+		}
+		if got := w.Ziik.Calls(ziikLogin); got != logins {
+			t.Errorf("Ziik logins = %d, want %d", got, logins)
+		}
+		if got, want := w.TotalCalls(), 3*ops+logins; got != want {
+			t.Errorf("calls = %d, want %d (only the lists and the logins)", got, want)
+		}
+	}
+	t.Run("one login for many ops", func(t *testing.T) {
+		w.ResetCalls()
+		if _, err := d.run(context.Background(), 10); err != nil {
+			t.Fatal(err)
+		}
+		check(t, 10, 0) // the login was made by newDirectLoader
+	})
+	t.Run("a refused token is renewed", func(t *testing.T) {
+		w.ResetCalls()
+		w.Ziik.ExpireTokens()
+		if err := d.op(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// The Ziik list is asked twice: refused, then answered.
+		if got := w.Ziik.Calls(ziikList); got != 2 {
+			t.Errorf("Ziik lists = %d, want 2", got)
+		}
+		if got := w.Ziik.Calls(ziikLogin); got != 1 {
+			t.Errorf("Ziik logins = %d, want 1", got)
+		}
+	})
+}
