@@ -261,8 +261,9 @@ func newDirectLoader(w *World, conc int) (*directLoader, error) {
 		}
 		switch gid.Provider {
 		case VirolaID:
-			// The Virola adapter's list of a message thread's newest 50.
-			d.calls = append(d.calls, directCall{url: w.Virola.URL + "/api/v1/messages/" + gid.Ref[1] + "/comments?limit=50", auth: virolaToken})
+			// The Virola adapter's list of a message thread's newest 50: one
+			// more than the page, to know whether older comments remain.
+			d.calls = append(d.calls, directCall{url: w.Virola.URL + "/api/v1/messages/" + gid.Ref[1] + "/comments?direction=backward&limit=51", auth: virolaToken})
 		case ZiikID:
 			// The Ziik adapter's list of a reply thread: the conversation's
 			// newest page (100, Ziik's most), the replies found in it.
@@ -308,8 +309,11 @@ func (z *ziikLogin) token(ctx context.Context, renew bool) (string, error) {
 	var got []struct {
 		JWT string `json:"jwt"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&got); err != nil || res.StatusCode != http.StatusOK || len(got) != 1 || got[0].JWT == "" {
-		return "", fmt.Errorf("bench: ziik login: %s (%v)", res.Status, err)
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("bench: ziik login: %s", res.Status)
+	}
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil || len(got) != 1 || got[0].JWT == "" {
+		return "", fmt.Errorf("bench: ziik login: no token in the answer (%v)", err)
 	}
 	z.jwt = got[0].JWT
 	return z.jwt, nil

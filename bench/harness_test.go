@@ -8,11 +8,16 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/commentgraph/commentgraph/config"
+	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
+	"github.com/commentgraph/commentgraph/providers/virola"
+	"github.com/commentgraph/commentgraph/providers/ziik"
 )
 
 func TestPercentile(t *testing.T) {
@@ -342,3 +347,68 @@ func TestDirectLoaderAsksForTheGatewaysLists(t *testing.T) {
 		}
 	})
 }
+
+// The floor's requests are the ones the adapters make for the gateway's
+// page: each thread's newest 50, listed by the real Virola and Ziik adapters
+// through a client that notes every URL, asks for exactly the floor's list
+// URLs (besides Ziik's login and participant look-up).
+func TestDirectLoaderURLsAreTheAdaptersLists(t *testing.T) {
+	w, err := NewWorld(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	d, err := newDirectLoader(w, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var asked []string
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Method == http.MethodGet {
+			mu.Lock()
+			asked = append(asked, r.URL.String())
+			mu.Unlock()
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	cfg := w.Providers()
+	vp, err := virola.New(virola.Options{ID: cfg[0].ID, BaseURL: cfg[0].BaseURL, Token: cfg[0].Token, HTTPClient: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zp, err := ziik.New(ziik.Options{ID: cfg[1].ID, BaseURL: cfg[1].BaseURL, Email: cfg[1].Email, Password: cfg[1].Password, HTTPClient: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adapters := map[string]providers.Provider{VirolaID: vp, ZiikID: zp}
+	for _, id := range w.Threads {
+		gid, err := model.DecodeIDOf(id, model.TypeThread)
+		if err != nil {
+			t.Fatal(err)
+		}
+		th := &model.Thread{ProviderID: gid.Provider, Kind: model.ThreadKind(gid.Ref[0]), Ref: gid.Ref[1]}
+		if _, err := adapters[gid.Provider].ListComments(context.Background(), th, providers.Page{Last: PageSize}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var lists []string
+	for _, u := range asked {
+		if path, _, _ := strings.Cut(u, "?"); strings.HasSuffix(path, "/comments") || strings.HasSuffix(path, "/messages") {
+			lists = append(lists, u)
+		}
+	}
+	var floor []string
+	for _, c := range d.calls {
+		floor = append(floor, c.url)
+	}
+	slices.Sort(lists)
+	slices.Sort(floor)
+	if !slices.Equal(lists, floor) {
+		t.Errorf("the adapters listed\n%s\nthe floor asks for\n%s", strings.Join(lists, "\n"), strings.Join(floor, "\n"))
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
