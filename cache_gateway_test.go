@@ -265,3 +265,91 @@ func TestWebhookToOneInstanceRefreshesTheOthersCopy(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A thread named after its room (a K-LINK room, an Aelyst contact) takes the
+// new name as soon as a push renames the room, not when the cached thread
+// expires: the push drops the threads that hang off the room with it. The
+// TTL is an hour, so only the push can change the answer.
+func TestPushedRoomChangeRetitlesItsThreads(t *testing.T) {
+	type world struct {
+		provider config.Provider
+		thread   string // the thread's ref; kind below
+		kind     model.ThreadKind
+		rename   func(t *testing.T, g *gateway) // pushes a new name, returns once the gateway has taken it
+		want     string
+	}
+	worlds := map[string]func(t *testing.T) world{
+		"klink room": func(t *testing.T) world {
+			k := klinkWorld(t, 1)
+			return world{
+				provider: klinkProvider(k), thread: roomA, kind: model.ThreadKindRoom,
+				rename: func(t *testing.T, g *gateway) {
+					k.SetWebhook(g.url+"/webhooks/klink", "whsec-test")
+					// Synchronous: the delivery is answered after the gateway ingested it.
+					if err := k.InboundMessage(roomA, "Jane Q. Customer", "hello"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				want: "Jane Q. Customer",
+			}
+		},
+		"aelyst contact": func(t *testing.T) world {
+			ae := aelysttest.NewServer(aelysttest.Options{})
+			t.Cleanup(ae.Close)
+			ae.AddContact(aelysttest.Contact{ID: 2002, FirstName: "Mateo", LastName: "García"})
+			return world{
+				provider: config.Provider{ID: "aelyst", Kind: "aelyst", BaseURL: ae.URL, Token: aelysttest.DefaultToken, WebhookSecret: "whsec-aelyst"},
+				thread:   "id:2002", kind: model.ThreadKindContact,
+				rename: func(t *testing.T, g *gateway) {
+					ae.SetWebhook(g.url+"/webhooks/aelyst", "whsec-aelyst")
+					ae.AddContact(aelysttest.Contact{ID: 2002, FirstName: "Mateo", LastName: "García Ruiz"})
+					// Aelyst delivers in the background; its answer comes after the ingest.
+					for deadline := time.Now().Add(5 * time.Second); len(ae.Deliveries()) == 0 || ae.Deliveries()[0].Status != http.StatusOK; {
+						if time.Now().After(deadline) {
+							t.Fatalf("webhook not acknowledged: %+v", ae.Deliveries())
+						}
+						time.Sleep(5 * time.Millisecond)
+					}
+				},
+				want: "Mateo García Ruiz",
+			}
+		},
+	}
+	for name, newWorld := range worlds {
+		for _, withRedis := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/redis=%v", name, withRedis), func(t *testing.T) {
+				w := newWorld(t)
+				cfg := newTestConfig(t, w.provider)
+				cfg.Cache.TTL = config.Duration(time.Hour)
+				if withRedis {
+					cfg.Redis.URL = redistest.MustStart(t).URL
+				}
+				g := MustStartGateway(t, cfg)
+				q := `query($p: ID!, $k: ThreadKind!, $ref: String!) { thread(provider: $p, kind: $k, ref: $ref) { title } }`
+				vars := map[string]any{"p": w.provider.ID, "k": w.kind, "ref": w.thread}
+				title := func() string {
+					t.Helper()
+					resp := g.query(q, vars)
+					resp.mustNoErrors(t)
+					var out struct{ Thread struct{ Title *string } }
+					resp.decode(t, &out)
+					if out.Thread.Title == nil {
+						return "<null>"
+					}
+					return *out.Thread.Title
+				}
+				before := title()
+				if again := title(); again != before {
+					t.Fatalf("title changed with nothing pushed: %q then %q", before, again)
+				}
+				if before == w.want {
+					t.Fatalf("title is %q before the rename", before)
+				}
+				w.rename(t, g)
+				if got := title(); got != w.want {
+					t.Errorf("after the push renamed the room, thread title = %q, want %q (was %q)", got, w.want, before)
+				}
+			})
+		}
+	}
+}

@@ -177,6 +177,7 @@ func (c *Cache) Invalidate(ctx context.Context, scope string, userRefs, roomRefs
 	for _, r := range roomRefs {
 		keys = append(keys, key(scope, kindRoom, r), key(scope, kindLearnedRoom, r))
 	}
+	keys = append(keys, c.roomThreads(ctx, scope, roomRefs)...)
 	if len(keys) == 0 {
 		return nil
 	}
@@ -220,6 +221,16 @@ func (c *Cache) Refresh(ctx context.Context, scope string, users []*model.User, 
 		keys[i] = e.key
 	}
 	err := c.call(ctx, func(ctx context.Context) error { return c.store.set(ctx, entries) })
+	var roomRefs []string
+	for _, r := range rooms {
+		if r != nil && r.Ref != "" {
+			roomRefs = append(roomRefs, r.Ref)
+		}
+	}
+	if threads := c.roomThreads(ctx, scope, roomRefs); len(threads) > 0 {
+		err = errors.Join(err, c.call(ctx, func(ctx context.Context) error { return c.store.del(ctx, threads) }))
+		keys = append(keys, threads...)
+	}
 	c.dropLocal(keys)
 	if err != nil {
 		return fmt.Errorf("cache: refresh: %w", err)
@@ -228,6 +239,31 @@ func (c *Cache) Refresh(ctx context.Context, scope string, users []*model.User, 
 		return fmt.Errorf("cache: refresh: announce to other instances: %w", err)
 	}
 	return nil
+}
+
+// roomThreads is the keys of the cached threads in scope that hang off the
+// rooms roomRefs (their Thread.RoomRef), and of the sets listing them: what a
+// pushed change to those rooms drops besides the rooms, since a thread's
+// title is often its room's name (a K-LINK room, an Aelyst contact). When
+// the sets cannot be read it is the sets alone, and the threads keep their
+// old title until their TTL.
+func (c *Cache) roomThreads(ctx context.Context, scope string, roomRefs []string) []string {
+	if len(roomRefs) == 0 {
+		return nil
+	}
+	keys := make([]string, len(roomRefs))
+	for i, r := range roomRefs {
+		keys[i] = key(scope, kindRoomThreads, r)
+	}
+	var sets [][]string
+	_ = c.call(ctx, func(ctx context.Context) (err error) {
+		sets, err = c.store.members(ctx, keys)
+		return err
+	})
+	for _, members := range sets {
+		keys = append(keys, members...)
+	}
+	return keys
 }
 
 // RememberUsers keeps users a payload named, for LearnedTTL (providers.Directory).

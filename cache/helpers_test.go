@@ -68,7 +68,8 @@ func (u *upstream) setErr(err error) {
 func (u *upstream) Info() *model.Provider { return u.info }
 
 // Thread answers any ref, except "missing…" (NOT_FOUND) and "bad…"
-// (BAD_USER_INPUT); threadCalls counts the calls.
+// (BAD_USER_INPUT); threadCalls counts the calls. A ref "t@r" is a thread
+// of room r (Thread.RoomRef).
 func (u *upstream) Thread(_ context.Context, kind model.ThreadKind, ref string) (*model.Thread, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -81,7 +82,11 @@ func (u *upstream) Thread(_ context.Context, kind model.ThreadKind, ref string) 
 		return nil, &model.Error{Code: model.CodeBadUserInput, Provider: u.info.ID, Message: "malformed ref"}
 	}
 	title := "Title of " + ref
-	return &model.Thread{ProviderID: u.info.ID, Kind: kind, Ref: ref, Title: &title}, nil
+	th := &model.Thread{ProviderID: u.info.ID, Kind: kind, Ref: ref, Title: &title}
+	if _, room, ok := strings.Cut(ref, "@"); ok { // "t1@r1" hangs off room r1
+		th.RoomRef = room
+	}
+	return th, nil
 }
 
 func (u *upstream) ListThreads(context.Context, providers.Page) (*providers.ThreadPage, error) {

@@ -18,6 +18,10 @@ const (
 	kindLearnedUser
 	kindLearnedRoom
 	kindThread
+	// kindRoomThreads is a set, per room, of the keys of the cached threads
+	// that hang off it (Thread.RoomRef): a pushed change to the room drops
+	// them, as their title may be the room's name.
+	kindRoomThreads
 )
 
 func (k kind) String() string {
@@ -30,6 +34,8 @@ func (k kind) String() string {
 		return "learned-user"
 	case kindThread:
 		return "thread"
+	case kindRoomThreads:
+		return "room-threads"
 	default:
 		return "learned-room"
 	}

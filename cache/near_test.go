@@ -218,3 +218,34 @@ func TestNearStoreKeepsNothingReadBeforeADrop(t *testing.T) {
 		t.Errorf("a store that is not listening keeps or serves: %q", v)
 	}
 }
+
+// A room changed on one instance drops the other instances' in-process
+// copies of the threads that hang off it, not only their copy of the room:
+// the next check there asks the upstream for the new title.
+func TestRoomChangeOnOneInstanceDropsTheOthersThreadCopies(t *testing.T) {
+	ctx := context.Background()
+	a, _, _ := openNear(t)
+	b, bEvents := secondInstance(t, a)
+	up := newUpstream("p", 0)
+	pb := b.Wrap(up, "scope")
+	check := func() int {
+		t.Helper()
+		before := up.threadCalls
+		if _, err := pb.Thread(ctx, model.ThreadKindRoom, "t1@r1"); err != nil {
+			t.Fatal(err)
+		}
+		return up.threadCalls - before
+	}
+	check()
+	if n := check(); n != 0 {
+		t.Fatalf("b's second check made %d upstream calls, want 0", n)
+	}
+	name := "Renamed"
+	if err := a.c.Refresh(ctx, "scope", nil, []*model.Room{{ProviderID: "p", Ref: "r1", Name: &name}}); err != nil {
+		t.Fatal(err)
+	}
+	waitNear(t, bEvents, "dropped")
+	if n := check(); n != 1 {
+		t.Errorf("after a refreshed room r1, b's check made %d upstream calls, want 1 (its copy of the thread dropped)", n)
+	}
+}

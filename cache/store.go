@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,12 @@ type store interface {
 	set(ctx context.Context, entries []entry) error
 	// del drops keys; absent ones are fine.
 	del(ctx context.Context, keys []string) error
+	// addMembers adds each member to the set at its key, and makes the set
+	// live ttl from now (Redis SADD and EXPIRE).
+	addMembers(ctx context.Context, ms []member) error
+	// members returns the members of the set at each key, in key order; none
+	// where there is no set (Redis SMEMBERS).
+	members(ctx context.Context, keys []string) ([][]string, error)
 	ping(ctx context.Context) error
 }
 
@@ -27,6 +34,13 @@ type entry struct {
 	key   string
 	value []byte
 	ttl   time.Duration
+}
+
+// member is one string to add to the set at key.
+type member struct {
+	key    string
+	member string
+	ttl    time.Duration
 }
 
 // redisStore uses pipelines of single-key commands rather than MGET/MSET/DEL
@@ -89,6 +103,38 @@ func (s redisStore) del(ctx context.Context, keys []string) error {
 	return nil
 }
 
+func (s redisStore) addMembers(ctx context.Context, ms []member) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, m := range ms {
+			p.SAdd(ctx, m.key, m.member)
+			p.PExpire(ctx, m.key, m.ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis SADD pipeline: %w", err)
+	}
+	return nil
+}
+
+func (s redisStore) members(ctx context.Context, keys []string) ([][]string, error) {
+	cmds := make([]*redis.StringSliceCmd, len(keys))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.SMembers(ctx, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis SMEMBERS pipeline: %w", err)
+	}
+	out := make([][]string, len(keys))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
 func (s redisStore) ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis PING: %w", err)
@@ -111,6 +157,7 @@ type memoryStore struct {
 type memEntry struct {
 	key     string
 	value   []byte
+	members []string // a set's (addMembers); value is nil then
 	expires time.Time
 }
 
@@ -147,16 +194,11 @@ func (s *memoryStore) set(_ context.Context, entries []entry) error {
 	for _, in := range entries {
 		if el, ok := s.items[in.key]; ok {
 			e := el.Value.(*memEntry)
-			e.value, e.expires = in.value, now.Add(in.ttl)
+			e.value, e.members, e.expires = in.value, nil, now.Add(in.ttl)
 			s.lru.MoveToFront(el)
 			continue
 		}
-		s.items[in.key] = s.lru.PushFront(&memEntry{key: in.key, value: in.value, expires: now.Add(in.ttl)})
-		for s.lru.Len() > s.max {
-			oldest := s.lru.Back()
-			s.lru.Remove(oldest)
-			delete(s.items, oldest.Value.(*memEntry).key)
-		}
+		s.put(&memEntry{key: in.key, value: in.value, expires: now.Add(in.ttl)})
 	}
 	return nil
 }
@@ -171,6 +213,55 @@ func (s *memoryStore) del(_ context.Context, keys []string) error {
 		}
 	}
 	return nil
+}
+
+func (s *memoryStore) addMembers(_ context.Context, ms []member) error {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range ms {
+		el, ok := s.items[m.key]
+		if !ok || !now.Before(el.Value.(*memEntry).expires) {
+			s.put(&memEntry{key: m.key, members: []string{m.member}, expires: now.Add(m.ttl)})
+			continue
+		}
+		e := el.Value.(*memEntry)
+		if !slices.Contains(e.members, m.member) {
+			e.members = append(e.members, m.member)
+		}
+		e.expires = now.Add(m.ttl)
+		s.lru.MoveToFront(el)
+	}
+	return nil
+}
+
+func (s *memoryStore) members(_ context.Context, keys []string) ([][]string, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][]string, len(keys))
+	for i, k := range keys {
+		if el, ok := s.items[k]; ok {
+			if e := el.Value.(*memEntry); now.Before(e.expires) {
+				out[i] = slices.Clone(e.members)
+			}
+		}
+	}
+	return out, nil
+}
+
+// put adds e as the newest entry, replacing any under its key, and evicts
+// the least recently used past max. s.mu is held.
+func (s *memoryStore) put(e *memEntry) {
+	if el, ok := s.items[e.key]; ok {
+		s.lru.Remove(el)
+	}
+	s.items[e.key] = s.lru.PushFront(e)
+	for s.lru.Len() > s.max {
+		oldest := s.lru.Back()
+		s.lru.Remove(oldest)
+		delete(s.items, oldest.Value.(*memEntry).key)
+	}
 }
 
 func (s *memoryStore) ping(context.Context) error { return nil }

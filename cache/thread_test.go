@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 )
 
 // A thread's metadata and existence are cached like users and rooms; a thread
@@ -99,4 +100,63 @@ func TestThreadsAreKeptInTheProcessInFrontOfRedis(t *testing.T) {
 			t.Errorf("near cache off: %d Redis reads and %d upstream calls, want 3 and 1", gets, calls)
 		}
 	})
+}
+
+// A pushed change to a room (Refresh or Invalidate) drops the cached threads
+// that hang off it, in the scope it came from only, so the next check asks
+// the upstream for the thread's new title; other rooms' threads stay cached.
+// With Redis this includes the in-process copies of the threads.
+func TestRoomChangeDropsItsThreads(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			e := b.open(t, Options{TTL: time.Hour})
+			up := newUpstream("p", 0)
+			p, other := e.c.Wrap(up, "scope"), e.c.Wrap(up, "other-credential")
+			refs := []string{"t1@r1", "t2@r1", "t3@r2", "t4"}
+			check := func(p providers.Provider, refs ...string) int {
+				t.Helper()
+				before := up.threadCalls
+				for _, r := range refs {
+					if _, err := p.Thread(ctx, model.ThreadKindRoom, r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return up.threadCalls - before
+			}
+			check(p, refs...)
+			check(other, "t1@r1")
+			if n := check(p, refs...); n != 0 {
+				t.Fatalf("warm checks made %d upstream calls, want 0", n)
+			}
+
+			name := "Renamed"
+			if err := e.c.Refresh(ctx, "scope", nil, []*model.Room{{ProviderID: "p", Ref: "r1", Name: &name}}); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				p    providers.Provider
+				ref  string
+				want int
+			}{
+				{p, "t1@r1", 1}, {p, "t2@r1", 1}, {p, "t3@r2", 0}, {p, "t4", 0},
+				{other, "t1@r1", 0}, // another scope's copy is not this push's
+				{p, "t1@r1", 0},     // fetched again, cached again
+			} {
+				if n := check(tc.p, tc.ref); n != tc.want {
+					t.Errorf("after room r1 was refreshed, checking %s made %d upstream calls, want %d", tc.ref, n, tc.want)
+				}
+			}
+
+			if err := e.c.Invalidate(ctx, "scope", nil, []string{"r2"}); err != nil {
+				t.Fatal(err)
+			}
+			if n := check(p, "t3@r2"); n != 1 {
+				t.Errorf("after room r2 was dropped, checking t3@r2 made %d upstream calls, want 1", n)
+			}
+			if n := check(p, "t1@r1", "t2@r1", "t4"); n != 0 {
+				t.Errorf("dropping r2 made %d other threads be fetched again, want 0", n)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
@@ -298,6 +299,29 @@ func writeBack[T comparable](ctx context.Context, c *Cache, scope string, k kind
 	}
 	c.keepNear(k, entries, since)
 	_ = c.call(ctx, func(ctx context.Context) error { return c.store.set(ctx, entries) })
+	if k == kindThread {
+		c.indexThreads(ctx, scope, refs, found)
+	}
+}
+
+// indexThreads adds each thread found to its room's set (kindRoomThreads),
+// so that a change pushed for the room can drop it. The set outlives any
+// thread entry in it (TTL with the most jitter).
+func (c *Cache) indexThreads(ctx context.Context, scope string, refs []string, found any) {
+	threads, ok := found.(map[string]*model.Thread)
+	if !ok {
+		return
+	}
+	ttl := time.Duration(float64(c.opts.TTL) * (1 + c.opts.Jitter))
+	var ms []member
+	for _, r := range refs {
+		if th := threads[r]; th != nil && th.RoomRef != "" {
+			ms = append(ms, member{key: key(scope, kindRoomThreads, th.RoomRef), member: key(scope, kindThread, r), ttl: ttl})
+		}
+	}
+	if len(ms) > 0 {
+		_ = c.call(ctx, func(ctx context.Context) error { return c.store.addMembers(ctx, ms) })
+	}
 }
 
 func isContextErr(err error) bool {
