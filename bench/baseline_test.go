@@ -27,6 +27,9 @@ var (
 //
 //	base_p50_ms, new_p50_ms  the median over the rounds of each round's p50
 //	direct_p50_ms            the same for the emulators asked directly
+//	new_over_direct_ms       the median of the rounds' new-minus-direct p50s:
+//	                         what this tree's gateway adds, each round's
+//	                         gateway and floor taken seconds apart
 //	diff_p50_ms              the median of the rounds' new-minus-base p50s
 //	new_faster_rounds        in how many rounds this tree's p50 was lower
 //	req/s_ratio              the median of the rounds' new/base req/s
@@ -79,7 +82,7 @@ func compareRounds(b *testing.B, w *World, base, cand *loader, direct *directLoa
 		}
 	}
 	n := max(*roundQueries, 2*base.conc)
-	var pBase, pNew, pDirect, diffs, ratios []float64
+	var pBase, pNew, pDirect, diffs, over, ratios []float64
 	faster := 0
 	b.ResetTimer()
 	for round := range *abRounds {
@@ -93,8 +96,9 @@ func compareRounds(b *testing.B, w *World, base, cand *loader, direct *directLoa
 		if err != nil {
 			b.Fatal(err)
 		}
-		pDirect = append(pDirect, millis(percentile(dd, 50)))
+		z := millis(percentile(dd, 50))
 		x, y := millis(percentile(db, 50)), millis(percentile(dn, 50))
+		pDirect, over = append(pDirect, z), append(over, y-z)
 		pBase, pNew, diffs = append(pBase, x), append(pNew, y), append(diffs, y-x)
 		ratios = append(ratios, tb.Seconds()/tn.Seconds())
 		if y < x {
@@ -105,6 +109,7 @@ func compareRounds(b *testing.B, w *World, base, cand *loader, direct *directLoa
 	b.ReportMetric(median(pBase), "base_p50_ms")
 	b.ReportMetric(median(pNew), "new_p50_ms")
 	b.ReportMetric(median(pDirect), "direct_p50_ms")
+	b.ReportMetric(median(over), "new_over_direct_ms")
 	b.ReportMetric(median(diffs), "diff_p50_ms")
 	b.ReportMetric(float64(faster), "new_faster_rounds")
 	b.ReportMetric(median(ratios), "req/s_ratio")
