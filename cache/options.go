@@ -140,6 +140,12 @@ const (
 	// maxNearThreads bounds the in-process thread entries in Redis mode; a
 	// gateway serves far fewer threads within ThreadNearTTL.
 	maxNearThreads = 10_000
+	// maxRoomThreads bounds a room's set of its cached threads' keys
+	// (kindRoomThreads): a busy room's set is extended by every thread
+	// cached, so it would otherwise grow for as long as the room is used.
+	// A thread past the bound is not dropped when the room changes and
+	// keeps its old title until its TTL.
+	maxRoomThreads = 1_000
 )
 
 // withDefaults returns o with every zero option set to its default, or an

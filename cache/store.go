@@ -21,8 +21,9 @@ type store interface {
 	set(ctx context.Context, entries []entry) error
 	// del drops keys; absent ones are fine.
 	del(ctx context.Context, keys []string) error
-	// addMembers adds each member to the set at its key, and makes the set
-	// live ttl from now (Redis SADD and EXPIRE).
+	// addMembers adds each member to the set at its key, makes the set live
+	// ttl from now and, past max members, drops some (Redis SADD, PEXPIRE,
+	// SCARD, then SPOP of the excess when there is one).
 	addMembers(ctx context.Context, ms []member) error
 	// members returns the members of the set at each key, in key order; none
 	// where there is no set (Redis SMEMBERS).
@@ -36,11 +37,12 @@ type entry struct {
 	ttl   time.Duration
 }
 
-// member is one string to add to the set at key.
+// member is one string to add to the set at key, which keeps at most max.
 type member struct {
 	key    string
 	member string
 	ttl    time.Duration
+	max    int
 }
 
 // redisStore uses pipelines of single-key commands rather than MGET/MSET/DEL
@@ -104,15 +106,36 @@ func (s redisStore) del(ctx context.Context, keys []string) error {
 }
 
 func (s redisStore) addMembers(ctx context.Context, ms []member) error {
+	sizes := make([]*redis.IntCmd, len(ms))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, m := range ms {
+		for i, m := range ms {
 			p.SAdd(ctx, m.key, m.member)
 			p.PExpire(ctx, m.key, m.ttl)
+			sizes[i] = p.SCard(ctx, m.key)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("redis SADD pipeline: %w", err)
+	}
+	// Rare (a room with more cached threads than max): a second round trip.
+	excess := map[string]int64{} // by key: one set may take several members
+	for i, m := range ms {
+		if n := sizes[i].Val() - int64(m.max); m.max > 0 && n > 0 {
+			excess[m.key] = max(excess[m.key], n)
+		}
+	}
+	if len(excess) == 0 {
+		return nil
+	}
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, n := range excess {
+			p.SPopN(ctx, k, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis SPOP pipeline: %w", err)
 	}
 	return nil
 }
@@ -228,6 +251,9 @@ func (s *memoryStore) addMembers(_ context.Context, ms []member) error {
 		e := el.Value.(*memEntry)
 		if !slices.Contains(e.members, m.member) {
 			e.members = append(e.members, m.member)
+		}
+		if m.max > 0 && len(e.members) > m.max { // the oldest go
+			e.members = slices.Delete(e.members, 0, len(e.members)-m.max)
 		}
 		e.expires = now.Add(m.ttl)
 		s.lru.MoveToFront(el)

@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,6 +158,39 @@ func TestRoomChangeDropsItsThreads(t *testing.T) {
 			}
 			if n := check(p, "t1@r1", "t2@r1", "t4"); n != 0 {
 				t.Errorf("dropping r2 made %d other threads be fetched again, want 0", n)
+			}
+		})
+	}
+}
+
+// A room's set of cached threads keeps at most max members, so a busy room's
+// set does not grow for as long as the room is used; in memory the oldest
+// go first.
+func TestRoomThreadSetsAreBounded(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			e := b.open(t, Options{})
+			k := key("scope", kindRoomThreads, "r1")
+			var ms []member
+			for i := range 5 {
+				ms = append(ms, member{key: k, member: fmt.Sprint("t", i), ttl: time.Minute, max: 3})
+			}
+			// Two at a time, then the rest in one call: bounded either way.
+			for _, batch := range [][]member{ms[:2], ms[2:]} {
+				if err := e.c.store.addMembers(ctx, batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := e.c.store.members(ctx, []string{k, key("scope", kindRoomThreads, "r2")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got[0]) != 3 || len(got[1]) != 0 {
+				t.Fatalf("members = %q, want 3 in r1's set and none in r2's", got)
+			}
+			if b.name == "memory" && !slices.Equal(got[0], []string{"t2", "t3", "t4"}) {
+				t.Errorf("memory kept %q, want the newest three", got[0])
 			}
 		})
 	}

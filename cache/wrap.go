@@ -316,7 +316,7 @@ func (c *Cache) indexThreads(ctx context.Context, scope string, refs []string, f
 	var ms []member
 	for _, r := range refs {
 		if th := threads[r]; th != nil && th.RoomRef != "" {
-			ms = append(ms, member{key: key(scope, kindRoomThreads, th.RoomRef), member: key(scope, kindThread, r), ttl: ttl})
+			ms = append(ms, member{key: key(scope, kindRoomThreads, th.RoomRef), member: key(scope, kindThread, r), ttl: ttl, max: maxRoomThreads})
 		}
 	}
 	if len(ms) > 0 {
