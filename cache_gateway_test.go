@@ -246,15 +246,8 @@ func TestWebhookToOneInstanceRefreshesTheOthersCopy(t *testing.T) {
 		}
 	}
 
-	ae.SetWebhook(a.url+"/webhooks/aelyst", "whsec-aelyst")
-	ae.AddContact(aelysttest.Contact{ID: 2002, FirstName: "Mateo", LastName: "García Ruiz"})
+	renameMateo(t, ae, a.url)
 	// A answers from what the webhook said as soon as the delivery is acknowledged.
-	for deadline := time.Now().Add(5 * time.Second); len(ae.Deliveries()) == 0 || ae.Deliveries()[0].Status != http.StatusOK; {
-		if time.Now().After(deadline) {
-			t.Fatalf("webhook not acknowledged: %+v", ae.Deliveries())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 	if n := name(a); n != "Mateo García Ruiz" {
 		t.Fatalf("instance A, after the webhook: %q", n)
 	}
@@ -300,18 +293,8 @@ func TestPushedRoomChangeRetitlesItsThreads(t *testing.T) {
 			return world{
 				provider: config.Provider{ID: "aelyst", Kind: "aelyst", BaseURL: ae.URL, Token: aelysttest.DefaultToken, WebhookSecret: "whsec-aelyst"},
 				thread:   "id:2002", kind: model.ThreadKindContact,
-				rename: func(t *testing.T, g *gateway) {
-					ae.SetWebhook(g.url+"/webhooks/aelyst", "whsec-aelyst")
-					ae.AddContact(aelysttest.Contact{ID: 2002, FirstName: "Mateo", LastName: "García Ruiz"})
-					// Aelyst delivers in the background; its answer comes after the ingest.
-					for deadline := time.Now().Add(5 * time.Second); len(ae.Deliveries()) == 0 || ae.Deliveries()[0].Status != http.StatusOK; {
-						if time.Now().After(deadline) {
-							t.Fatalf("webhook not acknowledged: %+v", ae.Deliveries())
-						}
-						time.Sleep(5 * time.Millisecond)
-					}
-				},
-				want: "Mateo García Ruiz",
+				rename: func(t *testing.T, g *gateway) { renameMateo(t, ae, g.url) },
+				want:   "Mateo García Ruiz",
 			}
 		},
 	}
@@ -351,5 +334,21 @@ func TestPushedRoomChangeRetitlesItsThreads(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// renameMateo renames Aelyst contact 2002 to Mateo García Ruiz with the
+// webhook pointed at the gateway at url, and returns once the delivery is
+// acknowledged: Aelyst delivers in the background, and the gateway answers
+// only after ingesting it.
+func renameMateo(t *testing.T, ae *aelysttest.Server, url string) {
+	t.Helper()
+	ae.SetWebhook(url+"/webhooks/aelyst", "whsec-aelyst")
+	ae.AddContact(aelysttest.Contact{ID: 2002, FirstName: "Mateo", LastName: "García Ruiz"})
+	for deadline := time.Now().Add(5 * time.Second); len(ae.Deliveries()) == 0 || ae.Deliveries()[0].Status != http.StatusOK; {
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook not acknowledged: %+v", ae.Deliveries())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
