@@ -300,15 +300,7 @@ func (f *inFlight) enter() (leave func()) {
 // one list per thread (two Virola, one Ziik), three calls an op, on a Ziik
 // token it got once, and it logs in again when Ziik refuses the token.
 func TestDirectLoaderAsksForTheGatewaysLists(t *testing.T) {
-	w, err := NewWorld(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
-	d, err := newDirectLoader(w, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, d := mustWorldAndFloor(t, 2)
 	const virolaList, ziikList, ziikLogin = "GET /api/v1/messages/{messageId}/comments", "GET /conversations/{conversation}/messages", "POST /authenticate"
 	check := func(t *testing.T, ops, logins int) {
 		t.Helper()
@@ -353,15 +345,7 @@ func TestDirectLoaderAsksForTheGatewaysLists(t *testing.T) {
 // through a client that notes every URL, asks for exactly the floor's list
 // URLs (besides Ziik's login and participant look-up).
 func TestDirectLoaderURLsAreTheAdaptersLists(t *testing.T) {
-	w, err := NewWorld(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
-	d, err := newDirectLoader(w, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, d := mustWorldAndFloor(t, 1)
 	var mu sync.Mutex
 	var asked []string
 	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -407,6 +391,22 @@ func TestDirectLoaderURLsAreTheAdaptersLists(t *testing.T) {
 	if !slices.Equal(lists, floor) {
 		t.Errorf("the adapters listed\n%s\nthe floor asks for\n%s", strings.Join(lists, "\n"), strings.Join(floor, "\n"))
 	}
+}
+
+// mustWorldAndFloor is a World at 0 ms latency, closed with t, and its
+// latency floor with conc workers.
+func mustWorldAndFloor(t *testing.T, conc int) (*World, *directLoader) {
+	t.Helper()
+	w, err := NewWorld(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	d, err := newDirectLoader(w, conc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, d
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

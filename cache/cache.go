@@ -206,8 +206,10 @@ func (c *Cache) Refresh(ctx context.Context, scope string, users []*model.User, 
 			}
 		}
 	}
+	var roomRefs []string
 	for _, r := range rooms {
 		if r != nil && r.Ref != "" {
+			roomRefs = append(roomRefs, r.Ref)
 			if b, err := encode(r); err == nil {
 				entries = append(entries, entry{key(scope, kindRoom, r.Ref), b, c.jittered(c.opts.TTL)})
 			}
@@ -221,12 +223,6 @@ func (c *Cache) Refresh(ctx context.Context, scope string, users []*model.User, 
 		keys[i] = e.key
 	}
 	err := c.call(ctx, func(ctx context.Context) error { return c.store.set(ctx, entries) })
-	var roomRefs []string
-	for _, r := range rooms {
-		if r != nil && r.Ref != "" {
-			roomRefs = append(roomRefs, r.Ref)
-		}
-	}
 	if threads := c.roomThreads(ctx, scope, roomRefs); len(threads) > 0 {
 		err = errors.Join(err, c.call(ctx, func(ctx context.Context) error { return c.store.del(ctx, threads) }))
 		keys = append(keys, threads...)

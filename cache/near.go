@@ -105,14 +105,11 @@ func (c *Cache) publishDrops(ctx context.Context, keys []string) error {
 	})
 }
 
-// dropLocal forgets keys from the users and rooms near store, after the
-// store write that changed them, so no read of the old value that began
-// before the write can keep it afterwards.
-func (c *Cache) dropLocal(keys []string) { c.dropNear(keys) }
-
-// dropNear forgets keys from both near stores: a room's change drops the
-// threads that hang off it too (Cache.roomThreads).
-func (c *Cache) dropNear(keys []string) {
+// dropLocal forgets keys from both near stores (a room's change drops the
+// threads that hang off it too, Cache.roomThreads): after the store write
+// that changed them, so no read of the old value that began before the write
+// can keep it afterwards, or on another instance's announcement.
+func (c *Cache) dropLocal(keys []string) {
 	if c.dirNear != nil {
 		c.dirNear.drop(keys)
 	}
@@ -182,7 +179,7 @@ func (c *Cache) receiveDrops(ctx context.Context, ps *redis.PubSub) error {
 			if from == c.instance {
 				continue // dropped here already, by dropLocal
 			}
-			c.dropNear(strings.Split(keys, "\n"))
+			c.dropLocal(strings.Split(keys, "\n"))
 			c.m.nearDrops.Add(1)
 			c.hook("dropped")
 		}
