@@ -169,7 +169,9 @@ func (a *App) idempotencyStore() idempotency.Store {
 
 // upstreamClient is the HTTP client every adapter uses: each call bounded by
 // the upstream timeout, under the request budget, over one shared pool of
-// keep-alive connections (see newUpstreamTransport).
+// keep-alive connections (see newUpstreamTransport). The transport is the
+// *http.Transport itself, not a wrapper: with Timeout set, net/http runs a
+// goroutine and a timer per call for any other RoundTripper.
 func (a *App) upstreamClient() *http.Client {
 	return &http.Client{Timeout: a.cfg.Limits.UpstreamTimeout.D(), Transport: a.upstream}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/commentgraph/commentgraph/graph/fastpath"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graphqlws"
+	"github.com/commentgraph/commentgraph/internal/upstreamwait"
 	"github.com/commentgraph/commentgraph/resolvers"
 	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
@@ -38,7 +39,7 @@ import (
 // routes builds every endpoint (DESIGN "HTTP endpoints").
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/query", a.observe("query", a.authenticate(a.limitBody(a.graphqlHandler()))))
+	mux.Handle("/query", a.observe("query", a.measureOwnTime(a.authenticate(a.limitBody(a.graphqlHandler())))))
 	mux.Handle("POST /webhooks/{providerId}", a.observe("webhooks", http.HandlerFunc(a.serveWebhook)))
 	mux.Handle("GET /healthz", a.observe("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -386,7 +387,7 @@ func (a *App) observe(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		streaming := isWebSocketUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+		streaming := isStreaming(r)
 		next.ServeHTTP(rec, r)
 		code := rec.code
 		if code == 0 {
@@ -399,6 +400,29 @@ func (a *App) observe(route string, next http.Handler) http.Handler {
 			level = slog.LevelWarn
 		}
 		a.log.Log(r.Context(), level, "http", "method", r.Method, "route", route, "status", code, "duration", d)
+	})
+}
+
+// isStreaming says r opens a subscription (a WebSocket or Server-Sent
+// Events), which lasts as long as the client stays: it is counted, not timed.
+func isStreaming(r *http.Request) bool {
+	return isWebSocketUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// measureOwnTime records each query's and mutation's own time, its latency
+// less the time it had an upstream call in flight (internal/upstreamwait),
+// in commentgraph_query_own_duration_seconds. The request latency alone
+// cannot tell a slower gateway from a slower upstream; this can.
+func (a *App) measureOwnTime(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isStreaming(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		tr := upstreamwait.New(nil)
+		next.ServeHTTP(w, r.WithContext(upstreamwait.NewContext(r.Context(), tr)))
+		a.metrics.queryOwn.Observe((time.Since(start) - tr.Waited()).Seconds())
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -226,9 +227,10 @@ func configYAML(w *World, gc gatewayConfig) []byte {
 // /metrics, cumulative heap objects allocated and CPU seconds used; from
 // /proc/<pid>/io, the read and write system calls it has made.
 type processStats struct {
-	Mallocs    float64 // go_memstats_mallocs_total
-	CPUSeconds float64 // process_cpu_seconds_total
-	Syscalls   float64 // syscr + syscw; 0 where /proc/<pid>/io cannot be read
+	Mallocs    float64  // go_memstats_mallocs_total
+	CPUSeconds float64  // process_cpu_seconds_total
+	Syscalls   float64  // syscr + syscw; 0 where /proc/<pid>/io cannot be read
+	Own        []bucket // ownTimeMetric's buckets
 }
 
 // ioSyscalls is the read and write system calls process pid has made
@@ -262,11 +264,96 @@ func (g *gateway) stats(ctx context.Context) (processStats, error) {
 		return processStats{}, err
 	}
 	defer resp.Body.Close()
-	vals, err := metricValues(resp.Body, "go_memstats_mallocs_total", "process_cpu_seconds_total")
+	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return processStats{}, err
 	}
-	return processStats{Mallocs: vals[0], CPUSeconds: vals[1], Syscalls: ioSyscalls(g.cmd.Process.Pid)}, nil
+	vals, err := metricValues(bytes.NewReader(raw), "go_memstats_mallocs_total", "process_cpu_seconds_total")
+	if err != nil {
+		return processStats{}, err
+	}
+	own, err := histogramBuckets(bytes.NewReader(raw), ownTimeMetric)
+	if err != nil {
+		return processStats{}, err
+	}
+	return processStats{Mallocs: vals[0], CPUSeconds: vals[1], Syscalls: ioSyscalls(g.cmd.Process.Pid), Own: own}, nil
+}
+
+// ownTimeMetric is the gateway's histogram of each query's own time: its
+// latency less the time it had an upstream call in flight.
+const ownTimeMetric = "commentgraph_query_own_duration_seconds"
+
+// bucket is one bucket of a Prometheus histogram: the count of observations
+// at most le (cumulative, as exposed).
+type bucket struct {
+	le    float64
+	count float64
+}
+
+// histogramBuckets reads the unlabelled histogram name's buckets from a text
+// exposition, in the order exposed (ascending le, +Inf last).
+func histogramBuckets(r io.Reader, name string) ([]bucket, error) {
+	var out []bucket
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	prefix := name + `_bucket{le="`
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), prefix)
+		if !ok {
+			continue
+		}
+		le, value, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			return nil, fmt.Errorf("metric %s: bucket line %q", name, sc.Text())
+		}
+		bound, err := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: le %q: %w", name, le, err)
+		}
+		n, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: count %q: %w", name, value, err)
+		}
+		out = append(out, bucket{le: bound, count: n})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("metric %s not exposed", name)
+	}
+	return out, nil
+}
+
+// histogramQuantile is the q-quantile of the observations made between two
+// reads of one histogram, interpolated linearly inside the bucket it falls
+// in, as Prometheus's histogram_quantile does; NaN without observations.
+// A quantile in the +Inf bucket is the highest finite bound.
+func histogramQuantile(q float64, before, after []bucket) float64 {
+	if len(before) != len(after) || len(after) == 0 {
+		return math.NaN()
+	}
+	delta := func(i int) float64 { return after[i].count - before[i].count }
+	total := delta(len(after) - 1)
+	if total <= 0 {
+		return math.NaN()
+	}
+	rank := q * total
+	lower, below := 0.0, 0.0
+	for i, b := range after {
+		n := delta(i)
+		if n >= rank {
+			if math.IsInf(b.le, 1) {
+				return lower
+			}
+			if n == below {
+				return b.le
+			}
+			return lower + (b.le-lower)*(rank-below)/(n-below)
+		}
+		lower, below = b.le, n
+	}
+	return lower
 }
 
 // metricValues finds unlabelled samples in a Prometheus text exposition, in

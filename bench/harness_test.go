@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -412,3 +413,49 @@ func mustWorldAndFloor(t *testing.T, conc int) (*World, *directLoader) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestHistogramQuantile(t *testing.T) {
+	const exposition = `# TYPE h histogram
+h_bucket{le="0.001"} 10
+h_bucket{le="0.002"} 30
+h_bucket{le="0.004"} 40
+h_bucket{le="+Inf"} 42
+h_sum 0.1
+h_count 42
+other_bucket{le="0.001"} 1000
+`
+	after, err := histogramBuckets(strings.NewReader(exposition), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 4 || !math.IsInf(after[3].le, 1) || after[1] != (bucket{le: 0.002, count: 30}) {
+		t.Fatalf("buckets = %v", after)
+	}
+	zero := []bucket{{0.001, 0}, {0.002, 0}, {0.004, 0}, {math.Inf(1), 0}}
+	// Observations before the first read are not counted: 10 of them, all
+	// at most 1 ms.
+	earlier := []bucket{{0.001, 10}, {0.002, 10}, {0.004, 10}, {math.Inf(1), 10}}
+	for _, tc := range []struct {
+		name          string
+		q             float64
+		before, after []bucket
+		want          float64
+	}{
+		{"median, inside the second bucket", 0.5, zero, after, 0.001 + 0.001*(21-10)/20},
+		{"in the first bucket, from 0", 0.1, zero, after, 0.001 * 4.2 / 10},
+		{"in +Inf: the highest finite bound", 0.99, zero, after, 0.004},
+		{"only what came after the first read", 0.5, earlier, after, 0.001 + 0.001*16/20},
+		{"no observations", 0.5, after, after, math.NaN()},
+		{"different histograms", 0.5, zero[:2], after, math.NaN()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := histogramQuantile(tc.q, tc.before, tc.after)
+			if math.IsNaN(tc.want) != math.IsNaN(got) || (!math.IsNaN(got) && math.Abs(got-tc.want) > 1e-12) {
+				t.Errorf("histogramQuantile(%v) = %v, want %v", tc.q, got, tc.want)
+			}
+		})
+	}
+	if _, err := histogramBuckets(strings.NewReader(exposition), "missing"); err == nil {
+		t.Error("a histogram not exposed read without error")
+	}
+}

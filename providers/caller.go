@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/commentgraph/commentgraph/internal/upstreamwait"
 )
 
 // DefaultMaxBody is how much of an upstream answer is read (8 MiB); a longer
@@ -93,10 +95,15 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 	if client == nil {
 		client = defaultClient
 	}
+	// The request's own-time metric counts this call as upstream time
+	// until its body has been read (internal/upstreamwait).
+	wait := upstreamwait.FromContext(ctx)
+	wait.Begin()
 	start := time.Now()
 	resp, err := client.Do(req)
 	info := CallInfo{Provider: c.Provider, Method: r.Method, Endpoint: r.Endpoint, Duration: time.Since(start)}
 	if err != nil {
+		wait.End()
 		c.report(info)
 		return nil, TransportError(c.Provider, err)
 	}
@@ -107,6 +114,7 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 		max = DefaultMaxBody
 	}
 	raw, err := readBody(resp, max)
+	wait.End()
 	info.Duration = time.Since(start)
 	c.report(info)
 	if err != nil {
