@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/internal/clocktest"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 	"github.com/commentgraph/commentgraph/providers"
 )
@@ -178,25 +179,7 @@ func (u *upstream) roomFetches() int {
 	return len(u.roomCalls)
 }
 
-// clock is a settable clock for the breaker and the in-memory TTLs.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // redisCounter is a go-redis hook that counts what reaches the client: single
 // commands, pipelines (each one round trip), and dials.
@@ -253,7 +236,7 @@ func (s *countingStore) del(ctx context.Context, keys []string) error {
 // inside its backend.
 type env struct {
 	c      *Cache
-	clock  *clock
+	clock  *clocktest.Clock
 	calls  *countingStore
 	redis  *redisCounter     // nil for memory
 	rdb    *redis.Client     // nil for memory; a client of its own, uncounted

@@ -3,7 +3,6 @@ package events_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/commentgraph/commentgraph/events"
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/internal/clocktest"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 )
 
@@ -118,26 +118,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+func newFakeClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // redisClient connects to s for the test's duration.

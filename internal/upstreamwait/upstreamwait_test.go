@@ -2,31 +2,15 @@ package upstreamwait_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/commentgraph/commentgraph/internal/clocktest"
 	"github.com/commentgraph/commentgraph/internal/upstreamwait"
 )
 
-// clock is a manual clock: it moves only when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
 }
 
 func TestTrackerCountsOverlappingCallsOnce(t *testing.T) {
@@ -60,7 +44,7 @@ func TestTrackerCountsOverlappingCallsOnce(t *testing.T) {
 			c := newClock()
 			tr := upstreamwait.New(c.Now)
 			for _, s := range tt.steps {
-				c.Add(s.advance)
+				c.Advance(s.advance)
 				if s.end != 0 {
 					tr.End()
 				}
@@ -79,13 +63,13 @@ func TestTrackerCountsACallStillInFlight(t *testing.T) {
 	c := newClock()
 	tr := upstreamwait.New(c.Now)
 	tr.Begin()
-	c.Add(7 * time.Millisecond)
+	c.Advance(7 * time.Millisecond)
 	if got := tr.Waited(); got != 7*time.Millisecond {
 		t.Fatalf("in flight: Waited() = %v, want 7ms", got)
 	}
-	c.Add(3 * time.Millisecond)
+	c.Advance(3 * time.Millisecond)
 	tr.End()
-	c.Add(time.Second)
+	c.Advance(time.Second)
 	if got := tr.Waited(); got != 10*time.Millisecond {
 		t.Fatalf("ended: Waited() = %v, want 10ms", got)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/internal/clocktest"
 	"github.com/commentgraph/commentgraph/providers/aelyst/aelysttest"
 )
 
@@ -16,29 +17,10 @@ const (
 	testSecret = "whsec-never-logged-456"
 )
 
-// clock is a settable clock shared by the emulator and the adapter, so rate
-// limit windows and staleness are deterministic.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	srv *aelysttest.Server
 	p   *Provider
-	clk *clock
+	clk *clocktest.Clock // shared by the emulator and the adapter, so rate limit windows and staleness are deterministic
 
 	mu     sync.Mutex
 	sleeps []time.Duration
@@ -80,7 +62,7 @@ var (
 
 func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	t.Helper()
-	f := &fixture{clk: &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	f := &fixture{clk: clocktest.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))}
 	f.srv = aelysttest.NewServer(aelysttest.Options{Token: testToken, Now: f.clk.Now})
 	t.Cleanup(f.srv.Close)
 	for _, u := range []aelysttest.User{userAna, userEmile, userSato, userZoe, userBot} {

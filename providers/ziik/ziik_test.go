@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/internal/clocktest"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/ziik"
 	"github.com/commentgraph/commentgraph/providers/ziik/ziiktest"
@@ -31,24 +32,6 @@ const (
 	epConvs    = "GET /conversations"
 	epUser     = "GET /users/{id}"
 )
-
-// clock is a settable clock shared by the emulator and the adapter.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // recorder remembers every Authorization header sent, so tests can check no
 // token leaks into logs or errors.
@@ -76,7 +59,7 @@ func (r *recorder) seen() []string {
 type env struct {
 	srv   *ziiktest.Server
 	p     *ziik.Provider
-	clock *clock
+	clock *clocktest.Clock
 	logs  *syncBuffer
 	rec   *recorder
 }
@@ -100,7 +83,7 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, tweak func(*ziik.Options)) *env {
 	t.Helper()
-	c := &clock{now: time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC))
 	srv := ziiktest.NewServer(ziiktest.Options{Email: "bot@acme.test", Password: password, Now: c.Now, TokenTTL: time.Hour})
 	t.Cleanup(srv.Close)
 	e := &env{srv: srv, clock: c, logs: &syncBuffer{}, rec: &recorder{next: http.DefaultTransport}}
@@ -956,7 +939,7 @@ func TestUsersAndRooms(t *testing.T) {
 }
 
 func TestDataWrappedAnswers(t *testing.T) {
-	c := &clock{now: time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC))
 	srv := ziiktest.NewServer(ziiktest.Options{WrapData: true, Now: c.Now})
 	t.Cleanup(srv.Close)
 	email, pass := srv.Credentials()

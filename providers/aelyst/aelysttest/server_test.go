@@ -9,28 +9,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/commentgraph/commentgraph/internal/clocktest"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 const tok = "tok-A"
 
-func start(t *testing.T) (*Server, *clock) {
+func start(t *testing.T) (*Server, *clocktest.Clock) {
 	t.Helper()
-	clk := &clock{t: time.Unix(1735689600, 0)}
+	clk := clocktest.New(time.Unix(1735689600, 0))
 	s := NewServer(Options{Token: tok, Tokens: []string{"tok-B"}, Now: clk.Now})
 	t.Cleanup(s.Close)
 	s.AddUser(User{ID: 42, FirstName: "Zoë", LastName: "Park", Email: "zoe@example.com", Role: "manager", TeamID: 1, TeamName: "Support"})

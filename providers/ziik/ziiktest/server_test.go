@@ -12,39 +12,22 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/commentgraph/commentgraph/internal/clocktest"
 	"github.com/commentgraph/commentgraph/providers/ziik/ziiktest"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	srv   *ziiktest.Server
-	clock *clock
+	clock *clocktest.Clock
 	jwt   string
 }
 
 func newFixture(t *testing.T, opts ziiktest.Options) *fixture {
 	t.Helper()
-	c := &clock{now: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
 	opts.Now = c.Now
 	srv := ziiktest.NewServer(opts)
 	t.Cleanup(srv.Close)
