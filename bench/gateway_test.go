@@ -325,10 +325,10 @@ func histogramBuckets(r io.Reader, name string) ([]bucket, error) {
 	return out, nil
 }
 
-// histogramQuantile is the q-quantile of the observations made between two
-// reads of one histogram, interpolated linearly inside the bucket it falls
-// in, as Prometheus's histogram_quantile does; NaN without observations.
-// A quantile in the +Inf bucket is the highest finite bound.
+// histogramQuantile is the q-quantile (0 < q ≤ 1) of the observations made
+// between two reads of one histogram, interpolated linearly inside the
+// bucket it falls in, as Prometheus's histogram_quantile does; NaN without
+// observations. A quantile in the +Inf bucket is the highest finite bound.
 func histogramQuantile(q float64, before, after []bucket) float64 {
 	if len(before) != len(after) || len(after) == 0 {
 		return math.NaN()
@@ -345,9 +345,6 @@ func histogramQuantile(q float64, before, after []bucket) float64 {
 		if n >= rank {
 			if math.IsInf(b.le, 1) {
 				return lower
-			}
-			if n == below {
-				return b.le
 			}
 			return lower + (b.le-lower)*(rank-below)/(n-below)
 		}

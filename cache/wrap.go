@@ -60,6 +60,7 @@ func (w *cached) Thread(ctx context.Context, k model.ThreadKind, ref string) (*m
 		case err != nil:
 			return nil, err
 		}
+		w.c.indexThread(ctx, w.scope, id, th) // a miss: only then is the thread written
 		return map[string]*model.Thread{id: th}, nil
 	})
 	if err != nil {
@@ -299,29 +300,20 @@ func writeBack[T comparable](ctx context.Context, c *Cache, scope string, k kind
 	}
 	c.keepNear(k, entries, since)
 	_ = c.call(ctx, func(ctx context.Context) error { return c.store.set(ctx, entries) })
-	if k == kindThread {
-		c.indexThreads(ctx, scope, refs, found)
-	}
 }
 
-// indexThreads adds each thread found to its room's set (kindRoomThreads),
-// so that a change pushed for the room can drop it. The set outlives any
-// thread entry in it (TTL with the most jitter).
-func (c *Cache) indexThreads(ctx context.Context, scope string, refs []string, found any) {
-	threads, ok := found.(map[string]*model.Thread)
-	if !ok {
+// indexThread adds the thread fetched for id to its room's set
+// (kindRoomThreads), so that a change pushed for the room can drop it. The
+// set outlives any thread entry in it (TTL with the most jitter).
+func (c *Cache) indexThread(ctx context.Context, scope, id string, th *model.Thread) {
+	if th == nil || th.RoomRef == "" {
 		return
 	}
-	ttl := time.Duration(float64(c.opts.TTL) * (1 + c.opts.Jitter))
-	var ms []member
-	for _, r := range refs {
-		if th := threads[r]; th != nil && th.RoomRef != "" {
-			ms = append(ms, member{key: key(scope, kindRoomThreads, th.RoomRef), member: key(scope, kindThread, r), ttl: ttl, max: maxRoomThreads})
-		}
+	m := member{
+		key: key(scope, kindRoomThreads, th.RoomRef), member: key(scope, kindThread, id),
+		ttl: time.Duration(float64(c.opts.TTL) * (1 + c.opts.Jitter)), max: maxRoomThreads,
 	}
-	if len(ms) > 0 {
-		_ = c.call(ctx, func(ctx context.Context) error { return c.store.addMembers(ctx, ms) })
-	}
+	_ = c.call(ctx, func(ctx context.Context) error { return c.store.addMembers(ctx, []member{m}) })
 }
 
 func isContextErr(err error) bool {

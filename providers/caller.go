@@ -99,11 +99,11 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 	// until its body has been read (internal/upstreamwait).
 	wait := upstreamwait.FromContext(ctx)
 	wait.Begin()
+	defer wait.End()
 	start := time.Now()
 	resp, err := client.Do(req)
 	info := CallInfo{Provider: c.Provider, Method: r.Method, Endpoint: r.Endpoint, Duration: time.Since(start)}
 	if err != nil {
-		wait.End()
 		c.report(info)
 		return nil, TransportError(c.Provider, err)
 	}
@@ -114,7 +114,6 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 		max = DefaultMaxBody
 	}
 	raw, err := readBody(resp, max)
-	wait.End()
 	info.Duration = time.Since(start)
 	c.report(info)
 	if err != nil {
