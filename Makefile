@@ -4,7 +4,7 @@ BENCHTIME ?= 3s
 
 BASE ?= HEAD~1
 
-.PHONY: run test generate check-generated lint bench bench-baseline
+.PHONY: run test generate check-generated lint bench bench-baseline bench-passthrough
 
 ## run: the gateway in demo mode on :8080 (in-process emulators, GraphiQL at /)
 run:
@@ -35,6 +35,12 @@ lint:
 ## bench: load and allocation benchmarks against the emulators (see README)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m ./bench/
+
+## bench-passthrough: this tree's gateway against bench/passthrough, a process that makes the same
+## upstream calls and does nothing else, in paired rounds at one worker (BENCHARGS adds -bench.* flags)
+bench-passthrough:
+	$(GO) test -run '^$$' -bench Comments50OverPassthrough -benchtime 1x -timeout 60m ./bench/ \
+		-args -bench.concurrency=1 -bench.latencies=0ms,10ms -bench.configs=memory $(BENCHARGS)
 
 ## bench-baseline: this tree's gateway against BASE's (a commit; default HEAD~1), side by side in
 ## paired rounds at one worker (BenchmarkComments50AgainstBaseline; BENCHARGS adds -bench.* flags)

@@ -30,6 +30,7 @@ var (
 //	new_over_direct_ms       the median of the rounds' new-minus-direct p50s:
 //	                         what this tree's gateway adds, each round's
 //	                         gateway and floor taken seconds apart
+//	base_over_direct_ms      the same for the baseline
 //	diff_p50_ms              the median of the rounds' new-minus-base p50s
 //	new_faster_rounds        in how many rounds this tree's p50 was lower
 //	req/s_ratio              the median of the rounds' new/base req/s
@@ -82,7 +83,7 @@ func compareRounds(b *testing.B, w *World, base, cand *loader, direct *directLoa
 		}
 	}
 	n := max(*roundQueries, 2*base.conc)
-	var pBase, pNew, pDirect, diffs, over, ratios []float64
+	var pBase, pNew, pDirect, diffs, over, baseOver, ratios []float64
 	faster := 0
 	b.ResetTimer()
 	for round := range *abRounds {
@@ -98,7 +99,7 @@ func compareRounds(b *testing.B, w *World, base, cand *loader, direct *directLoa
 		}
 		z := millis(percentile(dd, 50))
 		x, y := millis(percentile(db, 50)), millis(percentile(dn, 50))
-		pDirect, over = append(pDirect, z), append(over, y-z)
+		pDirect, over, baseOver = append(pDirect, z), append(over, y-z), append(baseOver, x-z)
 		pBase, pNew, diffs = append(pBase, x), append(pNew, y), append(diffs, y-x)
 		ratios = append(ratios, tb.Seconds()/tn.Seconds())
 		if y < x {
@@ -110,6 +111,7 @@ func compareRounds(b *testing.B, w *World, base, cand *loader, direct *directLoa
 	b.ReportMetric(median(pNew), "new_p50_ms")
 	b.ReportMetric(median(pDirect), "direct_p50_ms")
 	b.ReportMetric(median(over), "new_over_direct_ms")
+	b.ReportMetric(median(baseOver), "base_over_direct_ms")
 	b.ReportMetric(median(diffs), "diff_p50_ms")
 	b.ReportMetric(float64(faster), "new_faster_rounds")
 	b.ReportMetric(median(ratios), "req/s_ratio")

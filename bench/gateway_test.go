@@ -110,8 +110,32 @@ func startGateway(bin, dir string, w *World, gc gatewayConfig, profiling bool) (
 	if err := os.WriteFile(cfgPath, configYAML(w, gc), 0o600); err != nil {
 		return nil, err
 	}
+	args := func(addr string) []string {
+		return []string{"-config", cfgPath, "-listen", addr, "-log-level", "warn", "-shutdown-timeout", "2s"}
+	}
+	var env []string
+	var pprofURL string
+	if profiling {
+		pp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		pprofURL = "http://127.0.0.1:" + pp
+		env = append(os.Environ(), "COMMENTGRAPH_BENCH_PPROF=127.0.0.1:"+pp)
+	}
+	g, err := startServer(bin, args, env)
+	if err != nil {
+		return nil, err
+	}
+	g.pprof = pprofURL
+	return g, nil
+}
+
+// startServer runs bin, with the arguments args makes of a free loopback
+// address and with env (nil: this process's), until its /healthz answers 200.
+func startServer(bin string, args func(addr string) []string, env []string) (*gateway, error) {
 	var lastErr error
-	// A free port can be taken between asking for it and the gateway binding
+	// A free port can be taken between asking for it and the server binding
 	// it; try a few.
 	for range 3 {
 		port, err := freePort()
@@ -119,16 +143,9 @@ func startGateway(bin, dir string, w *World, gc gatewayConfig, profiling bool) (
 			return nil, err
 		}
 		g := &gateway{URL: "http://127.0.0.1:" + port, done: make(chan struct{}), log: &syncBuffer{}}
-		g.cmd = exec.Command(bin, "-config", cfgPath, "-listen", "127.0.0.1:"+port, "-log-level", "warn", "-shutdown-timeout", "2s")
+		g.cmd = exec.Command(bin, args("127.0.0.1:"+port)...)
 		g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
-		if profiling {
-			pp, err := freePort()
-			if err != nil {
-				return nil, err
-			}
-			g.pprof = "http://127.0.0.1:" + pp
-			g.cmd.Env = append(os.Environ(), "COMMENTGRAPH_BENCH_PPROF=127.0.0.1:"+pp)
-		}
+		g.cmd.Env = env
 		if err := g.cmd.Start(); err != nil {
 			return nil, err
 		}
