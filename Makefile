@@ -40,7 +40,7 @@ bench:
 ## upstream calls and does nothing else, in paired rounds at one worker (BENCHARGS adds -bench.* flags)
 bench-passthrough:
 	$(GO) test -run '^$$' -bench Comments50OverPassthrough -benchtime 1x -timeout 60m ./bench/ \
-		-args -bench.concurrency=1 -bench.latencies=0ms,10ms -bench.configs=memory $(BENCHARGS)
+		-args -bench.passthrough -bench.concurrency=1 -bench.latencies=0ms,10ms -bench.configs=memory $(BENCHARGS)
 
 ## bench-baseline: this tree's gateway against BASE's (a commit; default HEAD~1), side by side in
 ## paired rounds at one worker (BenchmarkComments50AgainstBaseline; BENCHARGS adds -bench.* flags)

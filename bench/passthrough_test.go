@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/commentgraph/commentgraph/internal/redistest"
 )
+
+var passthroughOn = flag.Bool("bench.passthrough", false, "BenchmarkComments50OverPassthrough: run it (see `make bench-passthrough`)")
 
 // BenchmarkComments50OverPassthrough splits the gateway's p50 over the
 // direct floor in two, on the 50-comment query: what any gateway pays on
@@ -29,8 +32,13 @@ import (
 //	diff_p50_ms          what commentgraph adds over that
 //	new_over_direct_ms   the two together, the figure the p50 target is on
 //
-// make bench-passthrough runs it at one worker, 0 and 10 ms.
+// make bench-passthrough runs it at one worker, 0 and 10 ms; without
+// -bench.passthrough it is skipped, so -bench Comments50 and make bench,
+// which time by -benchtime, leave it out.
 func BenchmarkComments50OverPassthrough(b *testing.B) {
+	if !*passthroughOn {
+		b.Skip("no -bench.passthrough")
+	}
 	lats, configs := mustParseFlags(b)
 	bin, w, body := mustSetUp(b, false)
 	direct, err := newDirectLoader(w, *concurrency)
