@@ -338,10 +338,7 @@ func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []strin
 	if len(refs) == 0 {
 		return refs, nil, 0, nil
 	}
-	keys := make([]string, len(refs))
-	for i, r := range refs {
-		keys[i] = key(scope, k, r)
-	}
+	keys := keysOf(scope, k, refs)
 	near := c.nearFor(k)
 	if near == nil {
 		var vals [][]byte
@@ -382,6 +379,52 @@ func readBatch(ctx context.Context, c *Cache, scope string, k kind, refs []strin
 	}
 	c.keepNear(k, found, since)
 	return refs, vals, since, nil
+}
+
+// peek answers refs of kind k from what this process holds, with no Redis
+// round trip and no upstream call: the in-memory store when there is no
+// Redis, else the near copies while they may be served (nearFor); with
+// neither, nothing. Absent refs (not held, held as not found, or not
+// decodable) are for lookup. Hits are counted; absent refs are not, as the
+// lookup that follows counts them.
+func peek[T comparable](ctx context.Context, c *Cache, scope string, k kind, refs []string) map[string]T {
+	var get func(context.Context, []string) ([][]byte, error)
+	switch near := c.nearFor(k); {
+	case near != nil:
+		get = near.mem.get
+	case c.br == nil: // the in-memory store
+		get = c.store.get
+	default:
+		return nil
+	}
+	refs = dedupe(refs)
+	if len(refs) == 0 {
+		return nil
+	}
+	vals, err := get(ctx, keysOf(scope, k, refs))
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]T, len(refs))
+	for i, v := range vals {
+		if v == nil || isNegative(v) {
+			continue
+		}
+		if got, ok := decode[T](v); ok {
+			out[refs[i]] = got
+		}
+	}
+	c.m.count(k, resultHit, len(out))
+	return out
+}
+
+// keysOf is the store keys of refs of kind k.
+func keysOf(scope string, k kind, refs []string) []string {
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		keys[i] = key(scope, k, r)
+	}
+	return keys
 }
 
 // nearFor is the in-process store kept in front of Redis for entries of kind

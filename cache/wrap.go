@@ -46,6 +46,13 @@ func (w *cached) Rooms(ctx context.Context, refs []string) (map[string]*model.Ro
 	return lookup(ctx, w.c, w.scope, kindRoom, refs, w.Provider.Info().MaxBatch, w.Provider.Rooms)
 }
 
+var _ providers.UserPeeker = (*cached)(nil)
+
+// PeekUsers answers refs from this process alone (see peek).
+func (w *cached) PeekUsers(ctx context.Context, refs []string) map[string]*model.User {
+	return peek[*model.User](ctx, w.c, w.scope, kindUser, refs)
+}
+
 // Thread caches a thread's metadata (title, room) and its existence, which
 // nearly every query checks before listing comments: a warm page then costs
 // one upstream round trip, not two. A thread the provider does not have is

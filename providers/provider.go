@@ -115,3 +115,12 @@ type MentionRef struct {
 	Index   int
 	UserRef string
 }
+
+// UserPeeker is a Provider that can answer users from what its process
+// already holds, with no call of any kind (cache.Wrap's decorator). A ref it
+// cannot answer at once is absent from the map, as is one it holds as not
+// found: the caller looks those up the usual way. The users may be shared:
+// treat them as read-only.
+type UserPeeker interface {
+	PeekUsers(ctx context.Context, refs []string) map[string]*model.User
+}

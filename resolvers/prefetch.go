@@ -44,19 +44,23 @@ func (r *Resolver) prefetchUsers(ctx context.Context, conn *model.CommentConnect
 		}
 	}
 	ld := r.loaders(ctx)
-	if len(refs) == 1 {
-		for p, rs := range refs {
-			ld.PrefetchUsers(ctx, p, rs)
+	// Users this process holds are answered first, one provider after the
+	// other: that takes microseconds, less than handing a provider to
+	// another goroutine and waiting for it to be scheduled. Only providers
+	// with users left to fetch go out, in parallel when more than one.
+	var left []string
+	for p, rs := range refs {
+		if ld.PeekUsers(ctx, p, rs) > 0 {
+			left = append(left, p)
 		}
+	}
+	if len(left) == 1 {
+		ld.PrefetchUsers(ctx, left[0], refs[left[0]])
 		return
 	}
 	var wg sync.WaitGroup
-	for p, rs := range refs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ld.PrefetchUsers(ctx, p, rs)
-		}()
+	for _, p := range left {
+		wg.Go(func() { ld.PrefetchUsers(ctx, p, refs[p]) })
 	}
 	wg.Wait()
 }

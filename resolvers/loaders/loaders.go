@@ -286,6 +286,44 @@ func (l *Loaders) PrefetchUsers(ctx context.Context, provider string, refs []str
 	prime(ctx, memo, refs, n, batchLookup(p, "user", p.Users))
 }
 
+// PeekUsers answers the users loader's memo, for refs it has not seen, with
+// what the provider holds in this process (providers.UserPeeker; a provider
+// that is not one holds nothing), and returns how many refs are still
+// unanswered: 0 means a PrefetchUsers of them would make no call. It never
+// waits on a call. Unbatched loaders keep no memo and peek nothing (0).
+func (l *Loaders) PeekUsers(ctx context.Context, provider string, refs []string) (missing int) {
+	if l.opts.Unbatched || len(refs) == 0 {
+		return 0
+	}
+	_, memo, p, err := l.userLoaderAndCache(provider)
+	if err != nil {
+		return 0 // the field loads report it
+	}
+	var todo []string
+	seen := make(map[string]bool, len(refs))
+	for _, r := range refs {
+		if !seen[r] {
+			seen[r] = true
+			if _, ok := memo.Get(ctx, r); !ok {
+				todo = append(todo, r)
+			}
+		}
+	}
+	pk, ok := p.(providers.UserPeeker)
+	if !ok || len(todo) == 0 {
+		return len(todo)
+	}
+	found := pk.PeekUsers(ctx, todo)
+	for _, r := range todo {
+		if u, ok := found[r]; ok {
+			memo.Set(ctx, r, func() (*model.User, error) { return u, nil })
+		} else {
+			missing++
+		}
+	}
+	return missing
+}
+
 // prime answers a loader's memo for keys it has not seen, calling fetch (a
 // batch function, results in key order) once per n keys, chunks in parallel.
 func prime[K comparable, V any](ctx context.Context, memo *dataloader.InMemoryCache[K, V], keys []K, n int, fetch dataloader.BatchFunc[K, V]) {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/commentgraph/commentgraph/cache"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/upstreamtest"
 	"github.com/commentgraph/commentgraph/providers"
@@ -16,6 +17,14 @@ import (
 
 func world(t *testing.T) (*virolatest.Server, *providers.Registry) {
 	t.Helper()
+	v, p := virolaWorld(t)
+	return v, providers.NewRegistry(p)
+}
+
+// virolaWorld is a Virola emulator with users 101..105 and its adapter,
+// which keeps no user list of its own (each look-up is a call).
+func virolaWorld(t *testing.T) (*virolatest.Server, providers.Provider) {
+	t.Helper()
 	v := virolatest.NewServer(virolatest.Options{})
 	t.Cleanup(v.Close)
 	for i := 1; i <= 5; i++ {
@@ -25,7 +34,7 @@ func world(t *testing.T) (*virolatest.Server, *providers.Registry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v, providers.NewRegistry(p)
+	return v, p
 }
 
 // Concurrent look-ups within one response become one upstream call, results
@@ -183,5 +192,63 @@ func TestPrefetchUsersUnbatchedDoesNothing(t *testing.T) {
 	}
 	if n := v.Calls("GET /api/v1/users"); n != 2 {
 		t.Errorf("%d calls, want 2", n)
+	}
+}
+
+// PeekUsers answers a response's loader with the users the process's cache
+// holds, making no call, and says how many refs are left to fetch; what it
+// leaves is fetched by PrefetchUsers, alone.
+func TestPeekUsersAnswersTheLoaderFromTheCache(t *testing.T) {
+	v, p := virolaWorld(t)
+	c, err := cache.New(cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := providers.NewRegistry(c.Wrap(p, ""))
+	ctx := context.Background()
+	calls := func() int { return v.Calls("GET /api/v1/users") }
+
+	loaders.New(reg, loaders.Options{}).PrefetchUsers(ctx, "virola", []string{"101", "102"}) // an earlier response fills the cache
+	if calls() != 1 {
+		t.Fatalf("the first response made %d user calls, want 1", calls())
+	}
+	l := loaders.New(reg, loaders.Options{})
+	if missing := l.PeekUsers(ctx, "virola", []string{"101", "102", "103", "101"}); missing != 1 {
+		t.Errorf("PeekUsers left %d refs, want 1 (103, never fetched)", missing)
+	}
+	if calls() != 1 {
+		t.Fatalf("a peek made %d user calls", calls()-1)
+	}
+	for _, ref := range []string{"101", "102"} {
+		if u, err := l.User(ctx, "virola", ref); err != nil || u.Ref != ref {
+			t.Errorf("User(%s) after a peek = %+v, %v", ref, u, err)
+		}
+	}
+	if calls() != 1 {
+		t.Errorf("loads of peeked users made %d calls", calls()-1)
+	}
+	if missing := l.PeekUsers(ctx, "virola", []string{"101", "102"}); missing != 0 {
+		t.Errorf("a second peek of answered refs left %d", missing)
+	}
+	l.PrefetchUsers(ctx, "virola", []string{"101", "102", "103"})
+	if calls() != 2 {
+		t.Errorf("the prefetch after a peek: %d calls in all, want 2 (103 alone)", calls())
+	}
+}
+
+// With no cache in front of the provider there is nothing to peek: every
+// unseen ref is left, and no call is made.
+func TestPeekUsersWithoutACacheLeavesEveryRef(t *testing.T) {
+	v, reg := world(t)
+	l := loaders.New(reg, loaders.Options{})
+	ctx := context.Background()
+	if missing := l.PeekUsers(ctx, "virola", []string{"101", "102", "101"}); missing != 2 {
+		t.Errorf("PeekUsers left %d refs, want 2", missing)
+	}
+	if n := v.Calls("GET /api/v1/users"); n != 0 {
+		t.Errorf("a peek made %d calls", n)
+	}
+	if missing := loaders.New(reg, loaders.Options{Unbatched: true}).PeekUsers(ctx, "virola", []string{"101"}); missing != 0 {
+		t.Errorf("unbatched loaders left %d refs to prefetch, want 0 (they prefetch nothing)", missing)
 	}
 }
