@@ -7,8 +7,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/commentgraph/commentgraph/internal/redistest"
 )
 
 var (
@@ -52,11 +50,7 @@ func BenchmarkComments50AgainstBaseline(b *testing.B) {
 			continue // seconds per round: not what this comparison is for
 		}
 		start := func(bin string) *loader {
-			gc := gatewayConfig{NoNear: c.noNear}
-			if c.redis {
-				gc.RedisURL = redistest.MustStart(b).URL // one Redis each: no shared keys
-			}
-			g := mustStartGateway(b, bin, w, gc, false)
+			g := mustStartGateway(b, bin, w, c.gatewayConfig(b), false)
 			return newLoader(g.URL+"/query", body, *concurrency)
 		}
 		base, cand := start(*baselineBin), start(bin)

@@ -41,6 +41,17 @@ type benchConfig struct {
 	naive  bool // loaders.disabled + cache.disabled
 }
 
+// gatewayConfig is c's gateway configuration, with a private Redis (started
+// now, stopped with b) when c caches in one: each gateway its own, so no two
+// share keys.
+func (c benchConfig) gatewayConfig(b *testing.B) gatewayConfig {
+	gc := gatewayConfig{Naive: c.naive, NoNear: c.noNear}
+	if c.redis {
+		gc.RedisURL = redistest.MustStart(b).URL
+	}
+	return gc
+}
+
 // allConfigs are the configurations -bench.configs can name; the default runs
 // the first three.
 var allConfigs = []benchConfig{
@@ -91,10 +102,9 @@ func BenchmarkComments50(b *testing.B) {
 	}
 	var gws []running
 	for _, c := range configs {
-		gc := gatewayConfig{Naive: c.naive, NoNear: c.noNear}
+		gc := c.gatewayConfig(b)
 		var rdb redis.UniversalClient
 		if c.redis {
-			gc.RedisURL = redistest.MustStart(b).URL
 			var err error
 			if rdb, err = cache.NewRedisClient(gc.RedisURL); err != nil {
 				b.Fatal(err)

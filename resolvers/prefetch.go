@@ -48,19 +48,21 @@ func (r *Resolver) prefetchUsers(ctx context.Context, conn *model.CommentConnect
 	// other: that takes microseconds, less than handing a provider to
 	// another goroutine and waiting for it to be scheduled. Only providers
 	// with users left to fetch go out, in parallel when more than one.
-	var left []string
+	left := map[string][]string{} // by provider: the refs the peek could not answer
 	for p, rs := range refs {
-		if ld.PeekUsers(ctx, p, rs) > 0 {
-			left = append(left, p)
+		if rest := ld.PeekUsers(ctx, p, rs); len(rest) > 0 {
+			left[p] = rest
 		}
 	}
 	if len(left) == 1 {
-		ld.PrefetchUsers(ctx, left[0], refs[left[0]])
+		for p, rs := range left {
+			ld.PrefetchUsers(ctx, p, rs)
+		}
 		return
 	}
 	var wg sync.WaitGroup
-	for _, p := range left {
-		wg.Go(func() { ld.PrefetchUsers(ctx, p, refs[p]) })
+	for p, rs := range left {
+		wg.Go(func() { ld.PrefetchUsers(ctx, p, rs) })
 	}
 	wg.Wait()
 }

@@ -288,56 +288,38 @@ func (l *Loaders) PrefetchUsers(ctx context.Context, provider string, refs []str
 
 // PeekUsers answers the users loader's memo, for refs it has not seen, with
 // what the provider holds in this process (providers.UserPeeker; a provider
-// that is not one holds nothing), and returns how many refs are still
-// unanswered: 0 means a PrefetchUsers of them would make no call. It never
-// waits on a call. Unbatched loaders keep no memo and peek nothing (0).
-func (l *Loaders) PeekUsers(ctx context.Context, provider string, refs []string) (missing int) {
+// that is not one holds nothing), and returns the refs still unanswered,
+// each once: a PrefetchUsers of no refs makes no call. It never waits on a
+// call. Unbatched loaders keep no memo and peek nothing (none left: they
+// prefetch nothing either).
+func (l *Loaders) PeekUsers(ctx context.Context, provider string, refs []string) (left []string) {
 	if l.opts.Unbatched || len(refs) == 0 {
-		return 0
+		return nil
 	}
 	_, memo, p, err := l.userLoaderAndCache(provider)
 	if err != nil {
-		return 0 // the field loads report it
+		return nil // the field loads report it
 	}
-	var todo []string
-	seen := make(map[string]bool, len(refs))
-	for _, r := range refs {
-		if !seen[r] {
-			seen[r] = true
-			if _, ok := memo.Get(ctx, r); !ok {
-				todo = append(todo, r)
-			}
-		}
-	}
+	todo := unseen(ctx, memo, refs)
 	pk, ok := p.(providers.UserPeeker)
 	if !ok || len(todo) == 0 {
-		return len(todo)
+		return todo
 	}
 	found := pk.PeekUsers(ctx, todo)
 	for _, r := range todo {
 		if u, ok := found[r]; ok {
 			memo.Set(ctx, r, func() (*model.User, error) { return u, nil })
 		} else {
-			missing++
+			left = append(left, r)
 		}
 	}
-	return missing
+	return left
 }
 
 // prime answers a loader's memo for keys it has not seen, calling fetch (a
 // batch function, results in key order) once per n keys, chunks in parallel.
 func prime[K comparable, V any](ctx context.Context, memo *dataloader.InMemoryCache[K, V], keys []K, n int, fetch dataloader.BatchFunc[K, V]) {
-	var todo []K
-	seen := make(map[K]bool, len(keys))
-	for _, k := range keys {
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		if _, ok := memo.Get(ctx, k); !ok {
-			todo = append(todo, k)
-		}
-	}
+	todo := unseen(ctx, memo, keys)
 	answer := func(keys []K) {
 		defer func() {
 			// A panicking upstream adapter fails these keys, as a loader's
@@ -368,6 +350,23 @@ func prime[K comparable, V any](ctx context.Context, memo *dataloader.InMemoryCa
 		}
 		wg.Wait()
 	}
+}
+
+// unseen is keys the memo holds no answer for, each once, in first-seen
+// order.
+func unseen[K comparable, V any](ctx context.Context, memo *dataloader.InMemoryCache[K, V], keys []K) []K {
+	var todo []K
+	seen := make(map[K]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, ok := memo.Get(ctx, k); !ok {
+			todo = append(todo, k)
+		}
+	}
+	return todo
 }
 
 // batchOpts caps each batch at what the upstream accepts in one call.

@@ -3,6 +3,7 @@ package loaders_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -213,8 +214,8 @@ func TestPeekUsersAnswersTheLoaderFromTheCache(t *testing.T) {
 		t.Fatalf("the first response made %d user calls, want 1", calls())
 	}
 	l := loaders.New(reg, loaders.Options{})
-	if missing := l.PeekUsers(ctx, "virola", []string{"101", "102", "103", "101"}); missing != 1 {
-		t.Errorf("PeekUsers left %d refs, want 1 (103, never fetched)", missing)
+	if left := l.PeekUsers(ctx, "virola", []string{"101", "102", "103", "101"}); !slices.Equal(left, []string{"103"}) {
+		t.Errorf("PeekUsers left %q, want [103] (never fetched)", left)
 	}
 	if calls() != 1 {
 		t.Fatalf("a peek made %d user calls", calls()-1)
@@ -227,8 +228,8 @@ func TestPeekUsersAnswersTheLoaderFromTheCache(t *testing.T) {
 	if calls() != 1 {
 		t.Errorf("loads of peeked users made %d calls", calls()-1)
 	}
-	if missing := l.PeekUsers(ctx, "virola", []string{"101", "102"}); missing != 0 {
-		t.Errorf("a second peek of answered refs left %d", missing)
+	if left := l.PeekUsers(ctx, "virola", []string{"101", "102"}); len(left) != 0 {
+		t.Errorf("a second peek of answered refs left %q", left)
 	}
 	l.PrefetchUsers(ctx, "virola", []string{"101", "102", "103"})
 	if calls() != 2 {
@@ -242,13 +243,13 @@ func TestPeekUsersWithoutACacheLeavesEveryRef(t *testing.T) {
 	v, reg := world(t)
 	l := loaders.New(reg, loaders.Options{})
 	ctx := context.Background()
-	if missing := l.PeekUsers(ctx, "virola", []string{"101", "102", "101"}); missing != 2 {
-		t.Errorf("PeekUsers left %d refs, want 2", missing)
+	if left := l.PeekUsers(ctx, "virola", []string{"101", "102", "101"}); !slices.Equal(left, []string{"101", "102"}) {
+		t.Errorf("PeekUsers left %q, want [101 102], each once", left)
 	}
 	if n := v.Calls("GET /api/v1/users"); n != 0 {
 		t.Errorf("a peek made %d calls", n)
 	}
-	if missing := loaders.New(reg, loaders.Options{Unbatched: true}).PeekUsers(ctx, "virola", []string{"101"}); missing != 0 {
-		t.Errorf("unbatched loaders left %d refs to prefetch, want 0 (they prefetch nothing)", missing)
+	if left := loaders.New(reg, loaders.Options{Unbatched: true}).PeekUsers(ctx, "virola", []string{"101"}); len(left) != 0 {
+		t.Errorf("unbatched loaders left %q to prefetch, want none (they prefetch nothing)", left)
 	}
 }
