@@ -48,21 +48,23 @@ func (r *Resolver) prefetchUsers(ctx context.Context, conn *model.CommentConnect
 	// other: that takes microseconds, less than handing a provider to
 	// another goroutine and waiting for it to be scheduled. Only providers
 	// with users left to fetch go out, in parallel when more than one.
-	left := map[string][]string{} // by provider: the refs the peek could not answer
+	type pending struct {
+		provider string
+		refs     []string // what the peek could not answer
+	}
+	var left []pending
 	for p, rs := range refs {
 		if rest := ld.PeekUsers(ctx, p, rs); len(rest) > 0 {
-			left[p] = rest
+			left = append(left, pending{p, rest})
 		}
 	}
 	if len(left) == 1 {
-		for p, rs := range left {
-			ld.PrefetchUsers(ctx, p, rs)
-		}
+		ld.PrefetchUsers(ctx, left[0].provider, left[0].refs)
 		return
 	}
 	var wg sync.WaitGroup
-	for p, rs := range left {
-		wg.Go(func() { ld.PrefetchUsers(ctx, p, rs) })
+	for _, l := range left {
+		wg.Go(func() { ld.PrefetchUsers(ctx, l.provider, l.refs) })
 	}
 	wg.Wait()
 }
