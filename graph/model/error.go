@@ -22,6 +22,16 @@ const (
 	CodeUpstreamRateLimited     Code = "UPSTREAM_RATE_LIMITED"
 	CodeComplexityLimitExceeded Code = "COMPLEXITY_LIMIT_EXCEEDED"
 	CodeInternal                Code = "INTERNAL"
+	// CodeUpstreamBudgetExceeded: the request already made as many upstream
+	// calls as limits.maxUpstreamCalls allows; the rest were not made.
+	CodeUpstreamBudgetExceeded Code = "UPSTREAM_BUDGET_EXCEEDED"
+	// CodeIntrospectionDisabled: __schema/__type asked of a gateway with
+	// introspection off.
+	CodeIntrospectionDisabled Code = "INTROSPECTION_DISABLED"
+	// CodeRetryLater: the gateway cannot decide safely right now (its
+	// idempotency record is unreachable); the same request may be retried,
+	// after extensions.retryAfter seconds.
+	CodeRetryLater Code = "RETRY_LATER"
 )
 
 // Error is commentgraph's one error type. Message is safe to show a client;
@@ -30,7 +40,8 @@ type Error struct {
 	Code     Code
 	Message  string
 	Provider string
-	// RetryAfter is how long the upstream asked us to wait (UPSTREAM_RATE_LIMITED).
+	// RetryAfter is how long the client should wait before retrying
+	// (UPSTREAM_RATE_LIMITED, RETRY_LATER); it becomes extensions.retryAfter.
 	RetryAfter time.Duration
 	Err        error
 }
