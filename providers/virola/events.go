@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -218,7 +219,7 @@ func (p *Provider) Stream(ctx context.Context, emit func(context.Context, Change
 	header := http.Header{"Authorization": {"Bearer " + p.opts.Token}}
 	backoff := p.opts.ReconnectMin
 	for {
-		conn, resp, err := dialer.DialContext(ctx, wsURL, header)
+		conn, resp, err := dial(ctx, dialer, wsURL, header)
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
 		}
@@ -260,10 +261,14 @@ func (p *Provider) eventsURL() (string, error) {
 	return "", fmt.Errorf("virola: BaseURL %q is not http(s)", p.opts.BaseURL)
 }
 
+// handshakeTimeout bounds one events dial, TCP, TLS and HTTP upgrade
+// together, when nothing cancels it sooner.
+const handshakeTimeout = 10 * time.Second
+
 // dialer reuses the HTTP client's TLS and proxy settings, so a server with a
 // private certificate works for events as it does for calls.
 func (p *Provider) dialer() *websocket.Dialer {
-	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
+	d := &websocket.Dialer{HandshakeTimeout: handshakeTimeout, Proxy: http.ProxyFromEnvironment}
 	if t, ok := p.client.Transport.(*http.Transport); ok && t != nil {
 		d.Proxy = t.Proxy
 		if t.TLSClientConfig != nil {
@@ -271,6 +276,45 @@ func (p *Provider) dialer() *websocket.Dialer {
 		}
 	}
 	return d
+}
+
+// dial is d.DialContext made to give up as soon as ctx is done. gorilla's
+// dialer uses ctx for the TCP dial and the TLS handshake but turns it into a
+// mere deadline (HandshakeTimeout at most) for the HTTP upgrade, so an
+// upstream that accepts the connection and never answers the upgrade would
+// hold shutdown for the whole timeout. Here every connection the dial opens
+// (to the upstream or to a proxy) is closed when ctx ends before the dial
+// returns, which fails whatever step it is in.
+func dial(ctx context.Context, d *websocket.Dialer, url string, header http.Header) (*websocket.Conn, *http.Response, error) {
+	var (
+		mu    sync.Mutex
+		stops []func() bool
+	)
+	dd := *d
+	netDial := d.NetDialContext
+	if netDial == nil {
+		netDial = (&net.Dialer{}).DialContext
+	}
+	dd.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := netDial(dctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		// ctx, not dctx: gorilla cancels dctx as the dial returns, and the
+		// connection lives on.
+		stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+		mu.Lock()
+		stops = append(stops, stop)
+		mu.Unlock()
+		return c, nil
+	}
+	conn, resp, err := dd.DialContext(ctx, url, header)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+	return conn, resp, err
 }
 
 // serve runs one connection: it catches up, then turns frames into Changes

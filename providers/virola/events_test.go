@@ -3,6 +3,9 @@ package virola
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,5 +233,96 @@ func TestStreamRejectedTokenKeepsRetrying(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Stream did not stop")
+	}
+}
+
+// hangingUpstream accepts TCP connections, reads what it is sent and never
+// answers: an upstream that is up but stuck. read is closed when the first
+// connection has sent something (a dial is then mid-handshake); gone is
+// closed when that connection is closed by its client.
+func hangingUpstream(t *testing.T) (addr string, read, gone <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	readc, gonec := make(chan struct{}), make(chan struct{})
+	go func() {
+		var first sync.Once
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go func() {
+				buf := make([]byte, 4096)
+				_, err := c.Read(buf)
+				first.Do(func() {
+					close(readc)
+					if err == nil {
+						_, err = io.Copy(io.Discard, c) // until the client closes it
+					}
+					close(gonec)
+				})
+			}()
+		}
+	}()
+	return ln.Addr().String(), readc, gonec
+}
+
+// Stream returns as soon as its ctx is done, whatever the dial is waiting
+// for: here an upstream that accepts the connection and never answers the
+// upgrade (plain) or the TLS handshake (https), which without cancellation
+// would hold Stream, and the gateway's shutdown, for handshakeTimeout.
+func TestStreamCancelledMidHandshakeReturnsAtOnce(t *testing.T) {
+	for _, scheme := range []string{"http", "https"} {
+		t.Run(scheme, func(t *testing.T) {
+			addr, read, gone := hangingUpstream(t)
+			p, err := New(Options{ID: "vir", BaseURL: scheme + "://" + addr, Token: "t"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- p.Stream(ctx, func(context.Context, Change) {}) }()
+
+			// Well inside handshakeTimeout, so only cancellation can end it.
+			deadline := time.After(handshakeTimeout / 2)
+			select {
+			case <-read:
+			case <-deadline:
+				t.Fatal("Stream never dialled the upstream")
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Stream returned %v, want nil", err)
+				}
+			case <-deadline:
+				t.Fatal("Stream still dialling after its ctx was cancelled")
+			}
+			select {
+			case <-gone:
+			case <-deadline:
+				t.Fatal("the upstream connection was left open")
+			}
+		})
 	}
 }
