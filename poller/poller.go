@@ -29,6 +29,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// releaseTimeout bounds the lease release as a poller stops: without it the
+// next instance waits out the lease's ttl, so it is worth a try, but not
+// worth holding up a shutdown for.
+const releaseTimeout = time.Second
+
 // Publish receives the new comments of one poll, oldest first.
 type Publish func(ctx context.Context, comments []*model.Comment) error
 
@@ -36,6 +41,10 @@ type Publish func(ctx context.Context, comments []*model.Comment) error
 // comments that appear after it starts. It walks forward from the newest
 // comment it has seen with the provider's own cursors, so nothing is skipped
 // however many arrive between polls (bounded per poll by MaxPages).
+//
+// Thread returns as soon as ctx is done, however far a poll has got, provided
+// p, publish and the Leaser return when their ctx is done; releasing its
+// lease then takes at most a second more.
 func Thread(ctx context.Context, p providers.Provider, kind model.ThreadKind, ref string, publish Publish, opts Options) {
 	if opts.Interval <= 0 {
 		opts.Interval = 5 * time.Second
@@ -66,7 +75,11 @@ func Thread(ctx context.Context, p providers.Provider, kind model.ThreadKind, re
 	defer tick.Stop()
 	defer func() {
 		if held {
-			_ = opts.Leaser.Release(context.WithoutCancel(ctx), key)
+			// ctx is done by now; the release gets a moment of its own, no
+			// more, so a stuck lease store cannot hold up shutdown.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+			defer cancel()
+			_ = opts.Leaser.Release(rctx, key)
 		}
 	}()
 	for {
@@ -79,7 +92,7 @@ func Thread(ctx context.Context, p providers.Provider, kind model.ThreadKind, re
 			// Another instance may have polled meanwhile: start from now.
 			primed = primed && held
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			log.WarnContext(ctx, "poll lease", "thread", ref, "err", err)
 		}
 		if held {

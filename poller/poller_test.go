@@ -10,6 +10,7 @@ import (
 	"github.com/commentgraph/commentgraph/events"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/poller"
+	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/klink"
 	"github.com/commentgraph/commentgraph/providers/klink/klinktest"
 )
@@ -106,5 +107,73 @@ func TestPollerPublishesOnlyNewCommentsInOrder(t *testing.T) {
 	}
 	if len(got) != 25 {
 		t.Errorf("published %d, want 25 (a duplicate means two pollers ran): %v", len(got), got)
+	}
+}
+
+// stuck is a provider whose upstream never answers: each call returns only
+// when its ctx is done. calling is told about each call as it starts.
+type stuck struct {
+	providers.Provider
+	calling chan<- struct{}
+}
+
+func (stuck) Info() *model.Provider { return &model.Provider{ID: "stuck"} }
+
+func (s stuck) Thread(ctx context.Context, _ model.ThreadKind, _ string) (*model.Thread, error) {
+	s.calling <- struct{}{}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// stuckLeaser grants every lease and blocks in Release until its ctx is done,
+// like a lease store that stopped answering; released reports whether that
+// ctx had a deadline.
+type stuckLeaser struct {
+	events.Leaser
+	released chan bool
+}
+
+func (l stuckLeaser) Release(ctx context.Context, _ string) error {
+	_, bounded := ctx.Deadline()
+	if bounded {
+		<-ctx.Done()
+	}
+	l.released <- bounded
+	return ctx.Err()
+}
+
+// A poller stops when its ctx is done, in the middle of a poll against an
+// upstream that hangs, and gives up its lease without waiting on a lease
+// store that hangs too.
+func TestPollerStopsMidPollWhenCancelled(t *testing.T) {
+	calling := make(chan struct{}, 1)
+	leaser := stuckLeaser{Leaser: events.NewMemoryLeaser(nil), released: make(chan bool, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		poller.Thread(ctx, stuck{calling: calling}, model.ThreadKindRoom, room, func(context.Context, []*model.Comment) error { return nil },
+			poller.Options{Interval: time.Hour, Leaser: leaser})
+	}()
+	deadline := time.After(10 * time.Second)
+	select {
+	case <-calling: // holding the lease, waiting on the upstream
+	case <-deadline:
+		t.Fatal("the poller never called the upstream")
+	}
+	cancel()
+	select {
+	case bounded := <-leaser.released:
+		if !bounded {
+			t.Error("the lease was released with no deadline: a stuck store would hold the poller forever")
+		}
+	case <-deadline:
+		t.Fatal("the poller never released its lease")
+	}
+	select {
+	case <-done:
+	case <-deadline:
+		t.Fatal("the poller did not return after its ctx was cancelled")
 	}
 }
