@@ -29,6 +29,7 @@ import (
 
 	"github.com/commentgraph/commentgraph/graph"
 	"github.com/commentgraph/commentgraph/graph/fastpath"
+	"github.com/commentgraph/commentgraph/graph/guard"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/internal/upstreamwait"
@@ -55,9 +56,7 @@ func (a *App) routes() http.Handler {
 // graphqlHandler is gqlgen's handler.New with each transport and extension
 // added on purpose (NewDefaultServer is for demos).
 func (a *App) graphqlHandler() http.Handler {
-	cfg := graph.Config{Resolvers: a.resolver}
-	setComplexity(&cfg, a.cfg.Limits.MaxPageSize)
-	var es graphql.ExecutableSchema = graph.NewExecutableSchema(cfg)
+	var es graphql.ExecutableSchema = graph.NewExecutableSchema(graph.Config{Resolvers: a.resolver})
 	if !a.cfg.Loaders.Disabled {
 		// Comment pages skip gqlgen's per-field machinery (graph/fastpath).
 		// The fast path resolves a page's fields one after another, which
@@ -103,12 +102,23 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{}) // gqlgen's POST, writing the data as the executor made it (post.go)
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queryCache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queryCache)
 	srv.SetParserTokenLimit(a.cfg.Limits.MaxTokens)
+	// Guard refuses costly documents before gqlgen validates or plans them
+	// (graph/guard); it is the only complexity limit, so cost is counted one way.
+	lim := a.cfg.Limits
+	srv.Use(guard.New(es.Schema(), guard.Options{
+		MaxComplexity: lim.MaxComplexity, MaxPageSize: lim.MaxPageSize,
+		MaxRepeatedFields: lim.MaxRepeatedFields, MaxSpreads: lim.MaxFragmentSpreads,
+		TokenLimit: lim.MaxTokens, Introspection: *a.cfg.Introspection, Cache: queryCache,
+	}))
 	if *a.cfg.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		// Suggestions ("Did you mean …") would map the schema anyway.
+		srv.SetDisableSuggestion(true)
 	}
-	srv.Use(extension.FixedComplexityLimit(a.cfg.Limits.MaxComplexity))
 	srv.SetErrorPresenter(a.presentError)
 	srv.SetRecoverFunc(a.recoverPanic)
 
@@ -139,33 +149,6 @@ func (a *App) graphqlHandler() http.Handler {
 		return next(ctx)
 	})
 	return srv
-}
-
-// setComplexity counts list fields by the page they ask for, so a query that
-// nests pages of pages is refused before it runs.
-func setComplexity(c *graph.Config, maxPage int) {
-	size := func(first, last *int) int {
-		switch {
-		case first != nil && *first > 0:
-			return min(*first, maxPage)
-		case last != nil && *last > 0:
-			return min(*last, maxPage)
-		}
-		return 20
-	}
-	c.Complexity.Thread.Comments = func(child int, first *int, _ *string, last *int, _ *string) int {
-		return 1 + child*size(first, last)
-	}
-	c.Complexity.Query.Comments = func(child int, threads []string, first *int, _ *string) int {
-		return 1 + len(threads) + child*size(first, nil)
-	}
-	c.Complexity.Provider.Threads = func(child int, first *int, _ *string) int { return 1 + child*size(first, nil) }
-	c.Complexity.Query.Nodes = func(child int, ids []string) int { return 1 + child*len(ids) }
-	// Per comment: a handful of mentions, attachments, reactions and receipts.
-	c.Complexity.Comment.Mentions = func(child int) int { return 1 + child*5 }
-	c.Complexity.Comment.Attachments = func(child int) int { return 1 + child*5 }
-	c.Complexity.Comment.Reactions = func(child int) int { return 1 + child*5 }
-	c.Complexity.Comment.ReadBy = func(child int) int { return 1 + child*5 }
 }
 
 type authKey struct{}
@@ -289,7 +272,7 @@ func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
 			gerr.Message = me.Provider + ": " + me.Message
 			setExt(gerr, "provider", me.Provider)
 		}
-		if me.Code == model.CodeUpstreamRateLimited {
+		if me.RetryAfter > 0 || me.Code == model.CodeUpstreamRateLimited {
 			setExt(gerr, "retryAfter", int(math.Ceil(me.RetryAfter.Seconds())))
 		}
 		if me.Err != nil {
@@ -309,8 +292,11 @@ func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
 		// gqlgen's own, about the request rather than a field: unreadable JSON,
 		// parse, validation, variable coercion, complexity.
 		code = model.CodeBadUserInput
-		if c, _ := gerr.Extensions["code"].(string); c == "COMPLEXITY_LIMIT_EXCEEDED" {
+		switch c, _ := gerr.Extensions["code"].(string); c {
+		case guard.CodeComplexity:
 			code = model.CodeComplexityLimitExceeded
+		case guard.CodeIntrospection:
+			code = model.CodeIntrospectionDisabled
 		}
 	default:
 		a.log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err)

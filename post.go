@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -51,14 +53,14 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeResponse(w, http.StatusOK, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
+		writeResponse(w, http.StatusOK, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body")}))
 		return
 	}
 	var params graphql.RawParams
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&params); err != nil {
-		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("json request body could not be decoded: %+v body:%s", err, string(body))}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{bodyDecodeError(err)}))
 		return
 	}
 	params.Headers = r.Header
@@ -78,6 +80,45 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	writeResponse(w, http.StatusOK, responses(ctx))
+}
+
+// bodyDecodeError says what is wrong with a request body and where, never
+// what it holds: echoing a client's body back (up to the body limit) would
+// amplify abuse and repeat whatever secret it carried.
+func bodyDecodeError(err error) *gqlerror.Error {
+	const prefix = "json request body could not be decoded: "
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return gqlerror.Errorf(prefix+"invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		// Value is "array", "string", "number 12"…: only its first word, since
+		// a number's digits are the client's own bytes.
+		got, _, _ := strings.Cut(typ.Value, " ")
+		what := "the body"
+		if typ.Field != "" {
+			what = strconv.Quote(typ.Field)
+		}
+		return gqlerror.Errorf(prefix+"%s must be %s, not %s (at byte %d)", what, jsonKind(typ.Type), got, typ.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return gqlerror.Errorf(prefix + "the body is empty or ends early")
+	}
+	return gqlerror.Errorf(prefix + "not a GraphQL request object")
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a " + t.Kind().String()
 }
 
 // responseContentType negotiates as gqlgen does: application/json unless

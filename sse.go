@@ -55,7 +55,7 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	if err := dec.Decode(params); err != nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
-		resp := exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("json request body could not be decoded: %v", err)})
+		resp := exec.DispatchError(ctx, gqlerror.List{bodyDecodeError(err)})
 		_ = json.NewEncoder(w).Encode(resp)
 		return
 	}

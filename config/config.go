@@ -67,15 +67,28 @@ type Limits struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// MaxTokens bounds the tokens of a query document. Default 5000.
 	MaxTokens int `yaml:"maxTokens"`
-	// MaxComplexity bounds a query's cost, counting list fields as their first/
-	// last size. Default 5000.
+	// MaxComplexity bounds a query's cost, checked before validation: 1 per
+	// field plus its children, list fields counting their children once per
+	// page element (first/last), each thread of Query.comments and each id of
+	// Query.nodes counting as an upstream call (10). Default 5000.
 	MaxComplexity int `yaml:"maxComplexity"`
 	// MaxPageSize bounds first/last. Default 100.
 	MaxPageSize int `yaml:"maxPageSize"`
+	// MaxRepeatedFields bounds how often one response name may be selected in
+	// one selection set (validation compares such fields pairwise). Default 20.
+	MaxRepeatedFields int `yaml:"maxRepeatedFields"`
+	// MaxFragmentSpreads bounds the fragment spreads of one selection set.
+	// Default 50.
+	MaxFragmentSpreads int `yaml:"maxFragmentSpreads"`
 	// RequestTimeout is the budget of one query or mutation. Default 10s.
 	RequestTimeout Duration `yaml:"requestTimeout"`
 	// UpstreamTimeout bounds each upstream call, under RequestTimeout. Default 8s.
 	UpstreamTimeout Duration `yaml:"upstreamTimeout"`
+	// MaxUpstreamCalls is the budget of upstream calls one query, mutation or
+	// subscription event may make; past it, the calls are not made and the
+	// fields that needed them get UPSTREAM_BUDGET_EXCEEDED. Identical list
+	// calls within one request are made once and count once. Default 100.
+	MaxUpstreamCalls int `yaml:"maxUpstreamCalls"`
 	// UpstreamIdleConns is how many idle keep-alive connections the gateway
 	// keeps open to each upstream host. Under load every query calls upstream
 	// in parallel, so a small pool (Go's default is 2) makes most calls dial a
@@ -237,6 +250,15 @@ func (c *Config) applyDefaults() {
 	if l.MaxPageSize == 0 {
 		l.MaxPageSize = 100
 	}
+	if l.MaxRepeatedFields == 0 {
+		l.MaxRepeatedFields = 20
+	}
+	if l.MaxFragmentSpreads == 0 {
+		l.MaxFragmentSpreads = 50
+	}
+	if l.MaxUpstreamCalls == 0 {
+		l.MaxUpstreamCalls = 100
+	}
 	if l.RequestTimeout == 0 {
 		l.RequestTimeout = Duration(10 * time.Second)
 	}
@@ -293,6 +315,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: limits.maxTokens: must be positive")
 	case l.MaxComplexity < 0:
 		return fmt.Errorf("config: limits.maxComplexity: must be positive")
+	case l.MaxRepeatedFields < 0:
+		return fmt.Errorf("config: limits.maxRepeatedFields: must be positive")
+	case l.MaxFragmentSpreads < 0:
+		return fmt.Errorf("config: limits.maxFragmentSpreads: must be positive")
+	case l.MaxUpstreamCalls < 0:
+		return fmt.Errorf("config: limits.maxUpstreamCalls: must be positive")
 	case l.MaxPageSize < 0 || l.MaxPageSize > 1000:
 		return fmt.Errorf("config: limits.maxPageSize: must be between 1 and 1000")
 	case l.RequestTimeout < 0 || l.UpstreamTimeout < 0:
