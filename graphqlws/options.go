@@ -55,10 +55,24 @@ type Options struct {
 	// KeepAlive is the interval of the server's keep-alive message ("ping"
 	// on graphql-transport-ws, "ka" on graphql-ws). 0: 15 s. -1: none.
 	KeepAlive time.Duration
-	// AllowedOrigins are host patterns (path.Match syntax, e.g.
-	// "*.example.com") an upgrade's Origin header may name. A request with
-	// no Origin (not a browser), or with the server's own host, is always
-	// allowed. Others are refused with 403.
+	// AllowedOrigins are the origins besides the server's own that an
+	// upgrade's Origin header may name; others are refused with 403. An
+	// entry is scheme://host[:port], e.g. "https://app.example.com" or
+	// "http://localhost:3000", and admits exactly that scheme, host and port
+	// (no port: the scheme's default). The host may be a path.Match pattern:
+	// "https://*.example.com" admits every https subdomain on port 443. An
+	// entry without a scheme is https only: "app.example.com" admits
+	// https://app.example.com, not http://app.example.com (a page served over
+	// plain http can be anyone's on the way). Entries are case-insensitive;
+	// one that is not an http(s) origin admits nothing and is logged by New.
+	//
+	// A request with no Origin (not a browser) is always allowed, and so is
+	// one whose Origin is the request's own scheme and Host. The scheme is
+	// https when the request came over TLS or its X-Forwarded-Proto header
+	// says https (the TLS-terminating proxy's view). Trusting that header is
+	// safe here: a browser cannot set it on a WebSocket upgrade, and a client
+	// that can set headers can set Origin too, so it only lets a proxied
+	// https page in and keeps a plain-http page on the same host out.
 	AllowedOrigins []string
 	// MaxSubscriptionsPerConnection caps the operations one socket runs at
 	// once; over it, the new one gets an "error" with extensions.code

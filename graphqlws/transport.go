@@ -25,8 +25,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +41,8 @@ type Transport struct {
 	upgrader websocket.Upgrader
 	writers  writers
 
+	origins []originPattern // Options.AllowedOrigins
+
 	mu     sync.Mutex
 	groups map[string]*execution // shared executions by key
 }
@@ -53,6 +53,11 @@ var _ graphql.Transport = (*Transport)(nil)
 func New(opts Options) *Transport {
 	t := &Transport{opts: opts.withDefaults(), groups: map[string]*execution{}}
 	t.writers.max = t.opts.Writers
+	var errs []error
+	t.origins, errs = parseOriginPatterns(t.opts.AllowedOrigins)
+	for _, err := range errs {
+		t.opts.Logger.Warn("websocket: allowed origin ignored", "err", err)
+	}
 	t.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// 0: the connection reads through the hijacked net/http
@@ -92,29 +97,6 @@ type hijacker struct{ http.ResponseWriter }
 
 func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(h.ResponseWriter).Hijack()
-}
-
-// checkOrigin allows requests without Origin, same-origin ones, and those
-// whose Origin host matches an allowed pattern.
-func (t *Transport) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	host := strings.ToLower(u.Host)
-	if host == strings.ToLower(r.Host) {
-		return true
-	}
-	for _, p := range t.opts.AllowedOrigins {
-		if ok, _ := path.Match(strings.ToLower(p), host); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // serve is the socket's read loop; it returns when the socket is done.
