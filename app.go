@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -49,6 +50,9 @@ type App struct {
 
 	srv    *http.Server
 	ln     net.Listener
+	// draining is set when shutdown begins: /readyz answers 503 from then on,
+	// so a load balancer stops sending new requests while in-flight ones finish.
+	draining atomic.Bool
 	stopBg context.CancelFunc
 	// endSubscriptions completes every open subscription (at shutdown).
 	endSubscriptions context.CancelFunc
@@ -233,9 +237,15 @@ func (a *App) Open() error {
 // Addr is the address Open bound (useful with ":0").
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
+// Drain marks the gateway as shutting down: /readyz answers 503 while every
+// other endpoint goes on serving. Close drains too; calling Drain first, some
+// time before, gives load balancers that time to stop sending requests.
+func (a *App) Drain() { a.draining.Store(true) }
+
 // Close stops accepting requests, lets in-flight ones finish until ctx is
 // done, then stops background jobs and closes stores.
 func (a *App) Close(ctx context.Context) error {
+	a.Drain()
 	var err error
 	if a.srv != nil {
 		// Subscriptions never finish on their own, and an SSE stream is an

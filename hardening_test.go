@@ -125,3 +125,25 @@ func TestBadBodiesAreNotEchoed(t *testing.T) {
 		})
 	}
 }
+
+// TestReadinessFailsOnceDraining: from the moment shutdown begins, /readyz
+// says 503 while queries are still answered.
+func TestReadinessFailsOnceDraining(t *testing.T) {
+	g := MustStartGateway(t, newTestConfig(t))
+	status := func() int {
+		resp, err := http.Get(g.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != http.StatusOK {
+		t.Fatalf("/readyz = %d before draining", got)
+	}
+	g.app.Drain()
+	if got := status(); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d while draining", got)
+	}
+	g.query(`{ __typename }`, nil).mustNoErrors(t)
+}

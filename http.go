@@ -119,6 +119,15 @@ func (a *App) graphqlHandler() http.Handler {
 		// Suggestions ("Did you mean …") would map the schema anyway.
 		srv.SetDisableSuggestion(true)
 	}
+	// A root field does not start once the request is over (its client gone,
+	// its budget spent): aliases of one field would otherwise each run.
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		if err := ctx.Err(); err != nil {
+			graphql.AddError(ctx, err)
+			return graphql.Null
+		}
+		return next(ctx)
+	})
 	srv.SetErrorPresenter(a.presentError)
 	srv.SetRecoverFunc(a.recoverPanic)
 
@@ -413,6 +422,10 @@ func (a *App) measureOwnTime(next http.Handler) http.Handler {
 }
 
 func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
+	if a.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "draining": true})
+		return
+	}
 	checks := map[string]string{}
 	ok := true
 	for name, check := range a.readiness {

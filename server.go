@@ -43,7 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	listen := fs.String("listen", getenv("COMMENTGRAPH_LISTEN"), "listen address, overriding the config's (e.g. 127.0.0.1:0); env COMMENTGRAPH_LISTEN")
 	logLevel := fs.String("log-level", envOr(getenv, "COMMENTGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error; env COMMENTGRAPH_LOG_LEVEL")
 	logJSON := fs.Bool("log-json", getenv("COMMENTGRAPH_LOG_JSON") == "true", "log as JSON lines instead of text; env COMMENTGRAPH_LOG_JSON=true")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 20*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 20*time.Second, "how long shutdown may take on SIGTERM, the drain delay included: in-flight requests get what is left")
+	drainDelay := fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (e.g. 5s behind a load balancer); 0: none")
 	demoInterval := fs.Duration("demo-interval", 4*time.Second, "demo mode: how often an emulated person posts a comment (0: never)")
 	gcHeapTarget := fs.Int("gc-heap-target", envInt(getenv, "COMMENTGRAPH_GC_HEAP_TARGET", 64), "MiB the heap may grow to before a garbage collection while the live heap is smaller (GOGC rises up to 800 for a small live heap, never below 100); 0: Go's plain GOGC; ignored when GOGC is set; env COMMENTGRAPH_GC_HEAP_TARGET")
 	fs.Usage = func() {
@@ -110,9 +111,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("demo mode: open GraphiQL", "url", "http://"+displayAddr(app.Addr())+"/")
 	}
 	<-ctx.Done()
-	log.Info("shutting down: letting in-flight requests finish", "timeout", *shutdownTimeout)
+	log.Info("shutting down: letting in-flight requests finish", "timeout", *shutdownTimeout, "drainDelay", *drainDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
+	app.Drain()
+	if *drainDelay > 0 {
+		t := time.NewTimer(*drainDelay)
+		select {
+		case <-t.C:
+		case <-sctx.Done():
+			t.Stop()
+		}
+	}
 	return app.Close(sctx)
 }
 
