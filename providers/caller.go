@@ -39,8 +39,16 @@ type Caller struct {
 	// Authorize sets credentials on a request. Nil: none.
 	Authorize func(ctx context.Context, req *http.Request) error
 	// ErrorText extracts the upstream's error message from a non-2xx body. Nil:
-	// the raw body.
+	// the raw body. What it returns goes to the log only, redacted (see
+	// Redact): of the credentials the request carried (Authorization,
+	// Cookie, X-Api-Key and the like, as sent, with and without their
+	// scheme), of Redact, and of fields named like a credential.
 	ErrorText func(body []byte) string
+	// Redact lists further secrets to keep out of the log should the upstream
+	// echo them: what a login body carries (a password, an email), a webhook
+	// secret. Nil: only the request's credential headers and what Redact
+	// finds by name.
+	Redact []string
 	// MaxBody defaults to DefaultMaxBody.
 	MaxBody int64
 	// OnCall, when set, is told about every exchange.
@@ -91,6 +99,11 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 			return nil, err
 		}
 	}
+	return c.send(ctx, req, r.Endpoint)
+}
+
+// send makes the call req and reads its answer.
+func (c *Caller) send(ctx context.Context, req *http.Request, endpoint string) (*Response, error) {
 	client := c.Client
 	if client == nil {
 		client = defaultClient
@@ -102,7 +115,7 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 	defer wait.End()
 	start := time.Now()
 	resp, err := client.Do(req)
-	info := CallInfo{Provider: c.Provider, Method: r.Method, Endpoint: r.Endpoint, Duration: time.Since(start)}
+	info := CallInfo{Provider: c.Provider, Method: req.Method, Endpoint: endpoint, Duration: time.Since(start)}
 	if err != nil {
 		c.report(info)
 		return nil, TransportError(c.Provider, err)
@@ -123,13 +136,26 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 		return nil, GarbageError(c.Provider, fmt.Errorf("answer longer than %d bytes", max))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		text := string(raw)
-		if c.ErrorText != nil {
-			text = c.ErrorText(raw)
-		}
-		return nil, StatusError(c.Provider, resp.StatusCode, text, resp.Header)
+		return nil, StatusError(c.Provider, resp.StatusCode, c.errorText(req, raw), resp.Header)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+}
+
+// errorText is the upstream's error text for the log, rid of the request's
+// credentials and the Caller's secrets (StatusError redacts what is named
+// like a credential and truncates).
+func (c *Caller) errorText(req *http.Request, raw []byte) string {
+	var text string
+	if c.ErrorText != nil {
+		text = c.ErrorText(raw)
+	} else {
+		text = string(raw[:min(len(raw), redactScan)])
+	}
+	if text == "" {
+		return ""
+	}
+	secrets := append(headerSecrets(req.Header), c.Redact...)
+	return replaceSecrets(truncate(text, redactScan), secrets)
 }
 
 // readBody reads at most max+1 bytes of resp's body. With a Content-Length

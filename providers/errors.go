@@ -13,17 +13,15 @@ import (
 	"github.com/commentgraph/commentgraph/graph/model"
 )
 
-// StatusError maps an upstream's non-2xx answer to a typed error. message is
-// what the upstream said (its error body's text), kept for the log; the client
-// sees a message of our own, so nothing the upstream echoes (a token, say)
-// reaches it.
+// StatusError maps an upstream's non-2xx answer to a typed error. The client
+// sees a fixed message per status and nothing the upstream said, so nothing
+// it echoes (a token, a password from the request) reaches a client. message
+// is what the upstream said, for the log only: it goes into Err after Redact
+// (the usual credential fields and Bearer tokens; Caller has already removed
+// the request's own secrets) and truncated to 200 bytes. UpstreamStatus(err)
+// reads status back.
 func StatusError(provider string, status int, message string, header http.Header) *model.Error {
-	e := &model.Error{Provider: provider}
-	if message != "" {
-		e.Err = fmt.Errorf("upstream said %d %q", status, truncate(message, 200))
-	} else {
-		e.Err = fmt.Errorf("upstream said %d", status)
-	}
+	e := &model.Error{Provider: provider, Err: &upstreamStatus{status: status, text: logText(message)}}
 	switch {
 	case status == http.StatusUnauthorized:
 		e.Code, e.Message = model.CodeUnauthenticated, "the upstream rejected the gateway's credential"
@@ -35,17 +33,49 @@ func StatusError(provider string, status int, message string, header http.Header
 		e.Code, e.Message = model.CodeUpstreamRateLimited, "the upstream is rate limiting the gateway"
 		e.RetryAfter = RetryAfter(header, time.Now())
 	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
-		e.Code = model.CodeBadUserInput
-		e.Message = "the upstream refused the input"
-		if message != "" {
-			e.Message += ": " + truncate(message, 200)
-		}
+		e.Code, e.Message = model.CodeBadUserInput, "the upstream refused the input"
 	case status >= 500:
 		e.Code, e.Message = model.CodeUpstreamUnavailable, fmt.Sprintf("the upstream failed (%d)", status)
 	default:
 		e.Code, e.Message = model.CodeUpstreamUnavailable, fmt.Sprintf("unexpected upstream status %d", status)
 	}
 	return e
+}
+
+// upstreamStatus is the cause StatusError records: the upstream's status and
+// its redacted, truncated text.
+type upstreamStatus struct {
+	status int
+	text   string
+}
+
+func (e *upstreamStatus) Error() string {
+	if e.text == "" {
+		return fmt.Sprintf("upstream said %d", e.status)
+	}
+	return fmt.Sprintf("upstream said %d %q", e.status, e.text)
+}
+
+// UpstreamStatus is the HTTP status of the upstream answer err reports (an
+// error from StatusError, however wrapped or copied), or 0 when err does not
+// come from an answer. Adapters read it to retry on 401, 429 and the like: it
+// holds for an answer shared by another call of the request (WithCallBudget),
+// which OnCall is not told about.
+func UpstreamStatus(err error) int {
+	var s *upstreamStatus
+	if errors.As(err, &s) {
+		return s.status
+	}
+	return 0
+}
+
+// logText is upstream text made fit for a log line: redacted, then cut to
+// 200 bytes.
+func logText(message string) string {
+	if message == "" {
+		return ""
+	}
+	return truncate(Redact(truncate(message, redactScan)), 200)
 }
 
 // TransportError maps a failure to reach the upstream (or to read it) to

@@ -180,6 +180,7 @@ func New(opts Options) (*Provider, error) {
 			return nil
 		},
 		ErrorText: errorText,
+		Redact:    []string{opts.Token, opts.WebhookSecret},
 		OnCall:    opts.OnCall,
 	}
 	p.info = &model.Provider{

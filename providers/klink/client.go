@@ -32,7 +32,10 @@ func (p *Provider) newCaller() *providers.Caller {
 			return nil
 		},
 		ErrorText: p.errorText,
-		OnCall:    p.opts.OnCall,
+		// The token is redacted as the Authorization header sent; the
+		// webhook secret should never come back, but costs nothing to hide.
+		Redact: []string{p.opts.Token, p.opts.WebhookSecret},
+		OnCall: p.opts.OnCall,
 	}
 }
 

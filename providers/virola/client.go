@@ -171,6 +171,7 @@ func New(opts Options) (*Provider, error) {
 				return nil
 			},
 			ErrorText: errorText,
+			Redact:    []string{token},
 			OnCall:    opts.OnCall,
 		},
 	}

@@ -125,6 +125,9 @@ func New(opts Options) (*Provider, error) {
 		BaseURL:   strings.TrimRight(opts.BaseURL, "/"),
 		Client:    client,
 		ErrorText: p.errorText,
+		// The JWT is redacted as the Authorization header sent; the
+		// credentials travel in /authenticate's body.
+		Redact: []string{opts.Password, opts.Email},
 	}
 	return p, nil
 }
