@@ -49,7 +49,8 @@ type Caller struct {
 	// secret. Nil: only the request's credential headers and what Redact
 	// finds by name.
 	Redact []string
-	// MaxBody defaults to DefaultMaxBody.
+	// MaxBody defaults to DefaultMaxBody. An answer that says it is longer
+	// is refused unread.
 	MaxBody int64
 	// OnCall, when set, is told about every exchange.
 	OnCall func(CallInfo)
@@ -73,7 +74,8 @@ type Response struct {
 }
 
 // Do sends r and returns the 2xx answer, or a typed error: StatusError for a
-// non-2xx, TransportError when the upstream could not be reached in time.
+// non-2xx, TransportError when the upstream could not be reached in time,
+// GarbageError for an answer longer than MaxBody.
 func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 	var body io.Reader
 	if r.Body != nil {
@@ -120,11 +122,17 @@ func (c *Caller) send(ctx context.Context, req *http.Request, endpoint string) (
 		c.report(info)
 		return nil, TransportError(c.Provider, err)
 	}
+	// Closing a body not read to its end drops the connection rather than
+	// draining it: an answer refused for its length is not read at all.
 	defer resp.Body.Close()
 	info.Status = resp.StatusCode
 	max := c.MaxBody
 	if max <= 0 {
 		max = DefaultMaxBody
+	}
+	if resp.ContentLength > max {
+		c.report(info)
+		return nil, GarbageError(c.Provider, fmt.Errorf("answer of %d bytes, longer than %d", resp.ContentLength, max))
 	}
 	raw, err := readBody(resp, max)
 	info.Duration = time.Since(start)
@@ -158,13 +166,17 @@ func (c *Caller) errorText(req *http.Request, raw []byte) string {
 	return replaceSecrets(truncate(text, redactScan), secrets)
 }
 
-// readBody reads at most max+1 bytes of resp's body. With a Content-Length
-// that fits it reads into one buffer of that size, without io.ReadAll's
-// doublings and copies, and in as few reads as the connection allows.
+// readBody reads at most max+1 bytes of resp's body; the caller has refused
+// a Content-Length over max. With a Content-Length it reads into one buffer
+// of that size, without io.ReadAll's doublings and copies, and in as few
+// reads as the connection allows.
 func readBody(resp *http.Response, max int64) ([]byte, error) {
 	n := resp.ContentLength
-	if n < 0 || n > max {
+	if n < 0 {
 		return io.ReadAll(io.LimitReader(resp.Body, max+1))
+	}
+	if n > max {
+		return nil, fmt.Errorf("answer of %d bytes, longer than %d", n, max)
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(resp.Body, buf); err != nil {
