@@ -8,13 +8,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 )
@@ -48,21 +43,36 @@ type Memory struct {
 
 type memEntry struct {
 	fingerprint string
-	done        chan struct{}
-	comment     *model.Comment
-	err         error
-	expires     time.Time
+	done        chan struct{} // closed when finished
+	// finished, comment, err and expires are set under Memory.mu before done
+	// is closed.
+	finished bool
+	comment  *model.Comment
+	err      error
+	expires  time.Time
 }
 
 // Do implements Store.
 func (m *Memory) Do(ctx context.Context, key, fingerprint string, create func(context.Context) (*model.Comment, error)) (*model.Comment, error) {
-	now := time.Now
-	if m.Now != nil {
-		now = m.Now
-	}
 	retention := m.Retention
 	if retention <= 0 {
 		retention = 24 * time.Hour
+	}
+	return m.do(ctx, key, fingerprint, func(ctx context.Context) (*model.Comment, time.Duration, error) {
+		c, err := create(ctx)
+		return c, retention, err
+	})
+}
+
+// do runs decide at most once at a time per key: a second caller with the key
+// waits for the first and gets its comment, or, if the first failed, runs
+// decide itself. decide says how long its comment is then kept for later
+// callers (0: only the callers already waiting get it). A failure is never
+// kept.
+func (m *Memory) do(ctx context.Context, key, fingerprint string, decide func(context.Context) (*model.Comment, time.Duration, error)) (*model.Comment, error) {
+	now := time.Now
+	if m.Now != nil {
+		now = m.Now
 	}
 	for {
 		m.mu.Lock()
@@ -70,19 +80,19 @@ func (m *Memory) Do(ctx context.Context, key, fingerprint string, create func(co
 			m.entries = make(map[string]*memEntry)
 		}
 		e, ok := m.entries[key]
-		if ok && e.expires.Before(now()) {
+		if ok && e.finished && e.expires.Before(now()) {
 			delete(m.entries, key)
 			ok = false
 		}
 		if !ok {
-			e = &memEntry{fingerprint: fingerprint, done: make(chan struct{}), expires: now().Add(retention)}
+			e = &memEntry{fingerprint: fingerprint, done: make(chan struct{})}
 			m.entries[key] = e
 			m.sweep(now())
 			m.mu.Unlock()
-			c, err := create(ctx)
+			c, keep, err := decide(ctx)
 			m.mu.Lock()
-			e.comment, e.err = c, err
-			if err != nil {
+			e.finished, e.comment, e.err, e.expires = true, c, err, now().Add(keep)
+			if (err != nil || keep <= 0) && m.entries[key] == e {
 				delete(m.entries, key)
 			}
 			close(e.done)
@@ -105,6 +115,15 @@ func (m *Memory) Do(ctx context.Context, key, fingerprint string, create func(co
 	}
 }
 
+// forget drops key's finished entry if it holds c.
+func (m *Memory) forget(key string, c *model.Comment) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.entries[key]; ok && e.finished && e.comment == c {
+		delete(m.entries, key)
+	}
+}
+
 // sweep drops a few expired entries so the map does not grow without bound.
 func (m *Memory) sweep(now time.Time) {
 	n := 0
@@ -112,98 +131,8 @@ func (m *Memory) sweep(now time.Time) {
 		if n++; n > 16 {
 			return
 		}
-		select {
-		case <-e.done:
-			if e.expires.Before(now) {
-				delete(m.entries, k)
-			}
-		default:
-		}
-	}
-}
-
-// Redis is a Store shared by every gateway instance on one Redis.
-type Redis struct {
-	Client redis.UniversalClient
-	// Retention is how long a result is remembered. Default 24h.
-	Retention time.Duration
-	// PendingTTL bounds how long a claimed-but-unfinished key blocks others (a
-	// crashed instance's claim expires). Default 2m.
-	PendingTTL time.Duration
-	// PollInterval is how often a second caller checks a pending key. Default 50ms.
-	PollInterval time.Duration
-}
-
-type redisRecord struct {
-	State       string         `json:"s"` // "pending" or "done"
-	Owner       string         `json:"o,omitempty"`
-	Fingerprint string         `json:"f"`
-	Comment     *model.Comment `json:"c,omitempty"`
-}
-
-// release deletes the claim only if it is still ours.
-var release = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v and string.find(v, ARGV[1], 1, true) then return redis.call('DEL', KEYS[1]) end
-return 0`)
-
-// Do implements Store. When Redis is unreachable it fails open: the comment is
-// created without the cross-instance guarantee rather than refused.
-func (r *Redis) Do(ctx context.Context, key, fingerprint string, create func(context.Context) (*model.Comment, error)) (*model.Comment, error) {
-	retention, pendingTTL, poll := r.Retention, r.PendingTTL, r.PollInterval
-	if retention <= 0 {
-		retention = 24 * time.Hour
-	}
-	if pendingTTL <= 0 {
-		pendingTTL = 2 * time.Minute
-	}
-	if poll <= 0 {
-		poll = 50 * time.Millisecond
-	}
-	rk := "cg:v1:idem:" + key
-	owner := fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprint(time.Now().UnixNano(), key))))[:24]
-	claim, _ := json.Marshal(redisRecord{State: "pending", Owner: owner, Fingerprint: fingerprint})
-	for {
-		ok, err := r.Client.SetNX(ctx, rk, claim, pendingTTL).Result()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return create(ctx) // fail open
-		}
-		if ok {
-			c, err := create(ctx)
-			if err != nil {
-				release.Run(context.WithoutCancel(ctx), r.Client, []string{rk}, owner)
-				return nil, err
-			}
-			done, _ := json.Marshal(redisRecord{State: "done", Fingerprint: fingerprint, Comment: c})
-			r.Client.Set(context.WithoutCancel(ctx), rk, done, retention)
-			return c, nil
-		}
-		raw, err := r.Client.Get(ctx, rk).Bytes()
-		if errors.Is(err, redis.Nil) {
-			continue // released or expired between our SETNX and GET
-		}
-		if err != nil {
-			return create(ctx)
-		}
-		var rec redisRecord
-		if json.Unmarshal(raw, &rec) != nil {
-			return nil, fmt.Errorf("idempotency: unreadable record for a key")
-		}
-		if rec.Fingerprint != fingerprint {
-			return nil, errReused
-		}
-		if rec.State == "done" && rec.Comment != nil {
-			return rec.Comment, nil
-		}
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		if e.finished && e.expires.Before(now) {
+			delete(m.entries, k)
 		}
 	}
 }
