@@ -166,7 +166,11 @@ func (a *App) openStores() error {
 
 func (a *App) idempotencyStore() idempotency.Store {
 	if a.redis != nil {
-		return &idempotency.Redis{Client: a.redis}
+		s := &idempotency.Redis{Client: a.redis, Logger: a.log}
+		// Before the Redis client's closer (closers run last first): Close
+		// writes back what was recorded in process during an outage.
+		a.closers = append(a.closers, func() { _ = s.Close() })
+		return s
 	}
 	return &idempotency.Memory{}
 }
