@@ -25,8 +25,13 @@ type socket struct {
 	queue   []frame
 	writing bool // a writer owns the socket; enqueue must not schedule it again
 	closing bool // no new frames but the close; no new members
-	subs    []*member
-	ticker  *time.Timer // keep-alive
+	// closed is made when a close frame is queued, and closed (closedDone)
+	// once the frame is written or never will be (a write failed); nil
+	// without a close frame. serve waits on it (linger).
+	closedDone bool
+	closed     chan struct{}
+	subs       []*member
+	ticker     *time.Timer // keep-alive
 }
 
 // member is one operation of a socket: its share of an execution.
@@ -96,7 +101,8 @@ func (s *socket) slow() {
 
 // shutdown ends the socket: every member leaves its execution, nothing new is
 // queued, and the socket closes — after a close frame with code when code is
-// not 0 (after what is already queued, unless dropPending), at once
+// not 0 (after what is already queued, unless dropPending; serve then closes
+// the connection once the client answered it, see linger), at once
 // otherwise. It is safe to call more than once, from any goroutine holding no
 // lock.
 func (s *socket) shutdown(code int, reason string, dropPending bool) {
@@ -117,6 +123,7 @@ func (s *socket) shutdown(code int, reason string, dropPending bool) {
 	schedule := false
 	if code != 0 {
 		s.queue = append(s.queue, frame{kind: frameClose, code: code, reason: closeReason(reason)})
+		s.closed = make(chan struct{})
 		schedule = !s.writing
 		s.writing = true
 	}
@@ -157,12 +164,75 @@ func (s *socket) flush() {
 			s.mu.Unlock()
 			_ = s.conn.Close()
 			s.shutdown(0, "", true)
+			s.closeWritten(false)
 			return
 		}
 		if f.kind == frameClose {
-			_ = s.conn.Close()
+			// Nothing follows the close frame: end the write side (the
+			// client reads the frame, then EOF) and give the client
+			// closeLinger to answer it; serve reads until then.
+			if cw, ok := s.conn.NetConn().(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite()
+			}
+			s.closeWritten(true)
 		}
 	}
+}
+
+// closeLinger is how long a socket whose close frame is written waits for
+// the client's, reading and discarding what the client still sends. Closing
+// the connection with unread input would make the kernel reset it, dropping
+// whatever had not reached the client yet, close frame included: the client
+// would see 1006 instead of the code.
+const closeLinger = time.Second
+
+// closeWritten tells serve the close frame is written (wrote), or will never
+// be, and when written bounds serve's reading to closeLinger from now.
+func (s *socket) closeWritten(wrote bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed == nil || s.closedDone {
+		return
+	}
+	if wrote {
+		_ = s.conn.SetReadDeadline(time.Now().Add(closeLinger))
+	}
+	s.closedDone = true
+	close(s.closed)
+}
+
+// linger ends a socket that is closing with a close frame, from serve's
+// goroutine: while the connection can be read, it reads and discards until
+// the client's close frame arrives (or any read error: the write of the close
+// failed and closed the connection, closeLinger passed); otherwise it waits
+// for the close frame to be written. Then serve closes the connection.
+func (s *socket) linger(readable bool) {
+	s.mu.Lock()
+	closed := s.closed
+	if closed != nil && readable && !s.closedDone {
+		// Until closeWritten sets closeLinger's, no deadline (the init
+		// timeout's, say) may end the reading before the close is written.
+		_ = s.conn.SetReadDeadline(time.Time{})
+	}
+	s.mu.Unlock()
+	if closed == nil {
+		return
+	}
+	if !readable {
+		<-closed // bounded by WriteTimeout
+		return
+	}
+	for {
+		if _, _, err := s.conn.NextReader(); err != nil {
+			return
+		}
+	}
+}
+
+func (s *socket) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
 }
 
 var (

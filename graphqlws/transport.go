@@ -15,6 +15,11 @@
 //     mutations run on their own.
 //   - A subscriber that falls Options.MaxQueued frames behind is closed with
 //     4429 "slow consumer"; nobody waits for it.
+//   - A socket the server closes gets the close frame and then is read on,
+//     its input discarded, until the client's close frame (a second at
+//     most): closing at once with unread input would reset the connection,
+//     and the client would see 1006, which graphql-ws clients retry, instead
+//     of the code.
 package graphqlws
 
 import (
@@ -99,9 +104,23 @@ func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(h.ResponseWriter).Hijack()
 }
 
-// serve is the socket's read loop; it returns when the socket is done.
+// serve runs the socket's read loop, then ends the socket, closing its
+// connection once a close frame is answered (see linger); it returns when the
+// socket is done.
 func (s *socket) serve(ctx context.Context, exec graphql.GraphExecutor) {
-	defer s.shutdown(0, "", false)
+	readable := false
+	defer func() {
+		s.linger(readable)
+		s.shutdown(0, "", false)
+		_ = s.conn.Close()
+	}()
+	readable = s.read(ctx, exec)
+}
+
+// read is the read loop. It returns when the socket is closing: true when
+// the connection may still be read (the socket closed itself, or was closed
+// by a writer), false after a read error.
+func (s *socket) read(ctx context.Context, exec graphql.GraphExecutor) bool {
 	t := s.t
 	s.conn.SetReadLimit(t.opts.ReadLimit)
 	if t.opts.InitTimeout > 0 {
@@ -116,22 +135,25 @@ func (s *socket) serve(ctx context.Context, exec graphql.GraphExecutor) {
 			if !initialised && errors.As(err, &ne) && ne.Timeout() {
 				s.shutdown(CloseInitTimeout, "connection initialisation timeout", false)
 			}
-			return
+			return false
+		}
+		if s.isClosing() { // a slow consumer, say: the rest goes unread
+			return true
 		}
 		m, err := parseMessage(data)
 		if err != nil {
 			s.shutdown(CloseInvalidMessage, "invalid message", false)
-			return
+			return true
 		}
 		switch m.Type {
 		case "connection_init":
 			if initialised {
 				s.shutdown(CloseTooManyRequests, "Too many initialisation requests", false)
-				return
+				return true
 			}
 			initialised = true
 			if ctx, err = s.init(ctx, m.Payload); err != nil {
-				return
+				return true
 			}
 		case "ping":
 			s.send(frame{kind: frameRaw, payload: s.proto.pong})
@@ -139,22 +161,22 @@ func (s *socket) serve(ctx context.Context, exec graphql.GraphExecutor) {
 		case s.proto.subscribe:
 			if !initialised {
 				s.shutdown(CloseUnauthorized, "Unauthorized", false)
-				return
+				return true
 			}
 			if !s.subscribe(ctx, exec, m, start) {
-				return
+				return true
 			}
 		case s.proto.stop:
 			s.unsubscribe(m.ID)
 		case "connection_terminate":
 			if s.proto.legacy {
 				s.shutdown(websocket.CloseNormalClosure, "terminated", false)
-				return
+				return true
 			}
 			fallthrough
 		default:
 			s.shutdown(CloseInvalidMessage, closeReason("invalid message type "+m.Type), false)
-			return
+			return true
 		}
 	}
 }
