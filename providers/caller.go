@@ -52,7 +52,8 @@ type Caller struct {
 	// MaxBody defaults to DefaultMaxBody. An answer that says it is longer
 	// is refused unread.
 	MaxBody int64
-	// OnCall, when set, is told about every exchange.
+	// OnCall, when set, is told about every exchange: not about a call the
+	// budget refused or an answer shared within a request (WithCallBudget).
 	OnCall func(CallInfo)
 }
 
@@ -66,7 +67,9 @@ type Request struct {
 	Header   http.Header
 }
 
-// Response is a successful answer's raw parts.
+// Response is a successful answer's raw parts. Within a call scope
+// (WithCallBudget) Body and Header may be shared with other callers of the
+// request: read them, never modify them.
 type Response struct {
 	Status int
 	Header http.Header
@@ -75,7 +78,9 @@ type Response struct {
 
 // Do sends r and returns the 2xx answer, or a typed error: StatusError for a
 // non-2xx, TransportError when the upstream could not be reached in time,
-// GarbageError for an answer longer than MaxBody.
+// GarbageError for an answer longer than MaxBody. Under a call scope
+// (WithCallBudget) each call spends one unit of the request's budget and
+// identical GETs are made once; past the budget, UPSTREAM_BUDGET_EXCEEDED.
 func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 	var body io.Reader
 	if r.Body != nil {
@@ -85,7 +90,8 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, c.BaseURL+r.Path, body)
+	url := c.BaseURL + r.Path
+	req, err := http.NewRequestWithContext(ctx, r.Method, url, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: build request: %w", c.Provider, err)
 	}
@@ -101,7 +107,19 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 			return nil, err
 		}
 	}
-	return c.send(ctx, req, r.Endpoint)
+	s := scopeFrom(ctx)
+	switch {
+	case s == nil:
+		return c.send(ctx, req, r.Endpoint)
+	case req.Method != http.MethodGet || r.Body != nil:
+		if err := s.write(c.Provider); err != nil {
+			return nil, err
+		}
+		return c.send(ctx, req, r.Endpoint)
+	}
+	return s.shared(ctx, c.Provider, memoKey(c.Provider, url, req.Header), func() (*Response, error) {
+		return c.send(ctx, req, r.Endpoint)
+	})
 }
 
 // send makes the call req and reads its answer.

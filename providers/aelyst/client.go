@@ -166,15 +166,10 @@ func New(opts Options) (*Provider, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	// The shared Caller maps every non-2xx to a typed error and keeps the
-	// status to itself; statusRecorder notes it so 429 and 449 can be told
-	// from other failures without parsing messages.
-	recorded := *client
-	recorded.Transport = statusRecorder{base: client.Transport}
 	p.caller = &providers.Caller{
 		Provider: opts.ID,
 		BaseURL:  strings.TrimRight(opts.BaseURL, "/"),
-		Client:   &recorded,
+		Client:   client,
 		Authorize: func(_ context.Context, req *http.Request) error {
 			req.Header.Set("Authorization", "Bearer "+opts.Token)
 			return nil
@@ -225,26 +220,6 @@ func errorText(body []byte) string {
 	return string(body)
 }
 
-type statusKey struct{}
-
-// statusRecorder stores each answer's status in the *int the request's
-// context carries (see call).
-type statusRecorder struct{ base http.RoundTripper }
-
-func (t statusRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := t.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	resp, err := base.RoundTrip(req)
-	if resp != nil {
-		if st, ok := req.Context().Value(statusKey{}).(*int); ok {
-			*st = resp.StatusCode
-		}
-	}
-	return resp, err
-}
-
 const statusQueued = 449
 
 // call performs one exchange with Aelyst's retry rules:
@@ -266,11 +241,13 @@ func (p *Provider) call(ctx context.Context, write bool, req providers.Request, 
 		maxRate = writeRateRetries
 	}
 	for {
-		var status int
-		_, err := p.caller.JSON(context.WithValue(ctx, statusKey{}, &status), req, out)
+		_, err := p.caller.JSON(ctx, req, out)
 		if err == nil {
 			return nil
 		}
+		// The status comes with the error, also when the answer was another
+		// call's, shared within the request (providers.WithCallBudget).
+		status := providers.UpstreamStatus(err)
 		var me *model.Error
 		if !errors.As(err, &me) {
 			return err

@@ -66,7 +66,6 @@ type Provider struct {
 	password    string
 	log         *slog.Logger
 	now         func() time.Time
-	onCall      func(providers.CallInfo)
 	renewBefore time.Duration
 	caller      providers.Caller
 	auth        session
@@ -97,7 +96,6 @@ func New(opts Options) (*Provider, error) {
 		password:    opts.Password,
 		log:         opts.Logger,
 		now:         opts.Now,
-		onCall:      opts.OnCall,
 		renewBefore: opts.RenewBefore,
 	}
 	if p.name == "" {
@@ -128,6 +126,7 @@ func New(opts Options) (*Provider, error) {
 		// The JWT is redacted as the Authorization header sent; the
 		// credentials travel in /authenticate's body.
 		Redact: []string{opts.Password, opts.Email},
+		OnCall: opts.OnCall,
 	}
 	return p, nil
 }
@@ -207,8 +206,9 @@ func (p *Provider) token(ctx context.Context) (string, error) {
 			old = p.auth.jwt
 		}
 		// The renewal serves every waiter, so one caller going away must not
-		// cancel it; it keeps the first caller's values but not its deadline.
-		go p.refresh(context.WithoutCancel(ctx), f, old)
+		// cancel it; it keeps the first caller's values but not its deadline,
+		// nor its call budget, which must neither pay for nor stop it.
+		go p.refresh(providers.WithoutCallBudget(context.WithoutCancel(ctx)), f, old)
 	}
 	p.auth.mu.Unlock()
 	select {
@@ -271,9 +271,7 @@ func (p *Provider) refresh(ctx context.Context, f *flight, old string) {
 
 // exchange performs an authenticate or renew call and reads its answer.
 func (p *Provider) exchange(ctx context.Context, r providers.Request) (string, time.Time, error) {
-	c := p.caller
-	c.OnCall = p.onCall
-	resp, err := c.Do(ctx, r)
+	resp, err := p.caller.Do(ctx, r)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -304,18 +302,13 @@ func (p *Provider) call(ctx context.Context, r providers.Request) ([]byte, error
 			return nil, err
 		}
 		r.Header = http.Header{"Authorization": {"Bearer " + jwt}}
-		status := 0
-		c := p.caller
-		c.OnCall = func(ci providers.CallInfo) {
-			status = ci.Status
-			if p.onCall != nil {
-				p.onCall(ci)
-			}
-		}
-		resp, err := c.Do(ctx, r)
+		resp, err := p.caller.Do(ctx, r)
 		if err == nil {
 			return resp.Body, nil
 		}
+		// The status comes with the error, also when the answer was another
+		// call's, shared within the request (providers.WithCallBudget).
+		status := providers.UpstreamStatus(err)
 		if attempt == 0 && status == http.StatusUnauthorized {
 			p.invalidate(jwt)
 			continue
