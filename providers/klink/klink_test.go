@@ -772,3 +772,47 @@ func TestConcurrentUseAndCallMetrics(t *testing.T) {
 		t.Fatalf("OnCall saw %v; emulator saw %d lists", calls, e.emu.Calls(klinktest.EndpointListComments))
 	}
 }
+
+// TestOneRequestListsARoomOnce: 20 resolvers of one request list the same
+// page at once (providers.WithCallBudget is the request); K-LINK is asked
+// once and every caller gets the same comments. Another request asks again.
+func TestOneRequestListsARoomOnce(t *testing.T) {
+	e := newEnv(t, klinktest.Options{}, nil)
+	e.addComments(t, 0, 3)
+	list := func(ctx context.Context) []string {
+		const n = 20
+		got := make([][]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				page, err := e.p.ListComments(ctx, e.thread(), providers.Page{First: 2})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got[i] = texts(page.Edges)
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			if strings.Join(got[i], ",") != strings.Join(got[0], ",") {
+				t.Fatalf("caller %d got %v, caller 0 %v", i, got[i], got[0])
+			}
+		}
+		return got[0]
+	}
+	request := providers.WithCallBudget(context.Background(), 3)
+	if got := list(request); strings.Join(got, ",") != "c00,c01" {
+		t.Errorf("listed %v", got)
+	}
+	if n := e.emu.Calls(klinktest.EndpointListComments); n != 1 {
+		t.Errorf("one request: %d list calls upstream, want 1", n)
+	}
+	if u := providers.CallBudgetUsed(request); u.Made != 1 || u.Shared != 19 || u.Refused != 0 {
+		t.Errorf("CallBudgetUsed = %+v", u)
+	}
+	list(providers.WithCallBudget(context.Background(), 3))
+	if n := e.emu.Calls(klinktest.EndpointListComments); n != 2 {
+		t.Errorf("two requests: %d list calls upstream, want 2", n)
+	}
+}

@@ -162,6 +162,23 @@ func TestCreateCommentReadBackRetries(t *testing.T) {
 	}
 }
 
+// TestCreateCommentReadsBackWithinOneRequest: under a request's call scope
+// the read-back's second try is a call of its own, not the first try's
+// answer again: the post ends the sharing of Virola's answers.
+func TestCreateCommentReadsBackWithinOneRequest(t *testing.T) {
+	e := newEnv(t, virolatest.Options{}, Options{ReadBackTries: 3})
+	e.s.FailNext(epGetComments, virolatest.Fault{Status: 0}) // the newest before posting
+	e.s.FailNext(epGetComments, virolatest.Fault{Status: 200, Body: `{"httpStatusCode":200,"roomId":1,"messages":[]}`})
+	ctx := providers.WithCallBudget(ctxT(t), 0)
+	c, err := e.p.CreateComment(ctx, providers.CommentInput{Thread: e.thread, Text: "read me back"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Text != "read me back" || e.s.Calls(epGetComments) != 3 || e.s.Calls(epPostComments) != 1 {
+		t.Fatalf("comment %+v after %d lists", c, e.s.Calls(epGetComments))
+	}
+}
+
 func TestUpstreamErrors(t *testing.T) {
 	tests := []struct {
 		name  string
