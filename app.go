@@ -48,12 +48,12 @@ type App struct {
 	upstream *http.Transport
 	bus      events.Bus
 
-	srv    *http.Server
-	ln     net.Listener
+	srv *http.Server
+	ln  net.Listener
 	// draining is set when shutdown begins: /readyz answers 503 from then on,
 	// so a load balancer stops sending new requests while in-flight ones finish.
 	draining atomic.Bool
-	stopBg context.CancelFunc
+	stopBg   context.CancelFunc
 	// endSubscriptions completes every open subscription (at shutdown).
 	endSubscriptions context.CancelFunc
 	bg               sync.WaitGroup
@@ -246,10 +246,14 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 // time before, gives load balancers that time to stop sending requests.
 func (a *App) Drain() { a.draining.Store(true) }
 
-// Close stops accepting requests, lets in-flight ones finish until ctx is
-// done, then stops background jobs and closes stores.
+// Close stops accepting requests and background jobs, lets in-flight
+// requests finish until ctx is done, then closes stores. Nothing it waits on
+// outlasts ctx: a job that ignores its context is left behind and reported.
 func (a *App) Close(ctx context.Context) error {
 	a.Drain()
+	if a.stopBg != nil {
+		a.stopBg() // jobs stop while in-flight requests finish, both within ctx
+	}
 	var err error
 	if a.srv != nil {
 		// Subscriptions never finish on their own, and an SSE stream is an
@@ -259,12 +263,29 @@ func (a *App) Close(ctx context.Context) error {
 		a.srv.RegisterOnShutdown(a.endSubscriptions)
 		err = a.srv.Shutdown(ctx)
 	}
-	if a.stopBg != nil {
-		a.stopBg()
-		a.bg.Wait()
+	if a.stopBg != nil && !waitDone(ctx, &a.bg) {
+		a.log.Warn("shutdown: background jobs still running at the deadline", "err", ctx.Err())
+		err = errors.Join(err, fmt.Errorf("background jobs: %w", ctx.Err()))
 	}
 	a.closeAll()
 	return err
+}
+
+// waitDone waits for wg until ctx is done; false if ctx ended first.
+func waitDone(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 func (a *App) closeAll() {

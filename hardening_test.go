@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/commentgraph/commentgraph/providers/klink/klinktest"
 	"net/http"
 	"strings"
 	"syscall"
@@ -146,4 +147,77 @@ func TestReadinessFailsOnceDraining(t *testing.T) {
 		t.Errorf("/readyz = %d while draining", got)
 	}
 	g.query(`{ __typename }`, nil).mustNoErrors(t)
+}
+
+// TestUpstreamCallBudget: a request makes at most limits.maxUpstreamCalls
+// calls, answers the rest with UPSTREAM_BUDGET_EXCEEDED, and makes identical
+// list calls once (counted on the emulator).
+func TestUpstreamCallBudget(t *testing.T) {
+	k := klinktest.NewServer(klinktest.Options{})
+	t.Cleanup(k.Close)
+	k.AddUser(userAna, "Ana Lee")
+	var rooms []string
+	for i := range 8 {
+		room := fmt.Sprintf("9b2e0000-0000-4000-8000-1000000000%02d", i)
+		k.AddRoom(room, fmt.Sprintf("Customer %d", i))
+		if _, err := k.AddComment(room, userAna, fmt.Sprintf("hello %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		rooms = append(rooms, room)
+	}
+	p := klinkProvider(k)
+	p.Threads = rooms
+	cfg := newTestConfig(t, p)
+	cfg.Limits.MaxUpstreamCalls = 5
+	cfg.Cache.Disabled = true // every thread check and user look-up is a call too
+	g := MustStartGateway(t, cfg)
+
+	var threads []string
+	for _, room := range rooms {
+		var got struct {
+			Thread struct{ ID string } `json:"thread"`
+		}
+		resp := g.query(`query($r: String!) { thread(provider: "klink", kind: ROOM, ref: $r) { id } }`, map[string]any{"r": room})
+		resp.mustNoErrors(t)
+		resp.decode(t, &got)
+		threads = append(threads, got.Thread.ID)
+	}
+
+	t.Run("past the budget, calls are refused, not made", func(t *testing.T) {
+		k.ResetCalls()
+		resp := g.query(`query($t: [ID!]!) { comments(threads: $t, first: 10) { edges { node { text } } } }`, map[string]any{"t": threads})
+		made := k.Calls(klinktest.EndpointListComments)
+		if made > cfg.Limits.MaxUpstreamCalls {
+			t.Errorf("%d list calls with a budget of %d", made, cfg.Limits.MaxUpstreamCalls)
+		}
+		refused := 0
+		for _, e := range resp.Errors {
+			if e.Extensions["code"] == "UPSTREAM_BUDGET_EXCEEDED" {
+				refused++
+				if e.Extensions["provider"] != "klink" {
+					t.Errorf("no provider on %+v", e)
+				}
+			}
+		}
+		if refused == 0 {
+			t.Errorf("no UPSTREAM_BUDGET_EXCEEDED: %+v", resp.Errors)
+		}
+	})
+	t.Run("aliases of one page make its calls once", func(t *testing.T) {
+		listCalls := func(aliases int) int {
+			k.ResetCalls()
+			var q strings.Builder
+			q.WriteString(`query($t: [ID!]!) {`)
+			for i := range aliases {
+				fmt.Fprintf(&q, " a%d: comments(threads: $t, first: 5) { edges { node { text } } }", i)
+			}
+			q.WriteString(" }")
+			g.query(q.String(), map[string]any{"t": threads[:1]}).mustNoErrors(t)
+			return k.Calls(klinktest.EndpointListComments)
+		}
+		one, ten := listCalls(1), listCalls(10)
+		if one == 0 || ten != one {
+			t.Errorf("%d list calls for one page, %d for 10 aliases of it", one, ten)
+		}
+	})
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/internal/upstreamwait"
+	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/resolvers"
 	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
@@ -136,6 +137,13 @@ func (a *App) graphqlHandler() http.Handler {
 	// or mutation gets the request budget as its deadline.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		ctx = loaders.With(ctx, loaders.New(a.registry, a.loaderOptions))
+		// Each response may make so many upstream calls, identical ones once
+		// (except in the naive baseline, where every look-up is a call).
+		if a.cfg.Loaders.Disabled {
+			ctx = providers.WithUnsharedCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
+		} else {
+			ctx = providers.WithCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
+		}
 		if !graphql.HasOperationContext(ctx) {
 			return next(ctx) // a request refused before it became an operation
 		}

@@ -56,8 +56,10 @@ type Redis struct {
 type Auth struct {
 	// APIKeys, when not empty, are the bearer keys /query accepts.
 	APIKeys []string `yaml:"apiKeys"`
-	// AllowedOrigins are the Origin values a WebSocket upgrade may come from.
-	// Empty: same-origin browsers and non-browser clients only.
+	// AllowedOrigins are the origins a WebSocket upgrade may come from besides
+	// the gateway's own: scheme://host[:port], the host may be a pattern like
+	// https://*.example.com; an entry without a scheme is https only. Empty:
+	// same-origin browsers and non-browser clients only.
 	AllowedOrigins []string `yaml:"allowedOrigins"`
 }
 

@@ -50,6 +50,14 @@ func WithCallBudget(ctx context.Context, max int) context.Context {
 	return context.WithValue(ctx, scopeKey{}, &callScope{max: int64(max)})
 }
 
+// WithUnsharedCallBudget is WithCallBudget without the sharing of identical
+// GETs: every call is made and counted. It is for the naive baseline the
+// benchmarks compare batching and caching against, where each look-up must
+// reach the upstream.
+func WithUnsharedCallBudget(ctx context.Context, max int) context.Context {
+	return context.WithValue(ctx, scopeKey{}, &callScope{max: int64(max), unshared: true})
+}
+
 // WithoutCallBudget returns ctx with no call scope: for work done on behalf of
 // many requests (a shared token renewal), which no one request's budget should
 // pay for or be able to stop.
@@ -92,10 +100,11 @@ func scopeFrom(ctx context.Context) *callScope {
 
 // callScope is one request's budget and memo.
 type callScope struct {
-	max     int64
-	made    atomic.Int64
-	refused atomic.Int64
-	reused  atomic.Int64
+	max      int64
+	unshared bool // every GET is made: WithUnsharedCallBudget
+	made     atomic.Int64
+	refused  atomic.Int64
+	reused   atomic.Int64
 
 	mu    sync.Mutex
 	memo  map[string]*memoCall

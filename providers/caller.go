@@ -116,6 +116,11 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 			return nil, err
 		}
 		return c.send(ctx, req, r.Endpoint)
+	case s.unshared:
+		if err := s.spend(c.Provider); err != nil {
+			return nil, err
+		}
+		return c.send(ctx, req, r.Endpoint)
 	}
 	return s.shared(ctx, c.Provider, memoKey(c.Provider, url, req.Header), func() (*Response, error) {
 		return c.send(ctx, req, r.Endpoint)
