@@ -171,6 +171,7 @@ func (p *Provider) contactID(ctx context.Context, t *model.Thread) (int64, error
 		return id, nil
 	}
 	v, err, _ := p.flight.Do("contact\x00"+ref, func() (any, error) {
+		ctx := providers.WithoutCallBudget(ctx) // shared with other requests: no one request's budget pays for it or stops it
 		c, err := p.getContact(ctx, ref)
 		if err != nil {
 			return int64(0), err

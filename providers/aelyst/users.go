@@ -63,6 +63,7 @@ func (p *Provider) user(ctx context.Context, ref string) (*model.User, error) {
 		}
 	}
 	v, err, _ := p.flight.Do("user\x00"+ref, func() (any, error) {
+		ctx := providers.WithoutCallBudget(ctx) // shared with other requests: no one request's budget pays for it or stops it
 		var raw jsonRaw
 		err := p.call(ctx, false, providers.Request{
 			Method:   "GET",

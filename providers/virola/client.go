@@ -278,6 +278,7 @@ func (p *Provider) myID(ctx context.Context) (int64, error) {
 		return me, nil
 	}
 	v, err, _ := p.flight.Do("status", func() (any, error) {
+		ctx := providers.WithoutCallBudget(ctx) // shared with other requests: no one request's budget pays for it or stops it
 		var st struct {
 			UserID int64 `json:"userId"`
 		}
@@ -316,6 +317,7 @@ func (p *Provider) userDirectory(ctx context.Context, need ...string) (*userList
 		return cur, nil
 	}
 	v, err, _ := p.flight.Do("users", func() (any, error) {
+		ctx := providers.WithoutCallBudget(ctx) // shared with other requests: no one request's budget pays for it or stops it
 		var body struct {
 			Users []apiUser `json:"users"`
 		}
@@ -354,6 +356,7 @@ func (p *Provider) roomDirectory(ctx context.Context, need ...string) (*roomList
 		return cur, nil
 	}
 	v, err, _ := p.flight.Do("rooms", func() (any, error) {
+		ctx := providers.WithoutCallBudget(ctx) // shared with other requests: no one request's budget pays for it or stops it
 		var body struct {
 			Rooms []apiRoom `json:"rooms"`
 		}
