@@ -1,4 +1,4 @@
-// Package fastpath executes the gateway's hottest operation, a page of
+// Package fastpath executes the gateway's hottest operations, pages of
 // comments with their senders and mentioned users, without gqlgen's
 // per-field machinery, and hands every other operation to the generated
 // executor unchanged.
@@ -6,53 +6,92 @@
 // gqlgen v0.17.95's generated executor builds a FieldContext, a context, a
 // few closures and an error value for every field it resolves, marshals
 // every element of a list of objects in a goroutine of its own, and computes
-// the response path of every object for @defer bookkeeping. For a page of 50
-// comments that is about 9,000 allocations and 150 goroutines, 2-3 ms of CPU
-// on the request's critical path: more than the upstream round trip the
-// batching layer saves. Schema.Exec walks the same page writing JSON straight
-// into one buffer, calling the same resolvers, with gqlgen's own field
-// collection (fragments, aliases, @skip/@include) and error handling (paths,
-// locations, the error presenter, null propagation), so the response is
-// byte for byte what the generated executor writes; fastpath_test.go checks
-// that on every shape of the query it accepts.
+// the response path of every object for @defer bookkeeping, for each of
+// the hundreds of fields of a page of comments, on the request's critical
+// path. Schema.Exec walks the same page writing JSON
+// straight into one buffer, calling the same resolvers, with gqlgen's own
+// field collection (fragments, aliases, @skip/@include) and error handling
+// (paths, locations, the error presenter, null propagation), so the
+// response is byte for byte what the generated executor writes;
+// fastpath_test.go checks that on every shape of page it accepts.
 //
-// It takes a query operation only when every field it selects is one of the
-// fields below (Query.comments and the plain fields of a comment page), and
-// no directive other than @skip and @include is used; anything else
-// (Thread.comments, Comment.thread, a mutation, @defer, introspection) goes
-// to the generated executor. Field middleware (AroundFields) does not run on
-// the fast path: the gateway installs none.
+// It takes a query whose root fields are comments (the timeline), thread,
+// node and nodes, and whose every field below is one the fast path accepts:
+// a page is reached as Query.comments or as Thread.comments (through thread,
+// node or nodes with fragments on Thread). Which fields it accepts is
+// derived from the schema at start-up (classify): each type's table in
+// types.go classifies every field as plain (read from the model), resolved
+// (its resolver is called) or declined, and a field is accepted only where
+// that agrees with the schema and with the resolver interfaces gqlgen
+// generated, so a field later made `resolver: true` is never read from the
+// model. Only @skip and @include may be used. Anything else (a declined
+// field, a mutation, a subscription, @defer, introspection) goes to the
+// generated executor, and so does every operation when the server has field
+// middleware (AroundFields), which the fast path does not run; root field
+// middleware (AroundRootFields) runs as it does on the generated executor.
 package fastpath
 
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
-	"strconv"
+	"reflect"
+	"slices"
+	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	gqlexecutor "github.com/99designs/gqlgen/graphql/executor"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/commentgraph/commentgraph/graph"
-	"github.com/commentgraph/commentgraph/graph/model"
 )
 
 // Schema is the generated executable schema with the fast path in front.
 type Schema struct {
 	graphql.ExecutableSchema
-	resolvers       graph.ResolverRoot
-	fast, generated atomic.Int64
+	resolvers graph.ResolverRoot
+	// types are the object types the fast path writes, with the fields it
+	// accepts; possible, the types an interface field's value can be.
+	types    map[string]*typeInfo
+	possible map[string][]string
+	problems []string
+	// noFieldMiddleware identifies gqlgen's pass-through field middleware
+	// (the code of the closure an executor without AroundFields installs).
+	noFieldMiddleware uintptr
+	fast, generated   atomic.Int64
 }
 
 // Served counts the operations Exec ran on the fast path and those it handed
 // to the generated executor.
 func (s *Schema) Served() (fast, generated int64) { return s.fast.Load(), s.generated.Load() }
 
+// Problems lists the fields of a comment page's types on which the fast
+// path's tables and the schema disagree (a field made `resolver: true`, a
+// type changed, a field added and not classified). Each such field is left
+// to the generated executor; the list is empty when the tables are up to
+// date, which fastpath_test.go requires.
+func (s *Schema) Problems() []string { return slices.Clone(s.problems) }
+
 // New puts the fast path in front of es, the schema generated for r.
 func New(es graphql.ExecutableSchema, r graph.ResolverRoot) *Schema {
-	return &Schema{ExecutableSchema: es, resolvers: r}
+	s := &Schema{ExecutableSchema: es, resolvers: r, noFieldMiddleware: passThroughFieldMiddleware(es)}
+	s.types, s.possible, s.problems = classify(es.Schema(), reflect.TypeFor[graph.ResolverRoot](), tables())
+	return s
+}
+
+// passThroughFieldMiddleware is the code pointer of the field middleware a
+// gqlgen executor has when no extension intercepts fields. Every executor's
+// is the same closure of gqlgen's, so an operation whose middleware is any
+// other comes from a server with AroundFields. 0 (matching nothing, so the
+// fast path never runs) if it cannot be found.
+func passThroughFieldMiddleware(es graphql.ExecutableSchema) uintptr {
+	op, errs := gqlexecutor.New(es).CreateOperationContext(graphql.StartOperationTrace(context.Background()), &graphql.RawParams{Query: "{__typename}"})
+	if errs != nil || op.ResolverMiddleware == nil {
+		return 0
+	}
+	return reflect.ValueOf(op.ResolverMiddleware).Pointer()
 }
 
 // The executor type-asserts for this to run @subscriptionContext
@@ -70,7 +109,7 @@ func (s *Schema) ExecWithEventContext(ctx context.Context) graphql.ResponseHandl
 // the generated executor.
 func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 	op := graphql.GetOperationContext(ctx)
-	if op.Operation == nil || op.Operation.Operation != ast.Query || !accepts(op.Doc, "Query", op.Operation.SelectionSet, 0) {
+	if !s.takes(op) {
 		s.generated.Add(1)
 		return s.ExecutableSchema.Exec(ctx)
 	}
@@ -81,7 +120,7 @@ func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 			return nil
 		}
 		first = false
-		e := &executor{op: op, r: s.resolvers}
+		e := &executor{s: s, op: op}
 		e.buf.Grow(16 << 10)
 		if !e.query(ctx, op.Operation.SelectionSet) {
 			e.buf.Reset()
@@ -91,68 +130,65 @@ func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 	}
 }
 
-// fields are the fields the fast path resolves, per type; a selection of
-// any other field sends the operation to the generated executor. Node is
-// here for inline fragments on the interface inside a comment or user.
-var fields = map[string]map[string]string{
-	// field name → the type its selection set is of ("" for a leaf)
-	"Query":             {"comments": "CommentConnection", "__typename": ""},
-	"CommentConnection": {"edges": "CommentEdge", "nodes": "Comment", "pageInfo": "PageInfo", "__typename": ""},
-	"CommentEdge":       {"cursor": "", "node": "Comment", "__typename": ""},
-	"PageInfo":          {"hasNextPage": "", "hasPreviousPage": "", "startCursor": "", "endCursor": "", "__typename": ""},
-	"Comment": {"id": "", "ref": "", "text": "", "body": "", "markup": "", "mentions": "Mention", "sender": "User",
-		"attachments": "Attachment", "priority": "", "messageType": "", "createdAt": "", "editedAt": "", "deleted": "", "__typename": ""},
-	"Mention":    {"user": "User", "offset": "", "length": "", "__typename": ""},
-	"User":       {"id": "", "ref": "", "name": "", "email": "", "title": "", "department": "", "unit": "", "avatarUrl": "", "__typename": ""},
-	"Attachment": {"id": "", "name": "", "mimeType": "", "size": "", "url": "", "state": "", "kind": "", "width": "", "height": "", "duration": "", "__typename": ""},
-	"Node":       {"id": "", "__typename": ""},
+// takes says whether the fast path runs op.
+func (s *Schema) takes(op *graphql.OperationContext) bool {
+	return op.Operation != nil && op.Operation.Operation == ast.Query &&
+		reflect.ValueOf(op.ResolverMiddleware).Pointer() == s.noFieldMiddleware &&
+		s.accepts(op.Doc, "Query", op.Operation.SelectionSet, false, 0)
 }
 
-// accepts says whether every field under sel (of type typ), through every
-// fragment, is one the fast path resolves, with no directive but @skip and
-// @include. It ignores @skip/@include themselves: a field the fast path
-// cannot resolve sends the operation away even when skipped.
-func accepts(doc *ast.QueryDocument, typ string, sel ast.SelectionSet, depth int) bool {
-	if depth > 16 {
-		return false // deeper than any comment page; leave it to the executor's own limits
-	}
-	known, ok := fields[typ]
-	if !ok {
+// maxDepth bounds accepts' walk: deeper than any comment page, fragments
+// included; deeper documents are left to the executor's own limits.
+const maxDepth = 24
+
+// accepts says whether every field under sel (of object type typ), through
+// every fragment that can apply to typ, is one the fast path accepts, with
+// no directive but @skip and @include. It ignores @skip/@include
+// themselves: a field the fast path cannot resolve sends the operation away
+// even when skipped. inPage says sel is inside a comment connection.
+func (s *Schema) accepts(doc *ast.QueryDocument, typ string, sel ast.SelectionSet, inPage bool, depth int) bool {
+	ti := s.types[typ]
+	if ti == nil || depth > maxDepth {
 		return false
 	}
-	for _, s := range sel {
-		switch s := s.(type) {
+	for _, x := range sel {
+		switch x := x.(type) {
 		case *ast.Field:
-			if !plainDirectives(s.Directives) {
+			if !plainDirectives(x.Directives) {
 				return false
 			}
-			childType, ok := known[s.Name]
-			if !ok {
+			if x.Name == "__typename" {
+				continue
+			}
+			f, ok := ti.fields[x.Name]
+			if !ok || (f.inPage && !inPage) {
 				return false
 			}
-			if typ == "Query" && s.Name == "comments" && !argsOK(s) {
-				return false
-			}
-			if childType != "" && !accepts(doc, childType, s.SelectionSet, depth+1) {
+			if f.child != "" && !s.acceptsChild(doc, f.child, x.SelectionSet, inPage || f.page, depth+1) {
 				return false
 			}
 		case *ast.InlineFragment:
-			if !plainDirectives(s.Directives) {
+			if !plainDirectives(x.Directives) {
 				return false
 			}
-			t := typ
-			if s.TypeCondition != "" {
-				t = s.TypeCondition
+			if x.TypeCondition != "" && !slices.Contains(ti.satisfies, x.TypeCondition) {
+				continue // never applies to typ (CollectFields skips it too)
 			}
-			if !accepts(doc, fragmentType(typ, t), s.SelectionSet, depth+1) {
+			if !s.accepts(doc, typ, x.SelectionSet, inPage, depth+1) {
 				return false
 			}
 		case *ast.FragmentSpread:
-			if !plainDirectives(s.Directives) {
+			if !plainDirectives(x.Directives) {
 				return false
 			}
-			f := doc.Fragments.ForName(s.Name)
-			if f == nil || !plainDirectives(f.Directives) || !accepts(doc, fragmentType(typ, f.TypeCondition), f.SelectionSet, depth+1) {
+			f := doc.Fragments.ForName(x.Name)
+			if f == nil || !plainDirectives(f.Directives) {
+				return false
+			}
+			if !slices.Contains(ti.satisfies, f.TypeCondition) {
+				continue
+			}
+			if !s.accepts(doc, typ, f.SelectionSet, inPage, depth+1) {
 				return false
 			}
 		default:
@@ -162,13 +198,18 @@ func accepts(doc *ast.QueryDocument, typ string, sel ast.SelectionSet, depth int
 	return true
 }
 
-// fragmentType is the type a fragment's fields are looked up on: its
-// condition, which validation has checked can apply to typ.
-func fragmentType(typ, cond string) string {
-	if cond == "" {
-		return typ
+// acceptsChild is accepts for a field's selection, on every object type the
+// field's value can be.
+func (s *Schema) acceptsChild(doc *ast.QueryDocument, typ string, sel ast.SelectionSet, inPage bool, depth int) bool {
+	if s.types[typ] != nil {
+		return s.accepts(doc, typ, sel, inPage, depth)
 	}
-	return cond
+	for _, p := range s.possible[typ] {
+		if !s.accepts(doc, p, sel, inPage, depth) {
+			return false
+		}
+	}
+	return len(s.possible[typ]) > 0
 }
 
 func plainDirectives(ds ast.DirectiveList) bool {
@@ -180,77 +221,239 @@ func plainDirectives(ds ast.DirectiveList) bool {
 	return true
 }
 
-// argsOK says whether comments' arguments are ones the fast path reads.
-func argsOK(f *ast.Field) bool {
-	for _, a := range f.Arguments {
-		switch a.Name {
-		case "threads", "first", "after":
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// executor writes one response.
+// executor writes one response, or, forked, one part of it.
 type executor struct {
+	s   *Schema
 	op  *graphql.OperationContext
-	r   graph.ResolverRoot
 	buf bytes.Buffer
-	// rootCtx is the comments field's context, for the resolvers it calls.
-	rootCtx context.Context
-	// commentR and mentionR are the field resolvers, made once per response
-	// (the root hands out a new one on each call).
+	// pageCtx is the context of the comment connection being written, which
+	// the sender and mention resolvers are called with.
+	pageCtx context.Context
+	// The field resolvers, made once per executor (the root hands out a new
+	// one on each call).
 	commentR graph.CommentResolver
 	mentionR graph.MentionResolver
-	// collected memoizes CollectFields per selection set: a page asks the
-	// same few selections once per comment, mention and user.
-	collected []collectedFields
+	threadR  graph.ThreadResolver
+	// plans memoizes a type's plan per selection set: a page asks the same
+	// few selections once per comment, mention and user.
+	plans []planned
 	// pathNodes is the chunk new pathNodes are taken from (newNode).
 	pathNodes []pathNode
 }
 
-type collectedFields struct {
-	sel    *ast.Selection
-	n      int
-	types  *string
-	fields []graphql.CollectedField
+// step is one collected field of an object and its writer.
+type step[T any] struct {
+	f     *graphql.CollectedField
+	write writeFunc[T]
 }
 
-// collect is graphql.CollectFields (fragments merged, @skip/@include
-// applied), once per selection set and type list in a response.
-func (e *executor) collect(sel ast.SelectionSet, types []string) []graphql.CollectedField {
-	if len(sel) == 0 {
-		return graphql.CollectFields(e.op, sel, types)
+type planned struct {
+	sel   *ast.Selection // the selection set's first element; nil when empty
+	n     int
+	table table
+	steps any // []step[T] of table's T
+}
+
+// plan is graphql.CollectFields (fragments merged, @skip/@include applied)
+// for an object of t's type, with each field's writer, once per selection
+// set and type in an executor.
+func plan[T any](e *executor, t *object[T], sel ast.SelectionSet) []step[T] {
+	var first *ast.Selection
+	if len(sel) > 0 {
+		first = &sel[0]
 	}
-	for _, c := range e.collected {
-		if c.sel == &sel[0] && c.n == len(sel) && c.types == &types[0] {
-			return c.fields
+	for i := range e.plans {
+		p := &e.plans[i]
+		if p.sel == first && p.n == len(sel) && p.table == table(t) {
+			return p.steps.([]step[T])
 		}
 	}
-	fs := graphql.CollectFields(e.op, sel, types)
-	e.collected = append(e.collected, collectedFields{sel: &sel[0], n: len(sel), types: &types[0], fields: fs})
-	return fs
+	fs := graphql.CollectFields(e.op, sel, e.s.types[t.name].satisfies)
+	steps := make([]step[T], len(fs))
+	for i := range fs {
+		w := t.fields[fs[i].Name].write
+		if fs[i].Name == "__typename" {
+			w = func(e *executor, _ *graphql.CollectedField, _ T, _ *pathNode) bool {
+				writeString(&e.buf, t.name)
+				return true
+			}
+		}
+		steps[i] = step[T]{f: &fs[i], write: w}
+	}
+	e.plans = append(e.plans, planned{sel: first, n: len(sel), table: t, steps: steps})
+	return steps
+}
+
+// writeObject writes o, of t's type, at `at`. Writers go on after a
+// failure so every error is reported, as the generated executor reports
+// them; false means a non-null field of o is null, and o is null in turn:
+// the nearest nullable field above discards what was written (orNull).
+func writeObject[T any](e *executor, t *object[T], sel ast.SelectionSet, o T, at *pathNode) bool {
+	steps := plan(e, t, sel)
+	ok := true
+	e.buf.WriteByte('{')
+	for i := range steps {
+		s := &steps[i]
+		e.key(i, s.f.Alias)
+		if !s.write(e, s.f, o, at) {
+			ok = false
+		}
+	}
+	e.buf.WriteByte('}')
+	return ok
+}
+
+// orNull makes the nullable value written since start null when !ok.
+func (e *executor) orNull(start int, ok bool) {
+	if !ok {
+		e.buf.Truncate(start)
+		e.buf.WriteString("null")
+	}
+}
+
+// query writes the data object; false means it is null. Root fields other
+// than __typename each wait on upstream calls: with more than one, each is
+// written in a goroutine of its own, as the generated executor runs them
+// concurrently.
+func (e *executor) query(ctx context.Context, sel ast.SelectionSet) bool {
+	fs := graphql.CollectFields(e.op, sel, e.s.types["Query"].satisfies)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"})
+	var forked []part
+	if len(fs)-typenames(fs) > 1 {
+		forked = make([]part, len(fs))
+		var wg sync.WaitGroup
+		for i := range fs {
+			if fs[i].Name == "__typename" {
+				continue
+			}
+			wg.Go(func() {
+				forked[i] = e.fork(ctx, func(sub *executor) bool { return sub.rootField(ctx, &fs[i]) })
+			})
+		}
+		wg.Wait()
+	}
+	ok := true
+	e.buf.WriteByte('{')
+	for i := range fs {
+		f := &fs[i]
+		e.key(i, f.Alias)
+		switch {
+		case forked != nil && forked[i].done:
+			e.buf.Write(forked[i].data)
+			ok = forked[i].ok && ok
+		case f.Name == "__typename":
+			writeString(&e.buf, "Query")
+		default:
+			ok = e.rootField(ctx, f) && ok
+		}
+	}
+	e.buf.WriteByte('}')
+	return ok
+}
+
+func typenames(fs []graphql.CollectedField) int {
+	n := 0
+	for i := range fs {
+		if fs[i].Name == "__typename" {
+			n++
+		}
+	}
+	return n
+}
+
+// written is a root field's value, already in the buffer when the root
+// middleware hands it back unchanged.
+type written struct{ data []byte }
+
+func (w *written) MarshalGQL(out io.Writer) { _, _ = out.Write(w.data) }
+
+// rootField writes one root field through the server's root field
+// middleware (AroundRootFields), as the generated executor does; false
+// means a non-null root field is null.
+func (e *executor) rootField(ctx context.Context, f *graphql.CollectedField) (valid bool) {
+	ctx = graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{Object: f.Name, Field: *f})
+	start := e.buf.Len()
+	res := &written{}
+	valid = true
+	out := e.op.RootResolverMiddleware(ctx, func(ctx context.Context) graphql.Marshaler {
+		valid = queryType.fields[f.Name].write(e, f, ctx, nil)
+		return res
+	})
+	if out != graphql.Marshaler(res) {
+		// The middleware answered for the field (graphql.Null for a request
+		// already over) or wrapped its value: its answer is the field's.
+		res.data = bytes.Clone(e.buf.Bytes()[start:])
+		e.buf.Truncate(start)
+		if out == nil {
+			out = graphql.Null
+		}
+		out.MarshalGQL(&e.buf)
+	}
+	return valid
+}
+
+// part is what a forked executor wrote.
+type part struct {
+	data []byte
+	ok   bool
+	done bool
+}
+
+// fork runs write on an executor of its own (its own buffer, memo and path
+// nodes), for a part of the response written in another goroutine. A panic
+// there is reported at ctx and leaves null, rather than ending the process.
+func (e *executor) fork(ctx context.Context, write func(sub *executor) bool) (p part) {
+	sub := &executor{s: e.s, op: e.op, pageCtx: e.pageCtx}
+	defer func() {
+		if r := recover(); r != nil {
+			e.op.Error(ctx, e.op.Recover(ctx, r))
+			p = part{data: []byte("null"), done: true}
+		}
+	}()
+	ok := write(sub)
+	return part{data: sub.buf.Bytes(), ok: ok, done: true}
+}
+
+// recoverField, deferred by a field's writer, reports a panic in the field's
+// resolver or below it as the generated executor does, at the field (ctx,
+// or at's when ctx is nil), and leaves null there from start; the writer
+// then returns nullable.
+func (e *executor) recoverField(ctx context.Context, at *pathNode, start int, result *bool, nullable bool) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if ctx == nil {
+		ctx = e.fieldCtx(at)
+	}
+	e.op.Error(ctx, e.op.Recover(ctx, r))
+	e.buf.Truncate(start)
+	e.buf.WriteString("null")
+	*result = nullable
 }
 
 // pathNode is one step of the response path, made as a field or list
-// element is written and turned into gqlgen field contexts only when an error
-// must be reported there.
+// element is written and turned into gqlgen field contexts only when an
+// error must be reported there or a resolver called below it.
 type pathNode struct {
 	parent *pathNode
 	field  *graphql.CollectedField // nil for a list index
 	index  int
+	// ctx is the field's context where a resolver was called for it (a
+	// root field, Thread.comments); every path starts at one.
+	ctx context.Context
 }
 
-// pathChunk is how many pathNodes the executor allocates at once. A page of
-// 50 comments with their senders and two mentions each walks about 400; made
-// one by one they were 15% of its allocations.
+// pathChunk is how many pathNodes the executor allocates at once: a page
+// of comments with their senders and mentions walks several hundred, and
+// made one by one they were a good share of its allocations.
 const pathChunk = 128
 
 // field and index return a new pathNode under parent, from the executor's
 // current chunk of nodes. A chunk is never grown in place (a full one is left
 // to the nodes pointing into it and a new one started), so a node's address
-// stays valid for the whole response.
+// stays valid for the whole response, and a forked executor may point into
+// its parent's chunk while the parent appends to it.
 func (e *executor) field(parent *pathNode, f *graphql.CollectedField) *pathNode {
 	return e.newNode(pathNode{parent: parent, field: f})
 }
@@ -267,475 +470,6 @@ func (e *executor) newNode(n pathNode) *pathNode {
 	return &e.pathNodes[len(e.pathNodes)-1]
 }
 
-var (
-	queryTypes      = []string{"Query"}
-	connectionTypes = []string{"CommentConnection"}
-	edgeTypes       = []string{"CommentEdge"}
-	pageInfoTypes   = []string{"PageInfo"}
-	commentTypes    = []string{"Comment", "Node"}
-	mentionTypes    = []string{"Mention"}
-	userTypes       = []string{"User", "Node"}
-	attachmentTypes = []string{"Attachment", "Node"}
-)
-
-// Each writer below returns false when the value it wrote is null where the
-// schema allows none; its caller is then null in turn. Writers go on after
-// a failure so every error is reported, as the generated executor reports
-// them, and the root discards what was written.
-
-// query writes the data object; false means it is null.
-func (e *executor) query(ctx context.Context, sel ast.SelectionSet) bool {
-	ok := true
-	fs := e.collect(sel, queryTypes)
-	w := &e.buf
-	w.WriteByte('{')
-	for i := range fs {
-		f := &fs[i]
-		e.key(i, f.Alias)
-		switch f.Name {
-		case "__typename":
-			writeString(w, "Query")
-		case "comments":
-			ok = e.comments(ctx, f) && ok // non-null: null makes data null
-		}
-	}
-	w.WriteByte('}')
-	return ok
-}
-
-// comments resolves Query.comments as the generated executor would: a
-// FieldContext with its arguments (the timeline looks ahead into the
-// selection and reports a failing thread at this path), the resolver, its
-// error with the field's location.
-func (e *executor) comments(ctx context.Context, f *graphql.CollectedField) (ok bool) {
-	args, err := commentsArgs(f, e.op.Variables)
-	if err != nil {
-		e.op.Error(ctx, err)
-		return false
-	}
-	fc := &graphql.FieldContext{Object: "Query", Field: *f, Args: args, IsMethod: true, IsResolver: true}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	e.rootCtx = ctx
-	defer func() {
-		if r := recover(); r != nil {
-			e.op.Error(ctx, e.op.Recover(ctx, r))
-			ok = false
-		}
-	}()
-	var first *int
-	var after *string
-	if v, ok := args["first"].(*int); ok {
-		first = v
-	}
-	if v, ok := args["after"].(*string); ok {
-		after = v
-	}
-	conn, err := e.r.Query().Comments(ctx, args["threads"].([]string), first, after)
-	if err != nil {
-		e.op.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return false
-	}
-	if conn == nil {
-		if !graphql.HasFieldError(ctx, fc) {
-			e.op.Errorf(ctx, "must not be null")
-		}
-		return false
-	}
-	fc.Result = conn
-	root := &pathNode{field: f}
-	return e.connection(f.Selections, conn, root)
-}
-
-// commentsArgs coerces Query.comments' arguments as the generated executor
-// does (a single ID where the list is expected is a list of one).
-func commentsArgs(f *graphql.CollectedField, vars map[string]any) (map[string]any, error) {
-	raw := f.ArgumentMap(vars)
-	args := map[string]any{}
-	var threads []string
-	switch v := raw["threads"].(type) {
-	case []any:
-		threads = make([]string, len(v))
-		for i, t := range v {
-			s, err := graphql.UnmarshalID(t)
-			if err != nil {
-				return nil, err
-			}
-			threads[i] = s
-		}
-	default:
-		s, err := graphql.UnmarshalID(v)
-		if err != nil {
-			return nil, err
-		}
-		threads = []string{s}
-	}
-	args["threads"] = threads
-	if v, ok := raw["first"]; ok && v != nil {
-		n, err := graphql.UnmarshalInt(v)
-		if err != nil {
-			return nil, err
-		}
-		args["first"] = &n
-	} else {
-		args["first"] = (*int)(nil)
-	}
-	if v, ok := raw["after"]; ok && v != nil {
-		s, err := graphql.UnmarshalString(v)
-		if err != nil {
-			return nil, err
-		}
-		args["after"] = &s
-	} else {
-		args["after"] = (*string)(nil)
-	}
-	return args, nil
-}
-
-func (e *executor) connection(sel ast.SelectionSet, c *model.CommentConnection, at *pathNode) bool {
-	ok := true
-	fs := e.collect(sel, connectionTypes)
-	w := &e.buf
-	w.WriteByte('{')
-	for i := range fs {
-		f := &fs[i]
-		e.key(i, f.Alias)
-		here := e.field(at, f)
-		switch f.Name {
-		case "__typename":
-			writeString(w, "CommentConnection")
-		case "edges":
-			ok = e.edges(f.Selections, c.Edges, here) && ok
-		case "nodes":
-			ok = e.nodes(f.Selections, c.Nodes(), here) && ok
-		case "pageInfo":
-			if c.PageInfo == nil {
-				e.nullError(here)
-				ok = false
-				w.WriteString("null")
-				continue
-			}
-			e.pageInfo(f.Selections, c.PageInfo)
-		}
-	}
-	w.WriteByte('}')
-	return ok
-}
-
-func (e *executor) edges(sel ast.SelectionSet, edges []*model.CommentEdge, at *pathNode) bool {
-	ok := true
-	fs := e.collect(sel, edgeTypes)
-	w := &e.buf
-	w.WriteByte('[')
-	for i, edge := range edges {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		el := e.index(at, i)
-		if edge == nil {
-			e.nullError(el)
-			ok = false
-			w.WriteString("null")
-			continue
-		}
-		w.WriteByte('{')
-		for j := range fs {
-			f := &fs[j]
-			e.key(j, f.Alias)
-			switch f.Name {
-			case "__typename":
-				writeString(w, "CommentEdge")
-			case "cursor":
-				writeString(w, edge.Cursor())
-			case "node":
-				ok = e.comment(f.Selections, edge.Node, e.field(el, f)) && ok
-			}
-		}
-		w.WriteByte('}')
-	}
-	w.WriteByte(']')
-	return ok
-}
-
-func (e *executor) nodes(sel ast.SelectionSet, cs []*model.Comment, at *pathNode) bool {
-	ok := true
-	e.buf.WriteByte('[')
-	for i, c := range cs {
-		if i > 0 {
-			e.buf.WriteByte(',')
-		}
-		ok = e.comment(sel, c, e.index(at, i)) && ok
-	}
-	e.buf.WriteByte(']')
-	return ok
-}
-
-func (e *executor) pageInfo(sel ast.SelectionSet, p *model.PageInfo) {
-	fs := e.collect(sel, pageInfoTypes)
-	w := &e.buf
-	w.WriteByte('{')
-	for i := range fs {
-		f := &fs[i]
-		e.key(i, f.Alias)
-		switch f.Name {
-		case "__typename":
-			writeString(w, "PageInfo")
-		case "hasNextPage":
-			writeBool(w, p.HasNextPage)
-		case "hasPreviousPage":
-			writeBool(w, p.HasPreviousPage)
-		case "startCursor":
-			writeOptString(w, p.StartCursor)
-		case "endCursor":
-			writeOptString(w, p.EndCursor)
-		}
-	}
-	w.WriteByte('}')
-}
-
-// comment writes a non-null Comment at `at`; false means it is null (the
-// error is reported) and the caller's value is null in turn.
-func (e *executor) comment(sel ast.SelectionSet, c *model.Comment, at *pathNode) bool {
-	if c == nil {
-		e.nullError(at)
-		e.buf.WriteString("null")
-		return false
-	}
-	ok := true
-	fs := e.collect(sel, commentTypes)
-	w := &e.buf
-	w.WriteByte('{')
-	for i := range fs {
-		f := &fs[i]
-		e.key(i, f.Alias)
-		switch f.Name {
-		case "__typename":
-			writeString(w, "Comment")
-		case "id":
-			writeString(w, c.ID())
-		case "ref":
-			writeString(w, c.Ref)
-		case "text":
-			writeString(w, c.Text)
-		case "body":
-			writeString(w, c.Body)
-		case "markup":
-			c.Markup.MarshalGQL(w)
-		case "priority":
-			writeOptString(w, c.Priority)
-		case "messageType":
-			writeOptString(w, c.MessageType)
-		case "createdAt":
-			if c.CreatedAt.IsZero() {
-				e.nullError(e.field(at, f))
-				ok = false
-				w.WriteString("null")
-				continue
-			}
-			writeTime(w, c.CreatedAt)
-		case "editedAt":
-			if c.EditedAt == nil || c.EditedAt.IsZero() {
-				w.WriteString("null")
-			} else {
-				writeTime(w, *c.EditedAt)
-			}
-		case "deleted":
-			writeBool(w, c.Deleted)
-		case "sender":
-			e.sender(f, c, at)
-		case "mentions":
-			ok = e.mentions(f, c.Mentions, e.field(at, f)) && ok
-		case "attachments":
-			ok = e.attachments(f.Selections, c.Attachments, e.field(at, f)) && ok
-		}
-	}
-	w.WriteByte('}')
-	return ok
-}
-
-// sender resolves Comment.sender (nullable: an error leaves null there).
-func (e *executor) sender(f *graphql.CollectedField, c *model.Comment, at *pathNode) {
-	u, err := e.resolveUser(c, e.field(at, f), false)
-	if err || u == nil {
-		e.buf.WriteString("null")
-		return
-	}
-	e.user(f.Selections, u)
-}
-
-func (e *executor) mentions(f *graphql.CollectedField, ms []*model.Mention, at *pathNode) bool {
-	ok := true
-	var fs []graphql.CollectedField
-	w := &e.buf
-	w.WriteByte('[')
-	for i, m := range ms {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		el := e.index(at, i)
-		if m == nil {
-			e.nullError(el)
-			ok = false
-			w.WriteString("null")
-			continue
-		}
-		if fs == nil {
-			fs = e.collect(f.Selections, mentionTypes)
-		}
-		w.WriteByte('{')
-		for j := range fs {
-			g := &fs[j]
-			e.key(j, g.Alias)
-			switch g.Name {
-			case "__typename":
-				writeString(w, "Mention")
-			case "offset":
-				writeInt(w, m.Offset)
-			case "length":
-				writeInt(w, m.Length)
-			case "user":
-				u, failed := e.resolveUser(m, e.field(el, g), true)
-				if failed {
-					ok = false // User! is null: so is the mention, and the list
-					w.WriteString("null")
-					continue
-				}
-				e.user(g.Selections, u)
-			}
-		}
-		w.WriteByte('}')
-	}
-	w.WriteByte(']')
-	return ok
-}
-
-// resolveUser calls Comment.sender (obj a *model.Comment) or Mention.user
-// (a *model.Mention) the way resolveField does: a panic or an error is
-// reported at the field with its location, and a nil user of a non-null
-// field is "must not be null". failed means the field is null.
-func (e *executor) resolveUser(obj any, at *pathNode, nonNull bool) (u *model.User, failed bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			ctx := e.fieldCtx(at)
-			e.op.Error(ctx, e.op.Recover(ctx, r))
-			u, failed = nil, true
-		}
-	}()
-	var err error
-	switch o := obj.(type) {
-	case *model.Comment:
-		if e.commentR == nil {
-			e.commentR = e.r.Comment()
-		}
-		u, err = e.commentR.Sender(e.rootCtx, o)
-	case *model.Mention:
-		if e.mentionR == nil {
-			e.mentionR = e.r.Mention()
-		}
-		u, err = e.mentionR.User(e.rootCtx, o)
-	}
-	if err != nil {
-		ctx := e.fieldCtx(at)
-		e.op.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return nil, true
-	}
-	if u == nil && nonNull {
-		ctx := e.fieldCtx(at)
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			e.op.Errorf(ctx, "must not be null")
-		}
-		return nil, true
-	}
-	return u, false
-}
-
-func (e *executor) user(sel ast.SelectionSet, u *model.User) {
-	fs := e.collect(sel, userTypes)
-	w := &e.buf
-	w.WriteByte('{')
-	for i := range fs {
-		f := &fs[i]
-		e.key(i, f.Alias)
-		switch f.Name {
-		case "__typename":
-			writeString(w, "User")
-		case "id":
-			writeString(w, u.ID())
-		case "ref":
-			writeString(w, u.Ref)
-		case "name":
-			writeString(w, u.Name)
-		case "email":
-			writeOptString(w, u.Email)
-		case "title":
-			writeOptString(w, u.Title)
-		case "department":
-			writeOptString(w, u.Department)
-		case "unit":
-			writeOptString(w, u.Unit)
-		case "avatarUrl":
-			writeOptString(w, u.AvatarURL)
-		}
-	}
-	w.WriteByte('}')
-}
-
-func (e *executor) attachments(sel ast.SelectionSet, as []*model.Attachment, at *pathNode) bool {
-	ok := true
-	var fs []graphql.CollectedField
-	w := &e.buf
-	w.WriteByte('[')
-	for i, a := range as {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		if a == nil {
-			e.nullError(e.index(at, i))
-			ok = false
-			w.WriteString("null")
-			continue
-		}
-		if fs == nil {
-			fs = e.collect(sel, attachmentTypes)
-		}
-		w.WriteByte('{')
-		for j := range fs {
-			f := &fs[j]
-			e.key(j, f.Alias)
-			switch f.Name {
-			case "__typename":
-				writeString(w, "Attachment")
-			case "id":
-				writeString(w, a.ID())
-			case "name":
-				writeString(w, a.Name)
-			case "mimeType":
-				writeOptString(w, a.MimeType)
-			case "size":
-				writeOptInt(w, a.Size)
-			case "url":
-				writeOptString(w, a.URL)
-			case "state":
-				a.State.MarshalGQL(w)
-			case "kind":
-				writeString(w, a.Kind)
-			case "width":
-				writeOptInt(w, a.Width)
-			case "height":
-				writeOptInt(w, a.Height)
-			case "duration":
-				if a.Duration == nil {
-					w.WriteString("null")
-				} else {
-					graphql.MarshalFloat(*a.Duration).MarshalGQL(w)
-				}
-			}
-		}
-		w.WriteByte('}')
-	}
-	w.WriteByte(']')
-	return ok
-}
-
 // nullError reports, at `at`, the error the generated marshallers report for
 // a null where the schema allows none.
 func (e *executor) nullError(at *pathNode) {
@@ -745,14 +479,16 @@ func (e *executor) nullError(at *pathNode) {
 	}
 }
 
-// fieldCtx builds the gqlgen field contexts from the comments field down to
-// `at`, so gqlgen's own error functions find the path and location there.
+// fieldCtx builds the gqlgen field contexts from the nearest node with a
+// context down to `at`, so gqlgen's own error functions find the path and
+// location there.
 func (e *executor) fieldCtx(at *pathNode) context.Context {
 	var chain []*pathNode
-	for n := at; n != nil && n.parent != nil; n = n.parent {
+	n := at
+	for ; n.ctx == nil; n = n.parent {
 		chain = append(chain, n)
 	}
-	ctx := e.rootCtx
+	ctx := n.ctx
 	for i := len(chain) - 1; i >= 0; i-- {
 		n := chain[i]
 		if n.field == nil {
@@ -774,74 +510,8 @@ func (e *executor) key(i int, alias string) {
 	e.buf.WriteByte(':')
 }
 
-// writeString writes s quoted the way gqlgen's MarshalString does (which
-// escapes less than encoding/json), without its closure. It walks bytes, not
-// runes: every byte it escapes is ASCII, and the bytes of a multi-byte or
-// invalid sequence are all 0x80 or above, so the output is the same.
-func writeString(w *bytes.Buffer, s string) {
-	const hex = "0123456789ABCDEF"
-	start := 0
-	w.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '\\' && c != '"' {
-			continue
-		}
-		w.WriteString(s[start:i])
-		switch c {
-		case '\t':
-			w.WriteString(`\t`)
-		case '\r':
-			w.WriteString(`\r`)
-		case '\n':
-			w.WriteString(`\n`)
-		case '\\':
-			w.WriteString(`\\`)
-		case '"':
-			w.WriteString(`\"`)
-		default:
-			w.WriteString(`\u00`)
-			w.WriteByte(hex[c>>4])
-			w.WriteByte(hex[c&0xf])
-		}
-		start = i + 1
-	}
-	w.WriteString(s[start:])
-	w.WriteByte('"')
-}
-
-func writeOptString(w *bytes.Buffer, s *string) {
-	if s == nil {
-		w.WriteString("null")
-		return
-	}
-	writeString(w, *s)
-}
-
-func writeInt(w *bytes.Buffer, n int) {
-	var b [20]byte
-	w.Write(strconv.AppendInt(b[:0], int64(n), 10))
-}
-
-func writeOptInt(w *bytes.Buffer, n *int) {
-	if n == nil {
-		w.WriteString("null")
-		return
-	}
-	writeInt(w, *n)
-}
-
-func writeBool(w io.Writer, b bool) {
-	if b {
-		io.WriteString(w, "true")
-	} else {
-		io.WriteString(w, "false")
-	}
-}
-
-// writeTime writes t as gqlgen's MarshalTime does: RFC 3339 with
-// nanoseconds, quoted by strconv.
-func writeTime(w *bytes.Buffer, t time.Time) {
-	var b [64]byte
-	w.Write(strconv.AppendQuote(b[:0], t.Format(time.RFC3339Nano)))
+// unexpectedNode is the generated executor's panic for a Node it has no
+// type for.
+func unexpectedNode(n any) error {
+	return fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", n)
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,7 +48,11 @@ func (p *pageProvider) Thread(_ context.Context, kind model.ThreadKind, ref stri
 	if _, ok := p.threads[ref]; !ok && ref != p.failThread {
 		return nil, &model.Error{Code: model.CodeNotFound, Provider: "fake", Message: "no such thread"}
 	}
-	return &model.Thread{ProviderID: "fake", Kind: kind, Ref: ref}, nil
+	th := &model.Thread{ProviderID: "fake", Kind: kind, Ref: ref}
+	if ref == "ok" {
+		th.Title = ptr(`The "ok" thread ✅`)
+	}
+	return th, nil
 }
 
 func (p *pageProvider) ListThreads(context.Context, providers.Page) (*providers.ThreadPage, error) {
@@ -57,12 +64,20 @@ func (p *pageProvider) ListComments(_ context.Context, th *model.Thread, page pr
 		return nil, &model.Error{Code: model.CodeUpstreamUnavailable, Provider: "fake", Message: "upstream answered 503"}
 	}
 	cs := p.threads[th.Ref]
-	end := len(cs)
-	if page.Before != "" {
-		fmt.Sscan(page.Before, &end)
+	start, end := 0, len(cs)
+	if page.Last > 0 { // backward from before
+		if page.Before != "" {
+			fmt.Sscan(page.Before, &end)
+		}
+		start = max(0, end-page.Last)
+	} else { // forward from after
+		if page.After != "" {
+			fmt.Sscan(page.After, &start)
+			start++
+		}
+		end = min(len(cs), start+page.First)
 	}
-	start := max(0, end-page.Last)
-	out := &providers.CommentPage{HasPreviousPage: start > 0}
+	out := &providers.CommentPage{HasPreviousPage: start > 0, HasNextPage: end < len(cs)}
 	for i := start; i < end; i++ {
 		c := *cs[i] // a copy: each response links its own
 		out.Edges = append(out.Edges, providers.CommentEdge{Cursor: fmt.Sprint(i), Comment: &c})
@@ -70,7 +85,13 @@ func (p *pageProvider) ListComments(_ context.Context, th *model.Thread, page pr
 	return out, nil
 }
 
-func (p *pageProvider) GetComment(context.Context, *model.Thread, string) (*model.Comment, error) {
+func (p *pageProvider) GetComment(_ context.Context, th *model.Thread, ref string) (*model.Comment, error) {
+	for _, c := range p.threads[th.Ref] {
+		if c.Ref == ref {
+			cp := *c
+			return &cp, nil
+		}
+	}
 	return nil, &model.Error{Code: model.CodeNotFound, Provider: "fake", Message: "not found"}
 }
 
@@ -91,8 +112,14 @@ func (p *pageProvider) Users(_ context.Context, refs []string) (map[string]*mode
 	return out, nil
 }
 
-func (p *pageProvider) Rooms(context.Context, []string) (map[string]*model.Room, error) {
-	return map[string]*model.Room{}, nil
+func (p *pageProvider) Rooms(_ context.Context, refs []string) (map[string]*model.Room, error) {
+	out := map[string]*model.Room{}
+	for _, r := range refs {
+		if r == "lobby" {
+			out[r] = &model.Room{ProviderID: "fake", Ref: r, Name: ptr("Lobby")}
+		}
+	}
+	return out, nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -169,7 +196,7 @@ type gateway struct {
 	fp  *fastpath.Schema // nil without the fast path
 }
 
-func newGateway(t *testing.T, p providers.Provider, fast bool) *gateway {
+func newGateway(t *testing.T, p providers.Provider, fast bool, opts ...func(*handler.Server)) *gateway {
 	t.Helper()
 	reg := providers.NewRegistry(p)
 	r := &resolvers.Resolver{Providers: reg}
@@ -184,6 +211,9 @@ func newGateway(t *testing.T, p providers.Provider, fast bool) *gateway {
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(loaders.With(ctx, loaders.New(reg, loaders.Options{})))
 	})
+	for _, o := range opts {
+		o(srv)
+	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &gateway{srv: hs, fp: fp}
@@ -210,6 +240,15 @@ func (g *gateway) post(t *testing.T, query string, vars map[string]any) response
 }
 
 func thread(ref string) string { return model.ThreadID("fake", model.ThreadKindRoom, ref) }
+
+func commentID(thread, ref string) string {
+	return model.CommentID("fake", model.ThreadKindRoom, thread, ref)
+}
+
+// threadField selects the fake provider's thread ref as alias.
+func threadField(alias, ref string) string {
+	return alias + `: thread(provider: "fake", kind: ROOM, ref: "` + ref + `")`
+}
 
 const allFields = `__typename
 edges { __typename cursor node { ...everything } }
@@ -254,6 +293,28 @@ func TestFastPathAnswersAsTheGeneratedExecutor(t *testing.T) {
 		{name: "first out of range", query: `{ comments(threads: ["` + thread("ok") + `"], first: 0) { nodes { ref } } }`, wantErrors: true},
 		{name: "a directory that panics", query: `{ comments(threads: ["` + thread("panics") + `"]) { nodes { ref sender { name } } } }`, wantErrors: true},
 		{name: "a cursor that is not one", query: `{ comments(threads: ["` + thread("ok") + `"], after: "%%%") { nodes { ref } } }`, wantErrors: true},
+
+		// Thread.comments, through thread, node and nodes.
+		{name: "the benchmark's page through thread", query: `{ ` + threadField("t", "ok") + ` { comments(last: 50) { edges { node { id text sender { name } mentions { offset length user { name } } } } } } }`},
+		{name: "every field through thread", query: `{ ` + threadField("t", "ok") + ` { __typename id kind ref title comments(first: 10) { ` + allFields + ` } } } ` + everything},
+		{name: "three threads as aliases", query: `{ ` + threadField("a", "ok") + ` { comments(last: 2) { nodes { ref sender { name } } } } ` + threadField("b", "other") + ` { ref comments(last: 5) { nodes { ref mentions { user { name } } } } } ` + threadField("c", "nosender") + ` { comments { nodes { ref sender { name } } } } __typename }`, wantErrors: true},
+		{name: "a timeline and a thread in one query", query: `query($t: [ID!]!) { comments(threads: $t, first: 2) { nodes { ref } } ` + threadField("t", "other") + ` { comments(last: 2) { nodes { ref sender { name } } } } }`, vars: map[string]any{"t": all}},
+		{name: "a thread paged backward", query: `{ ` + threadField("t", "ok") + ` { comments(last: 2, before: "3") { edges { cursor node { ref } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }`},
+		{name: "a thread by variables, with fragments and skip", query: `query($p: ID!, $k: ThreadKind!, $r: String!, $no: Boolean!) { thread(provider: $p, kind: $k, ref: $r) { ...page } } fragment page on Thread { id comments(last: 3) @skip(if: $no) { ...conn } } fragment conn on CommentConnection { nodes { ... on Node { id } ...body } } fragment body on Comment { text sender @include(if: $no) { name } }`, vars: map[string]any{"p": "fake", "k": "ROOM", "r": "other", "no": false}},
+		{name: "paging arguments a thread refuses", query: `{ ` + threadField("t", "ok") + ` { ref comments(first: 1, last: 1) { nodes { ref } } } }`, wantErrors: true},
+		{name: "a thread nobody has", query: `{ ` + threadField("t", "missing") + ` { ref comments { nodes { ref } } } }`, wantErrors: true},
+		{name: "a thread whose list fails, beside one that answers", query: `{ ` + threadField("t", "down") + ` { ref comments(last: 3) { nodes { ref } } } ` + threadField("u", "ok") + ` { comments(last: 1) { nodes { ref } } } }`, wantErrors: true},
+		{name: "a mentioned user nobody knows, through thread", query: `{ ` + threadField("t", "nomention") + ` { ref comments { nodes { ref mentions { offset user { name } } } } } }`, wantErrors: true},
+		{name: "nil elements and a zero createdAt, through thread", query: `{ ` + threadField("b", "broken") + ` { comments { nodes { ref mentions { offset } attachments { name } } } } ` + threadField("z", "zerotime") + ` { comments { edges { node { ref createdAt } } } } }`, wantErrors: true},
+		{name: "a directory that panics, through thread", query: `{ ` + threadField("t", "panics") + ` { comments { nodes { ref sender { name } } } } }`, wantErrors: true},
+		{name: "node with fragments on Thread", query: `query($id: ID!) { node(id: $id) { __typename id ... on Thread { ref title comments(last: 2) { nodes { ref sender { name } mentions { user { name } } } } } ... on Comment { text } } }`, vars: map[string]any{"id": thread("ok")}},
+		{name: "node that is a comment", query: `{ node(id: "` + commentID("ok", "c3") + `") { id ... on Comment { ref text createdAt attachments { id name state } } ... on Thread { comments { nodes { ref } } } } }`},
+		{name: "node that does not exist, and one that is no ID", query: `{ a: node(id: "` + thread("missing") + `") { id } b: node(id: "nope") { id } }`, wantErrors: true},
+		{name: "nodes of every type", query: `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Thread { kind comments(last: 3) { nodes { ref mentions { user { name } } } } } ... on Comment { text } ... on User { name email } ... on Room { roomName: name } ... on Attachment { fileName: name } } }`,
+			vars: map[string]any{"ids": []string{thread("ok"), thread("other"), commentID("ok", "c1"), model.UserID("fake", "ana"), model.EncodeID(model.GlobalID{Type: model.TypeRoom, Provider: "fake", Ref: []string{"lobby"}}), thread("missing"), "nope"}}, wantErrors: true},
+		{name: "nodes whose threads fail or lose a mentioned user", query: `query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Thread { comments { nodes { ref mentions { user { name } } } } } } }`,
+			vars: map[string]any{"ids": []string{thread("ok"), thread("down"), thread("nomention"), thread("other")}}, wantErrors: true},
+		{name: "nodes as a bare ID", query: `{ nodes(ids: "` + thread("other") + `") { ... on Thread { comments(last: 1) { edges { cursor } } } } }`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := slow.post(t, tc.query, tc.vars)
@@ -312,27 +373,113 @@ func sortedErrors(errs []json.RawMessage) []string {
 }
 
 // What the fast path does not resolve goes to the generated executor whole,
-// and still works: fields it does not know, directives other than
-// skip/include, other root fields, mutations.
+// and still works: fields it declines, a comment's users outside a page
+// (no look-ahead filled their loader), other root fields, introspection.
 func TestFastPathLeavesTheRestToTheGeneratedExecutor(t *testing.T) {
 	p := newPageProvider()
-	fast := newGateway(t, p, true)
+	slow, fast := newGateway(t, p, false), newGateway(t, p, true)
 	for _, tc := range []struct{ name, query, want string }{
 		{"a comment's provider", `{ comments(threads: ["` + thread("other") + `"], first: 1) { nodes { ref provider { id } } } }`, `{"comments":{"nodes":[{"ref":"o3","provider":{"id":"fake"}}]}}`},
 		{"a comment's thread", `{ comments(threads: ["` + thread("other") + `"], first: 1) { nodes { thread { ref } } } }`, `{"comments":{"nodes":[{"thread":{"ref":"other"}}]}}`},
 		{"a user's provider", `{ comments(threads: ["` + thread("other") + `"], first: 1) { nodes { sender { provider { name } } } } }`, `{"comments":{"nodes":[{"sender":{"provider":{"name":"Fake"}}}]}}`},
 		{"another root field", `{ providers { id } comments(threads: ["` + thread("other") + `"], first: 1) { nodes { ref } } }`, `{"providers":[{"id":"fake"}],"comments":{"nodes":[{"ref":"o3"}]}}`},
-		{"Thread.comments", `{ thread(provider: "fake", kind: ROOM, ref: "other") { comments(last: 1) { nodes { ref sender { name } } } } }`, `{"thread":{"comments":{"nodes":[{"ref":"o3","sender":{"name":"Bo\tTan\n✅"}}]}}}`},
+		{"a thread's provider", `{ ` + threadField("t", "other") + ` { provider { id } comments(last: 1) { nodes { ref } } } }`, `{"t":{"provider":{"id":"fake"},"comments":{"nodes":[{"ref":"o3"}]}}}`},
+		{"a thread's room", `{ ` + threadField("t", "other") + ` { room { name } } }`, `{"t":{"room":null}}`},
+		{"a comment's sender outside a page", `{ node(id: "` + commentID("other", "o2") + `") { ... on Comment { sender { name } mentions { user { name } } } } }`, ""},
+		{"a thread on a node's interface fragment", `{ node(id: "` + thread("other") + `") { ... on Node { ... on Thread { room { name } } } } }`, `{"node":{"room":null}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			want := slow.post(t, tc.query, nil)
 			_, before := fast.fp.Served()
 			got := fast.post(t, tc.query, nil)
 			if _, after := fast.fp.Served(); after != before+1 {
 				t.Errorf("the query did not go to the generated executor")
 			}
-			if len(got.Errors) > 0 || string(got.Data) != tc.want {
-				t.Errorf("got %s %s, want %s", got.Data, got.Errors, tc.want)
+			if len(got.Errors) > 0 || !bytes.Equal(got.Data, want.Data) || (tc.want != "" && string(got.Data) != tc.want) {
+				t.Errorf("got %s %s, want %s (generated alone: %s)", got.Data, got.Errors, tc.want, want.Data)
 			}
 		})
+	}
+}
+
+// A server with field middleware (AroundFields) gets it on every field of
+// every operation: the fast path, which does not run it, steps aside.
+func TestFieldMiddlewareSendsEveryOperationToTheGeneratedExecutor(t *testing.T) {
+	p := newPageProvider()
+	var fields atomic.Int64
+	aroundFields := func(srv *handler.Server) {
+		srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
+			fields.Add(1)
+			return next(ctx)
+		})
+	}
+	slow, fast := newGateway(t, p, false, aroundFields), newGateway(t, p, true, aroundFields)
+	for _, q := range []string{
+		`{ comments(threads: ["` + thread("ok") + `"], first: 50) { edges { node { id text sender { name } mentions { offset length user { name } } } } } }`,
+		`{ ` + threadField("t", "ok") + ` { comments(last: 50) { edges { node { id text sender { name } mentions { offset length user { name } } } } } } }`,
+	} {
+		want := slow.post(t, q, nil)
+		fastBefore, genBefore := fast.fp.Served()
+		fields.Store(0)
+		got := fast.post(t, q, nil)
+		fastAfter, genAfter := fast.fp.Served()
+		if fastAfter != fastBefore || genAfter != genBefore+1 {
+			t.Errorf("%s: fast %d→%d, generated %d→%d; want it on the generated executor", q, fastBefore, fastAfter, genBefore, genAfter)
+		}
+		if fields.Load() == 0 {
+			t.Errorf("%s: the field middleware never ran", q)
+		}
+		if !bytes.Equal(got.Data, want.Data) || len(got.Errors) > 0 {
+			t.Errorf("%s: got %s %s, want %s", q, got.Data, got.Errors, want.Data)
+		}
+	}
+}
+
+// Root field middleware (AroundRootFields, which the gateway installs) runs
+// on the fast path as on the generated executor, for each root field: one
+// that answers null for a field without resolving it (as the gateway's does
+// for a request already over), one that wraps the field's value.
+func TestRootFieldMiddlewareRunsOnTheFastPath(t *testing.T) {
+	p := newPageProvider()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	aroundRoot := func(srv *handler.Server) {
+		srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+			f := graphql.GetRootFieldContext(ctx).Field
+			mu.Lock()
+			seen[f.Alias]++
+			mu.Unlock()
+			switch f.Alias {
+			case "over":
+				graphql.AddError(ctx, context.Canceled)
+				return graphql.Null
+			case "wrapped":
+				v := next(ctx)
+				return graphql.WriterFunc(func(w io.Writer) { v.MarshalGQL(w) })
+			}
+			return next(ctx)
+		})
+	}
+	slow, fast := newGateway(t, p, false, aroundRoot), newGateway(t, p, true, aroundRoot)
+	q := `{ over: comments(threads: ["` + thread("ok") + `"]) { nodes { ref } } ` + threadField("wrapped", "other") + ` { comments(last: 2) { nodes { ref sender { name } } } } ` + threadField("plain", "ok") + ` { ref } __typename }`
+	want := slow.post(t, q, nil)
+	mu.Lock()
+	clear(seen)
+	mu.Unlock()
+	before, _ := fast.fp.Served()
+	got := fast.post(t, q, nil)
+	if after, _ := fast.fp.Served(); after != before+1 {
+		t.Fatalf("the fast path did not take the query")
+	}
+	if !bytes.Equal(got.Data, want.Data) {
+		t.Errorf("data differs\nfast:      %s\ngenerated: %s", got.Data, want.Data)
+	}
+	if g, w := sortedErrors(got.Errors), sortedErrors(want.Errors); !slices.Equal(g, w) || len(g) != 1 {
+		t.Errorf("errors differ\nfast:      %s\ngenerated: %s", g, w)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 || seen["over"] != 1 || seen["wrapped"] != 1 || seen["plain"] != 1 {
+		t.Errorf("root field middleware saw %v, want over, wrapped and plain once each", seen)
 	}
 }
