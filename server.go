@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/commentgraph/commentgraph/config"
+	"github.com/commentgraph/commentgraph/demo"
+	"github.com/commentgraph/commentgraph/gateway"
 	"github.com/commentgraph/commentgraph/internal/gctuner"
 )
 
@@ -79,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 
 	var cfg *config.Config
-	var demo *demoWorld
+	var world *demo.World
 	if *configPath != "" {
 		var err error
 		if cfg, err = config.Load(*configPath); err != nil {
@@ -87,17 +89,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	} else {
 		var err error
-		if demo, err = startDemo(log); err != nil {
+		if world, err = demo.Start(log); err != nil {
 			return fmt.Errorf("demo mode: %w", err)
 		}
-		defer demo.Close()
-		cfg = demo.cfg
+		defer world.Close()
+		cfg = world.Config
 		log.Info("demo mode: no -config given; serving in-process emulators of every provider")
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	app, err := NewApp(cfg, log)
+	app, err := gateway.New(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -105,9 +107,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		_ = app.Close(context.Background())
 		return err
 	}
-	if demo != nil {
-		demo.connect(app)
-		go demo.trickle(ctx, *demoInterval)
+	if world != nil {
+		world.Connect(app.Addr())
+		go world.Trickle(ctx, *demoInterval)
 		log.Info("demo mode: open GraphiQL", "url", "http://"+displayAddr(app.Addr())+"/")
 	}
 	<-ctx.Done()

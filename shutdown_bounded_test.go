@@ -115,7 +115,7 @@ providers:
     kind: klink
     baseURL: "`+up.url()+`"
     token: "klink-token"
-    threads: ["`+roomA+`"]
+    threads: ["3f1c2a9e-0000-4000-8000-00000000000a"]
 `); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package main
+// Package demo is demo mode's upstreams: an in-process emulator of each
+// provider, seeded with one company's people and conversations, and a config
+// pointing the gateway at them.
+package demo
 
 import (
 	"context"
@@ -13,11 +16,11 @@ import (
 	"github.com/commentgraph/commentgraph/providers/ziik/ziiktest"
 )
 
-// demoWorld is demo mode's upstreams: an in-process emulator of each provider,
-// seeded with one company's people and conversations, with a trickle of new
-// comments so subscriptions visibly work.
-type demoWorld struct {
-	cfg    *config.Config
+// World is the running emulators, with a trickle of new comments so
+// subscriptions visibly work.
+type World struct {
+	// Config is the gateway config that serves the emulators.
+	Config *config.Config
 	log    *slog.Logger
 	klink  *klinktest.Server
 	virola *virolatest.Server
@@ -25,18 +28,19 @@ type demoWorld struct {
 	ziik   *ziiktest.Server
 }
 
-// demoWebhookSecret signs the emulators' webhooks to this gateway. It is a
+// webhookSecret signs the emulators' webhooks to this gateway. It is a
 // demo value, never used outside demo mode.
-const demoWebhookSecret = "demo-webhook-secret"
+const webhookSecret = "demo-webhook-secret"
 
 // The Ziik emulator's integration user, likewise demo-only.
 const (
-	demoZiikEmail    = "bot@ziik.test"
-	demoZiikPassword = "demo-ziik-password"
+	ziikEmail    = "bot@ziik.test"
+	ziikPassword = "demo-ziik-password"
 )
 
-func startDemo(log *slog.Logger) (*demoWorld, error) {
-	d := &demoWorld{log: log}
+// Start runs the emulators, seeded.
+func Start(log *slog.Logger) (*World, error) {
+	d := &World{log: log}
 	d.klink = klinktest.NewServer(klinktest.Options{})
 	d.klink.SeedDemo()
 	d.virola = virolatest.NewServer(virolatest.Options{})
@@ -46,7 +50,7 @@ func startDemo(log *slog.Logger) (*demoWorld, error) {
 	}
 	d.aelyst = aelysttest.NewServer(aelysttest.Options{})
 	d.aelyst.SeedDemo()
-	d.ziik = ziiktest.NewServer(ziiktest.Options{Email: demoZiikEmail, Password: demoZiikPassword})
+	d.ziik = ziiktest.NewServer(ziiktest.Options{Email: ziikEmail, Password: ziikPassword})
 	d.ziik.SeedDemo()
 
 	cfg, err := config.Parse(nil, func(string) (string, bool) { return "", false })
@@ -56,28 +60,29 @@ func startDemo(log *slog.Logger) (*demoWorld, error) {
 	}
 	cfg.Events.PollInterval = config.Duration(2 * time.Second)
 	cfg.Providers = []config.Provider{
-		{ID: "klink", Kind: "klink", BaseURL: d.klink.URL, Token: klinktest.DefaultToken, WebhookSecret: demoWebhookSecret, Threads: d.klink.Rooms()},
+		{ID: "klink", Kind: "klink", BaseURL: d.klink.URL, Token: klinktest.DefaultToken, WebhookSecret: webhookSecret, Threads: d.klink.Rooms()},
 		{ID: "virola", Kind: "virola", BaseURL: d.virola.URL, Token: virolatest.DefaultToken},
-		{ID: "aelyst", Kind: "aelyst", BaseURL: d.aelyst.URL, Token: aelysttest.DefaultToken, WebhookSecret: demoWebhookSecret, Threads: d.aelyst.Contacts()},
-		{ID: "ziik", Kind: "ziik", BaseURL: d.ziik.URL, Email: demoZiikEmail, Password: demoZiikPassword, Threads: d.ziik.Conversations()},
+		{ID: "aelyst", Kind: "aelyst", BaseURL: d.aelyst.URL, Token: aelysttest.DefaultToken, WebhookSecret: webhookSecret, Threads: d.aelyst.Contacts()},
+		{ID: "ziik", Kind: "ziik", BaseURL: d.ziik.URL, Email: ziikEmail, Password: ziikPassword, Threads: d.ziik.Conversations()},
 	}
 	if err := cfg.Validate(); err != nil {
 		d.Close()
 		return nil, err
 	}
-	d.cfg = cfg
+	d.Config = cfg
 	return d, nil
 }
 
-// connect points the emulators' webhooks at the running gateway.
-func (d *demoWorld) connect(app *App) {
-	base := "http://" + app.Addr() + "/webhooks/"
-	d.klink.SetWebhook(base+"klink", demoWebhookSecret)
-	d.aelyst.SetWebhook(base+"aelyst", demoWebhookSecret)
+// Connect points the emulators' webhooks at the gateway listening on addr.
+func (d *World) Connect(addr string) {
+	base := "http://" + addr + "/webhooks/"
+	d.klink.SetWebhook(base+"klink", webhookSecret)
+	d.aelyst.SetWebhook(base+"aelyst", webhookSecret)
 }
 
-// trickle has an emulated person post somewhere every interval until ctx is done.
-func (d *demoWorld) trickle(ctx context.Context, every time.Duration) {
+// Trickle has an emulated person post somewhere every interval until ctx is
+// done; 0: never.
+func (d *World) Trickle(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		return
 	}
@@ -95,7 +100,8 @@ func (d *demoWorld) trickle(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (d *demoWorld) Close() {
+// Close stops the emulators.
+func (d *World) Close() {
 	if d.klink != nil {
 		d.klink.Close()
 	}

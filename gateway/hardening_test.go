@@ -1,13 +1,14 @@
-package main
+package gateway
 
 import (
 	"fmt"
-	"github.com/commentgraph/commentgraph/providers/klink/klinktest"
 	"net/http"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/commentgraph/commentgraph/providers/klink/klinktest"
 )
 
 // processCPU is the CPU time every thread of this process has used.

@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/commentgraph/commentgraph/graph/guard"
+	"github.com/commentgraph/commentgraph/graph/model"
+)
+
+// presentError gives every error extensions.code (and provider, retryAfter for
+// upstream ones). Errors that are not ours are masked as INTERNAL; their
+// detail goes to the log only.
+func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
+	gerr := graphql.DefaultErrorPresenter(ctx, err)
+	code := model.CodeInternal
+	var me *model.Error
+	switch {
+	case errors.As(err, &me):
+		code = me.Code
+		gerr.Message = me.Message
+		if me.Provider != "" {
+			gerr.Message = me.Provider + ": " + me.Message
+			setExt(gerr, "provider", me.Provider)
+		}
+		if me.RetryAfter > 0 || me.Code == model.CodeUpstreamRateLimited {
+			setExt(gerr, "retryAfter", int(math.Ceil(me.RetryAfter.Seconds())))
+		}
+		if me.Err != nil {
+			a.log.DebugContext(ctx, "graphql error", "code", code, "provider", me.Provider, "path", gerr.Path.String(), "err", me.Err)
+		}
+		if code == model.CodeInternal {
+			a.log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err)
+			gerr.Message = "internal error"
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		code = model.CodeUpstreamTimeout
+		gerr.Message = "the request ran out of time"
+	case errors.Is(err, context.Canceled):
+		code = model.CodeUpstreamTimeout
+		gerr.Message = "the request was canceled"
+	case gerr.Err == nil || len(gerr.Path) == 0:
+		// gqlgen's own, about the request rather than a field: unreadable JSON,
+		// parse, validation, variable coercion, complexity.
+		code = model.CodeBadUserInput
+		switch c, _ := gerr.Extensions["code"].(string); c {
+		case guard.CodeComplexity:
+			code = model.CodeComplexityLimitExceeded
+		case guard.CodeIntrospection:
+			code = model.CodeIntrospectionDisabled
+		}
+	default:
+		a.log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err)
+		gerr.Message = "internal error"
+		gerr.Err = nil
+	}
+	setExt(gerr, "code", string(code))
+	a.metrics.gqlErrors.WithLabelValues(string(code)).Inc()
+	return gerr
+}
+
+func setExt(e *gqlerror.Error, k string, v any) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions[k] = v
+}
+
+// recoverPanic masks a resolver panic as INTERNAL and logs the stack.
+func (a *App) recoverPanic(ctx context.Context, p any) error {
+	a.log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return &model.Error{Code: model.CodeInternal, Message: "internal error"}
+}
+
+// recoverHTTP keeps a panic outside gqlgen (a webhook parser, say) from killing
+// the process; http.ErrAbortHandler passes through as net/http intends.
+func (a *App) recoverHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.log.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				writeGraphQLError(w, http.StatusInternalServerError, model.CodeInternal, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeGraphQLError answers outside gqlgen in GraphQL's error shape.
+func writeGraphQLError(w http.ResponseWriter, status int, code model.Code, msg string) {
+	writeJSON(w, status, map[string]any{"errors": []map[string]any{{
+		"message": msg, "extensions": map[string]any{"code": code},
+	}}})
+}

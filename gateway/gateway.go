@@ -1,0 +1,118 @@
+// Package gateway is the commentgraph service: one App holds the providers,
+// the cache, the event bus and the HTTP server, built from a config.Config.
+// Its files follow its concerns: gateway.go (the App and New), lifecycle.go
+// (Open, Drain, Close), routes.go (endpoints and the GraphQL handler),
+// auth.go, errors.go (the error presenter), observe.go (access log and
+// metrics around requests), metrics.go, post.go and sse.go (transports),
+// webhooks.go, providers.go (building each configured provider) and bus.go
+// (events to subscriptions).
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/commentgraph/commentgraph/cache"
+	"github.com/commentgraph/commentgraph/config"
+	"github.com/commentgraph/commentgraph/events"
+	"github.com/commentgraph/commentgraph/providers"
+	"github.com/commentgraph/commentgraph/resolvers"
+	"github.com/commentgraph/commentgraph/resolvers/loaders"
+)
+
+// App is one gateway: its providers, cache, event bus and HTTP server. Its
+// dependencies are fields set by New from the config (wtf's Server style),
+// so tests build it the same way main does.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	metrics *metrics
+
+	registry      *providers.Registry
+	resolver      *resolvers.Resolver
+	loaderOptions loaders.Options
+	apiKeys       []apiKey
+	readiness     map[string]func(context.Context) error
+	webhooks      map[string]webhookFunc
+	// background jobs (event streams, pollers), started by Open.
+	jobs []func(ctx context.Context)
+
+	redis redis.UniversalClient
+	cache *cache.Cache
+	// upstream is the one connection pool every adapter's calls share.
+	upstream *http.Transport
+	bus      events.Bus
+
+	srv *http.Server
+	ln  net.Listener
+	// draining is set when shutdown begins: /readyz answers 503 from then on,
+	// so a load balancer stops sending new requests while in-flight ones finish.
+	draining atomic.Bool
+	stopBg   context.CancelFunc
+	// endSubscriptions completes every open subscription (at shutdown).
+	endSubscriptions context.CancelFunc
+	bg               sync.WaitGroup
+	closers          []func()
+}
+
+type apiKey struct {
+	hash        [32]byte
+	fingerprint string
+}
+
+// webhookFunc verifies and ingests one webhook delivery for a provider.
+type webhookFunc func(ctx context.Context, header http.Header, body []byte) error
+
+// New builds a gateway from cfg. Nothing listens until Open.
+func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{
+		cfg:       cfg,
+		log:       log,
+		metrics:   newMetrics(),
+		readiness: map[string]func(context.Context) error{},
+		webhooks:  map[string]webhookFunc{},
+		upstream:  newUpstreamTransport(cfg.Limits.UpstreamIdleConns),
+	}
+	a.closers = append(a.closers, a.upstream.CloseIdleConnections)
+	for _, k := range cfg.Auth.APIKeys {
+		a.apiKeys = append(a.apiKeys, apiKey{hash: sha256.Sum256([]byte(k)), fingerprint: providers.Fingerprint(k)})
+	}
+	if err := a.openStores(); err != nil {
+		a.closeAll()
+		return nil, err
+	}
+	var ps []providers.Provider
+	for i, pc := range cfg.Providers {
+		p, err := a.buildProvider(pc)
+		if err != nil {
+			a.closeAll()
+			return nil, fmt.Errorf("providers[%d] (%s): %w", i, pc.ID, err)
+		}
+		ps = append(ps, p)
+	}
+	a.registry = providers.NewRegistry(ps...)
+	a.loaderOptions = loaders.Options{Wait: cfg.Loaders.Wait.D(), Unbatched: cfg.Loaders.Disabled}
+	stopping, endSubscriptions := context.WithCancel(context.Background())
+	a.endSubscriptions = endSubscriptions
+	a.closers = append(a.closers, endSubscriptions)
+	a.resolver = &resolvers.Resolver{
+		Providers: a.registry,
+		Bus: busAdapter{bus: a.bus, log: log, stopping: stopping, loaders: func() *loaders.Loaders {
+			return loaders.New(a.registry, a.loaderOptions)
+		}},
+		Idempotency: a.idempotencyStore(),
+		Health:      a.metrics.isHealthy,
+		Credential:  credential,
+		Limits:      resolvers.Limits{MaxPageSize: cfg.Limits.MaxPageSize},
+		Logger:      log,
+	}
+	return a, nil
+}

@@ -1,0 +1,212 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/commentgraph/commentgraph/graph"
+	"github.com/commentgraph/commentgraph/graph/fastpath"
+	"github.com/commentgraph/commentgraph/graph/guard"
+	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/graphqlws"
+	"github.com/commentgraph/commentgraph/providers"
+	"github.com/commentgraph/commentgraph/resolvers"
+	"github.com/commentgraph/commentgraph/resolvers/loaders"
+)
+
+// routes builds every endpoint (DESIGN "HTTP endpoints").
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/query", a.observe("query", a.measureOwnTime(a.authenticate(a.limitBody(a.graphqlHandler())))))
+	mux.Handle("POST /webhooks/{providerId}", a.observe("webhooks", http.HandlerFunc(a.serveWebhook)))
+	mux.Handle("GET /healthz", a.observe("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})))
+	mux.Handle("GET /readyz", a.observe("readyz", http.HandlerFunc(a.serveReady)))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	if *a.cfg.GraphiQL {
+		mux.Handle("GET /{$}", playground.Handler("commentgraph", "/query"))
+	}
+	return a.recoverHTTP(mux)
+}
+
+// graphqlHandler is gqlgen's handler.New with each transport and extension
+// added on purpose (NewDefaultServer is for demos).
+func (a *App) graphqlHandler() http.Handler {
+	var es graphql.ExecutableSchema = graph.NewExecutableSchema(graph.Config{Resolvers: a.resolver})
+	if !a.cfg.Loaders.Disabled {
+		// Comment pages skip gqlgen's per-field machinery (graph/fastpath).
+		// The fast path resolves a page's fields one after another, which
+		// costs nothing only because the page's users were prefetched into
+		// the loaders; with loaders disabled (the naive baseline) every
+		// look-up is an upstream call, which the generated executor makes
+		// concurrently.
+		fp := fastpath.New(es, a.resolver)
+		for _, executor := range []string{"fast", "generated"} {
+			a.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "commentgraph_graphql_operations_total", Help: "GraphQL operations by executor: fast (graph/fastpath) or generated.",
+				ConstLabels: prometheus.Labels{"executor": executor},
+			}, func() float64 {
+				fast, generated := fp.Served()
+				if executor == "fast" {
+					return float64(fast)
+				}
+				return float64(generated)
+			}))
+		}
+		es = fp
+	}
+	srv := handler.New(es)
+
+	ev := a.cfg.Events
+	srv.AddTransport(graphqlws.New(graphqlws.Options{
+		Init:        a.websocketInit,
+		InitTimeout: ev.InitTimeout.D(),
+		KeepAlive:   ev.KeepAlive.D(),
+		// Browsers send Origin; only allowed ones may open a socket (same-origin
+		// by default). Non-browser clients send none and are let through to auth.
+		AllowedOrigins:                a.cfg.Auth.AllowedOrigins,
+		MaxSubscriptionsPerConnection: ev.MaxSubscriptionsPerConnection,
+		// Subscriptions share an execution only under the same API key: what
+		// one key may see is never computed for another.
+		Key:           credential,
+		OnSubscribe:   a.metrics.subscribers.Inc,
+		OnUnsubscribe: a.metrics.subscribers.Dec,
+		Logger:        a.log,
+	}))
+	srv.AddTransport(sseTransport{KeepAlive: ev.KeepAlive.D(), OnSubscribe: a.metrics.subscribers.Inc, OnUnsubscribe: a.metrics.subscribers.Dec}) // before POST: both accept POST, SSE wants Accept: text/event-stream
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(postTransport{}) // gqlgen's POST, writing the data as the executor made it (post.go)
+
+	queryCache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queryCache)
+	srv.SetParserTokenLimit(a.cfg.Limits.MaxTokens)
+	// Guard refuses costly documents before gqlgen validates or plans them
+	// (graph/guard); it is the only complexity limit, so cost is counted one way.
+	lim := a.cfg.Limits
+	srv.Use(guard.New(es.Schema(), guard.Options{
+		MaxComplexity: lim.MaxComplexity, MaxPageSize: lim.MaxPageSize,
+		MaxRepeatedFields: lim.MaxRepeatedFields, MaxSpreads: lim.MaxFragmentSpreads,
+		TokenLimit: lim.MaxTokens, Introspection: *a.cfg.Introspection, Cache: queryCache,
+	}))
+	if *a.cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		// Suggestions ("Did you mean …") would map the schema anyway.
+		srv.SetDisableSuggestion(true)
+	}
+	// A root field does not start once the request is over (its client gone,
+	// its budget spent): aliases of one field would otherwise each run.
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		if err := ctx.Err(); err != nil {
+			graphql.AddError(ctx, err)
+			return graphql.Null
+		}
+		return next(ctx)
+	})
+	srv.SetErrorPresenter(a.presentError)
+	srv.SetRecoverFunc(a.recoverPanic)
+
+	// Each response — a query's one, or each event of a subscription — gets its
+	// own loaders, so nothing is cached for a connection's lifetime, and a query
+	// or mutation gets the request budget as its deadline.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		ctx = loaders.With(ctx, loaders.New(a.registry, a.loaderOptions))
+		// Each response may make so many upstream calls, identical ones once
+		// (except in the naive baseline, where every look-up is a call).
+		if a.cfg.Loaders.Disabled {
+			ctx = providers.WithUnsharedCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
+		} else {
+			ctx = providers.WithCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
+		}
+		if !graphql.HasOperationContext(ctx) {
+			return next(ctx) // a request refused before it became an operation
+		}
+		if id := resolvers.EventID(ctx); id != "" {
+			// A subscription event: tell the client its id, to resume from.
+			resp := next(ctx)
+			if resp != nil {
+				if resp.Extensions == nil {
+					resp.Extensions = map[string]any{}
+				}
+				resp.Extensions["eventId"] = id
+			}
+			return resp
+		}
+		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation != ast.Subscription {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, a.cfg.Limits.RequestTimeout.D())
+			defer cancel()
+		}
+		return next(ctx)
+	})
+	return srv
+}
+
+// limitBody answers 413 for a body over the limit, before gqlgen reads any of it.
+func (a *App) limitBody(next http.Handler) http.Handler {
+	max := a.cfg.Limits.MaxBodyBytes
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Method == http.MethodGet || isWebSocketUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > max {
+			writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadUserInput, fmt.Sprintf("request body is larger than %d bytes", max))
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadUserInput, fmt.Sprintf("request body is larger than %d bytes", max))
+				return
+			}
+			writeGraphQLError(w, http.StatusBadRequest, model.CodeBadUserInput, "request body could not be read")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
+	if a.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "draining": true})
+		return
+	}
+	checks := map[string]string{}
+	ok := true
+	for name, check := range a.readiness {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		err := check(ctx)
+		cancel()
+		if err != nil {
+			checks[name] = "unavailable"
+			ok = false
+		} else {
+			checks[name] = "ok"
+		}
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": ok, "checks": checks})
+}
