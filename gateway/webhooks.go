@@ -7,22 +7,11 @@ import (
 	"net/http"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 )
 
 // maxWebhookBody bounds a delivery (1 MiB); providers send small JSON.
 const maxWebhookBody = 1 << 20
-
-// change is what a push (webhook, event stream, poll) tells the gateway, in
-// one shape whatever the provider.
-type change struct {
-	// key identifies the delivery; a replay has the same key.
-	key          string
-	comments     []*model.Comment
-	users        []*model.User
-	rooms        []*model.Room
-	droppedUsers []string
-	droppedRooms []string
-}
 
 // serveWebhook verifies a delivery's signature (in the provider's adapter,
 // over the raw body, before parsing), then publishes what it says. A forged,
@@ -64,19 +53,19 @@ func (a *App) serveWebhook(w http.ResponseWriter, r *http.Request) {
 // ingest applies a change: the cache learns updated users and rooms and
 // forgets deleted ones; new comments are published once per delivery key
 // across every instance.
-func (a *App) ingest(ctx context.Context, providerID, scope string, ch change) error {
+func (a *App) ingest(ctx context.Context, providerID, scope string, ch *providers.Change) error {
 	var errs []error
-	if len(ch.users) > 0 || len(ch.rooms) > 0 {
-		if err := a.cache.Refresh(ctx, scope, ch.users, ch.rooms); err != nil {
+	if len(ch.Users) > 0 || len(ch.Rooms) > 0 {
+		if err := a.cache.Refresh(ctx, scope, ch.Users, ch.Rooms); err != nil {
 			a.log.WarnContext(ctx, "cache refresh from push", "provider", providerID, "err", err)
 		}
 	}
-	if len(ch.droppedUsers) > 0 || len(ch.droppedRooms) > 0 {
-		if err := a.cache.Invalidate(ctx, scope, ch.droppedUsers, ch.droppedRooms); err != nil {
+	if len(ch.DeletedUsers) > 0 || len(ch.DeletedRooms) > 0 {
+		if err := a.cache.Invalidate(ctx, scope, ch.DeletedUsers, ch.DeletedRooms); err != nil {
 			a.log.WarnContext(ctx, "cache invalidate from push", "provider", providerID, "err", err)
 		}
 	}
-	for _, c := range ch.comments {
+	for _, c := range ch.Comments {
 		if c == nil {
 			continue
 		}

@@ -333,3 +333,28 @@ func (p *Provider) markRemembered(id string, now time.Time) {
 	defer p.mu.Unlock()
 	p.remembered[id] = now
 }
+
+func init() { providers.Register("klink", build) }
+
+// build is K-LINK's factory: the configured rooms are listed and polled
+// (K-LINK has no room directory and documents no comment event).
+func build(cfg providers.Config, deps providers.Deps) (*providers.Instance, error) {
+	p, err := New(Options{
+		ID: cfg.ID, Name: cfg.Name, BaseURL: cfg.BaseURL, Token: cfg.Token, WebhookSecret: cfg.WebhookSecret,
+		Directory: deps.Directory, Rooms: cfg.Threads, HTTPClient: deps.HTTPClient, Logger: deps.Logger, OnCall: deps.OnCall,
+	})
+	if err != nil {
+		return nil, err
+	}
+	inst := &providers.Instance{Provider: p, Webhook: func(ctx context.Context, h http.Header, body []byte) (*providers.Change, error) {
+		ch, err := p.ReceiveWebhook(ctx, h, body)
+		if err != nil {
+			return nil, err
+		}
+		return &providers.Change{Key: ch.Key, Comments: ch.Comments, Users: ch.Users, Rooms: ch.Rooms, DeletedUsers: ch.DeletedUsers, DeletedRooms: ch.DeletedRooms}, nil
+	}}
+	for _, ref := range cfg.Threads {
+		inst.Poll = append(inst.Poll, providers.PollThread{Kind: model.ThreadKindRoom, Ref: ref})
+	}
+	return inst, nil
+}

@@ -704,3 +704,27 @@ func (p *Provider) lookup(ctx context.Context, refs []string, one func(ctx conte
 	}
 	return nil
 }
+
+func init() { providers.Register("ziik", build) }
+
+// build is Ziik's factory: Ziik pushes no chat events, so the configured
+// threads are polled; a ref with a ':' is a message thread, otherwise a
+// conversation.
+func build(cfg providers.Config, deps providers.Deps) (*providers.Instance, error) {
+	p, err := New(Options{
+		ID: cfg.ID, Name: cfg.Name, BaseURL: cfg.BaseURL, Email: cfg.Email, Password: cfg.Password,
+		HTTPClient: deps.HTTPClient, Logger: deps.Logger, OnCall: deps.OnCall,
+	})
+	if err != nil {
+		return nil, err
+	}
+	inst := &providers.Instance{Provider: p}
+	for _, ref := range cfg.Threads {
+		kind := model.ThreadKindConversation
+		if strings.Contains(ref, ":") {
+			kind = model.ThreadKindMessage
+		}
+		inst.Poll = append(inst.Poll, providers.PollThread{Kind: kind, Ref: ref})
+	}
+	return inst, nil
+}
