@@ -9,17 +9,16 @@ import (
 	"github.com/commentgraph/commentgraph/events"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/resolvers"
-	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
 
 // busAdapter gives the resolvers the bus's events as comments.
 type busAdapter struct {
 	bus events.Bus
 	log *slog.Logger
-	// loaders makes each event's own loaders: with @subscriptionContext the
-	// event's fields resolve on the event's context, so that is where fresh
-	// loaders go (never one set for the connection's life).
-	loaders func() *loaders.Loaders
+	// scope gives each event its own loaders and call budget: with
+	// @subscriptionContext the event's fields resolve on the event's context,
+	// so that is where they go (never one set for the connection's life).
+	scope func(context.Context) context.Context
 	// stopping is done when the gateway shuts down; every subscription ends
 	// (completes) then.
 	stopping context.Context
@@ -52,7 +51,7 @@ func (b busAdapter) Subscribe(ctx context.Context, threads, providerIDs []string
 		defer sub.Close()
 		for ev := range sub.C {
 			select {
-			case out <- graphql.Event[*model.Comment]{Context: loaders.With(resolvers.WithEventID(ctx, ev.ID), b.loaders()), Value: ev.Comment}:
+			case out <- graphql.Event[*model.Comment]{Context: b.scope(resolvers.WithEventID(ctx, ev.ID)), Value: ev.Comment}:
 			case <-ctx.Done():
 				return
 			}

@@ -104,10 +104,8 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.endSubscriptions = endSubscriptions
 	a.closers = append(a.closers, endSubscriptions)
 	a.resolver = &resolvers.Resolver{
-		Providers: a.registry,
-		Bus: busAdapter{bus: a.bus, log: log, stopping: stopping, loaders: func() *loaders.Loaders {
-			return loaders.New(a.registry, a.loaderOptions)
-		}},
+		Providers:   a.registry,
+		Bus:         busAdapter{bus: a.bus, log: log, stopping: stopping, scope: a.responseScope},
 		Idempotency: a.idempotencyStore(),
 		Health:      a.metrics.isHealthy,
 		Credential:  credential,
@@ -115,4 +113,17 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Logger:      log,
 	}
 	return a, nil
+}
+
+// responseScope gives one response (a query's, a mutation's, or one
+// subscription event's) what lives exactly as long as it: its own loaders, so
+// nothing is cached for a connection's lifetime, and its budget of upstream
+// calls, identical ones made once (except in the naive baseline, where every
+// look-up must be a call).
+func (a *App) responseScope(ctx context.Context) context.Context {
+	ctx = loaders.With(ctx, loaders.New(a.registry, a.loaderOptions))
+	if a.cfg.Loaders.Disabled {
+		return providers.WithUnsharedCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
+	}
+	return providers.WithCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
 }

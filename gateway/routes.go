@@ -24,12 +24,10 @@ import (
 	"github.com/commentgraph/commentgraph/graph/guard"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graphqlws"
-	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/resolvers"
-	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
 
-// routes builds every endpoint (DESIGN "HTTP endpoints").
+// routes builds every endpoint (README "Endpoints").
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/query", a.observe("query", a.measureOwnTime(a.authenticate(a.limitBody(a.graphqlHandler())))))
@@ -123,18 +121,11 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.SetErrorPresenter(a.presentError)
 	srv.SetRecoverFunc(a.recoverPanic)
 
-	// Each response — a query's one, or each event of a subscription — gets its
-	// own loaders, so nothing is cached for a connection's lifetime, and a query
-	// or mutation gets the request budget as its deadline.
+	// A query or mutation gets its response scope here, and the request
+	// timeout as its deadline. A subscription event's fields resolve before
+	// this runs, on the event's own context, so the bus adapter gives each
+	// event its scope (bus.go); here an event only gets its id added.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		ctx = loaders.With(ctx, loaders.New(a.registry, a.loaderOptions))
-		// Each response may make so many upstream calls, identical ones once
-		// (except in the naive baseline, where every look-up is a call).
-		if a.cfg.Loaders.Disabled {
-			ctx = providers.WithUnsharedCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
-		} else {
-			ctx = providers.WithCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
-		}
 		if !graphql.HasOperationContext(ctx) {
 			return next(ctx) // a request refused before it became an operation
 		}
@@ -150,6 +141,7 @@ func (a *App) graphqlHandler() http.Handler {
 			return resp
 		}
 		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation != ast.Subscription {
+			ctx = a.responseScope(ctx)
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, a.cfg.Limits.RequestTimeout.D())
 			defer cancel()

@@ -10,7 +10,7 @@ import (
 // Code is the machine-readable kind of an error; it becomes extensions.code.
 type Code string
 
-// Error codes (DESIGN "Errors").
+// Error codes (README "Errors").
 const (
 	CodeUnauthenticated         Code = "UNAUTHENTICATED"
 	CodeForbidden               Code = "FORBIDDEN"

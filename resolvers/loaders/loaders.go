@@ -3,7 +3,7 @@
 // asks each provider once for its 5 users, not 50 times.
 //
 // Loaders live for one response (one query, or one subscription event) and are
-// reached through the context: Middleware puts a fresh set in, For takes it out.
+// reached through the context: With puts a fresh set in, For takes it out.
 package loaders
 
 import (
