@@ -23,7 +23,7 @@ const upstreamReadBuffer = 32 << 10
 // upstream host instead of 2, each reading through upstreamReadBuffer. A page
 // of comments calls each of its threads' upstreams at once, so with 2 idle
 // connections concurrent queries dial and close a TCP (and TLS) connection
-// for most calls: measured at 12% of the gateway's CPU in the benchmark.
+// for most calls.
 func newUpstreamTransport(idlePerHost int) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = idlePerHost

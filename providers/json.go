@@ -6,14 +6,9 @@ import (
 	gojson "github.com/goccy/go-json"
 )
 
-// DecodeJSON is json.Unmarshal for upstream answers, cheaper: decoding's
-// share of the gateway's CPU profile on the 50-comment page fell from 28% to
-// 14% with goccy/go-json behind encoding/json's validator, and to 10% with
-// validJSON in its place (bench/ -bench.allocprofile, 0 ms).
-//
-// Decoding the upstreams' comment pages was the gateway's largest single
-// cost per query once the executor stopped allocating per field (a quarter
-// of its CPU for the 50-comment page). The bytes are first checked to be
+// DecodeJSON is json.Unmarshal for upstream answers, cheaper: decoding the
+// upstreams' comment pages is one of the gateway's largest costs per query
+// (docs/architecture.md, "Decoding"). The bytes are first checked to be
 // valid JSON and valid UTF-8, in one pass by validJSON, which answers as
 // json.Valid and utf8.Valid together do (goccy/go-json skips unknown fields
 // without looking at them, so it accepts some malformed JSON, and keeps

@@ -161,7 +161,7 @@ func (l *Loaders) Thread(ctx context.Context, provider string, kind model.Thread
 // prefetched page's users and threads: every sender and mention of a page is
 // one), and through the loader otherwise. The loader would answer a memo hit
 // too, but only after taking both its locks and calling its tracer, which
-// allocates a closure per load: 150 of a 50-comment page's allocations. The
+// allocates a closure per load, several per comment of a page. The
 // memo has its own lock, and a key it holds is never batched again, so
 // reading it first changes nothing the loader guarantees. memo may be nil
 // (unbatched loaders keep none).
