@@ -42,6 +42,12 @@ type Config struct {
 	Loaders Loaders `yaml:"loaders"`
 	// Cache tunes the users-and-rooms cache.
 	Cache Cache `yaml:"cache"`
+	// CORS lets web apps on the origins in auth.allowedOrigins call /query
+	// from the browser. Default: no cross-origin access.
+	CORS CORS `yaml:"cors"`
+	// PersistedDocuments serves operations by hash: Automatic Persisted
+	// Queries and a manifest of trusted documents.
+	PersistedDocuments PersistedDocuments `yaml:"persistedDocuments"`
 	// Providers are the upstream instances, in the order Query.providers lists them.
 	Providers []Provider `yaml:"providers"`
 }
@@ -131,6 +137,34 @@ type Cache struct {
 	NearTTL Duration `yaml:"nearTTL"`
 	// Disabled sends every look-up upstream (benchmark baseline). Default false.
 	Disabled bool `yaml:"disabled"`
+}
+
+// CORS tunes cross-origin requests to /query. The origins allowed are
+// auth.allowedOrigins (the same list the WebSocket origin check uses, scheme
+// included); with none, no cross-origin request is allowed.
+type CORS struct {
+	// AllowCredentials lets browsers send cookies and HTTP auth with
+	// cross-origin requests (Access-Control-Allow-Credentials). Default false.
+	AllowCredentials bool `yaml:"allowCredentials"`
+	// MaxAge is how long a browser may cache a preflight's answer. Default 10m.
+	MaxAge Duration `yaml:"maxAge"`
+}
+
+// PersistedDocuments configures operations sent by hash
+// (extensions.persistedQuery.sha256Hash).
+type PersistedDocuments struct {
+	// APQ turns on Automatic Persisted Queries: a client sends a hash, and the
+	// document once when the gateway does not know it yet; known documents
+	// are kept in Redis when configured (shared by every instance), in memory
+	// otherwise. Default true, unless Only is set.
+	APQ *bool `yaml:"apq"`
+	// Manifest is a JSON file of trusted documents: {"<sha256>": "<document>"}
+	// (GraphQL Codegen's client preset) or Apollo's persisted query manifest
+	// ({"operations": [{"id", "body"}]}). Empty: none.
+	Manifest string `yaml:"manifest"`
+	// Only refuses every operation that is not in Manifest, by hash or by
+	// text (APQ is then off). Default false.
+	Only bool `yaml:"only"`
 }
 
 // Provider is one upstream instance.
@@ -273,6 +307,13 @@ func (c *Config) applyDefaults() {
 	if c.Loaders.Wait == 0 {
 		c.Loaders.Wait = Duration(time.Millisecond)
 	}
+	if c.CORS.MaxAge == 0 {
+		c.CORS.MaxAge = Duration(10 * time.Minute)
+	}
+	if c.PersistedDocuments.APQ == nil {
+		apq := !c.PersistedDocuments.Only
+		c.PersistedDocuments.APQ = &apq
+	}
 	if c.Cache.TTL == 0 {
 		c.Cache.TTL = Duration(5 * time.Minute)
 	}
@@ -331,6 +372,15 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: limits.upstreamTimeout: must not exceed limits.requestTimeout")
 	case l.UpstreamIdleConns < 0:
 		return fmt.Errorf("config: limits.upstreamIdleConns: must be positive")
+	}
+	if pd := c.PersistedDocuments; pd.Only && pd.Manifest == "" {
+		return fmt.Errorf("config: persistedDocuments.only: needs persistedDocuments.manifest")
+	}
+	if pd := c.PersistedDocuments; pd.Only && *pd.APQ {
+		return fmt.Errorf("config: persistedDocuments.apq: cannot be on with persistedDocuments.only (APQ would register any document)")
+	}
+	if c.CORS.MaxAge < 0 {
+		return fmt.Errorf("config: cors.maxAge: must be positive")
 	}
 	seen := make(map[string]int)
 	for i, p := range c.Providers {
