@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -114,81 +112,39 @@ func (p *Provider) fetchPage(ctx context.Context, roomID string, page, size int)
 	return l, nil
 }
 
-// Message is a message sent to a contact.
-type Message struct {
-	ID         string
-	RoomRef    string
-	ContactRef string
-	Text       string
-	CreatedAt  time.Time
+// checkRef refuses a reference that cannot be a K-LINK id in a URL path, before
+// any call is made with it.
+func checkRef(provider, what, ref string) error {
+	bad := func(why string) error {
+		return &model.Error{Code: model.CodeBadUserInput, Provider: provider,
+			Message: fmt.Sprintf("%q is not a K-LINK %s id: %s", truncate(ref, 64), what, why)}
+	}
+	switch {
+	case ref == "":
+		return bad("empty")
+	case len(ref) > maxRefLength:
+		return bad(fmt.Sprintf("longer than %d bytes", maxRefLength))
+	case strings.ContainsAny(ref, "/?#%\\"):
+		return bad("it holds a URL delimiter")
+	}
+	for _, r := range ref {
+		if r <= ' ' || r == 0x7f || r == '\uFFFD' || (r >= 0x80 && r <= 0x9f) || r == 0x85 || r == 0xa0 || r == 0x2028 || r == 0x2029 {
+			return bad("it holds whitespace or a control character")
+		}
+	}
+	if ref == "." || ref == ".." {
+		return bad("it is a path segment")
+	}
+	return nil
 }
 
-type sendRequest struct {
-	ContactID   string `json:"contactId"`
-	MessageType string `json:"messageType"`
-	Message     string `json:"message"`
-	CreatedAt   string `json:"createdAt,omitempty"`
-}
-
-type sendResponse struct {
-	Status  json.RawMessage `json:"status"`
-	Message string          `json:"message"`
-	Data    *struct {
-		ID        string  `json:"id"`
-		RoomID    string  `json:"roomId"`
-		ContactID *string `json:"contactId"`
-		Message   string  `json:"message"`
-		CreatedAt string  `json:"createdAt"`
-	} `json:"data"`
-}
-
-func parseSendResponse(body []byte) (*sendResponse, error) {
-	var out sendResponse
-	if err := json.Unmarshal(body, &out); err != nil {
-		return nil, err
+// truncate shortens s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return &out, nil
-}
-
-// SendMessage sends text to a contact (POST /api/v1/messages/send) and learns
-// the contact's room from the answer.
-func (p *Provider) SendMessage(ctx context.Context, contactID, text string) (*Message, error) {
-	if err := checkRef(p.opts.ID, "contact", contactID); err != nil {
-		return nil, err
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	if strings.TrimSpace(text) == "" {
-		return nil, &model.Error{Code: model.CodeBadUserInput, Provider: p.opts.ID, Message: "message text is empty"}
-	}
-	req := sendRequest{ContactID: contactID, MessageType: "text", Message: text,
-		CreatedAt: p.opts.Now().UTC().Format("2006-01-02T15:04:05.000Z")}
-	resp, err := p.caller.Do(ctx, providers.Request{Method: http.MethodPost, Endpoint: endpointSendMessage, Path: endpointSendMessage, Body: req})
-	if err != nil {
-		return nil, err
-	}
-	out, err := parseSendResponse(resp.Body)
-	if err != nil {
-		return nil, providers.GarbageError(p.opts.ID, fmt.Errorf("POST %s: %w", endpointSendMessage, err))
-	}
-	// The envelope repeats the status; believe it when it says failure.
-	if status, err := strconv.Atoi(strings.Trim(string(out.Status), `"`)); err == nil && status >= 400 {
-		return nil, providers.StatusError(p.opts.ID, status, p.clean(out.Message), resp.Header)
-	}
-	if out.Data == nil || out.Data.ID == "" {
-		return nil, providers.GarbageError(p.opts.ID, fmt.Errorf("POST %s: answer has no data.id", endpointSendMessage))
-	}
-	created, err := parseTime(out.Data.CreatedAt)
-	if err != nil {
-		p.log.Debug("klink: message timestamp unreadable", "message", out.Data.ID, "err", err)
-	}
-	m := &Message{ID: out.Data.ID, RoomRef: out.Data.RoomID, ContactRef: contactID, Text: text, CreatedAt: created}
-	if out.Data.Message != "" {
-		m.Text = out.Data.Message
-	}
-	if out.Data.ContactID != nil && *out.Data.ContactID != "" {
-		m.ContactRef = *out.Data.ContactID
-	}
-	if m.RoomRef != "" {
-		p.learnRoom(ctx, m.RoomRef, "")
-	}
-	return m, nil
+	return s[:n] + "…"
 }

@@ -2,6 +2,7 @@ package klink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -101,8 +102,12 @@ func FuzzWebhook(f *testing.F) {
 			}
 			return
 		}
-		if ch.Key == "" || !strings.HasPrefix(ch.Key, ch.Event+":") {
-			t.Fatalf("key %q for event %q", ch.Key, ch.Event)
+		var env struct {
+			Event string `json:"event"`
+		}
+		_ = json.Unmarshal(body, &env)
+		if ch.Key == "" || !strings.HasPrefix(ch.Key, env.Event+":") {
+			t.Fatalf("key %q for event %q", ch.Key, env.Event)
 		}
 	})
 }

@@ -11,14 +11,11 @@
 package klink
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,12 +53,14 @@ type Options struct {
 	// Directory keeps the users and rooms payloads name. Nil: an in-memory one.
 	Directory providers.Directory
 	// Rooms are room ids known from config; K-LINK cannot list rooms, so
-	// ListThreads lists these plus the rooms learned since start.
+	// ListThreads lists these plus the rooms learned since start. Empty: only
+	// the rooms learned.
 	Rooms []string
-	// PageSize is the upstream pageSize of comment lists. 0: 50; at most 100.
+	// PageSize is the upstream pageSize of comment lists. 0: 50. Negative or
+	// above 100: New fails.
 	PageSize int
 	// MaxPages bounds how many upstream pages one ListComments or GetComment
-	// reads. 0: 40.
+	// reads. 0: 40. Negative: New fails.
 	MaxPages int
 	// HTTPClient makes the calls. Nil: a client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -156,184 +155,6 @@ func New(opts Options) (*Provider, error) {
 // Info describes the instance.
 func (p *Provider) Info() *model.Provider { return p.info }
 
-// checkRef refuses a reference that cannot be a K-LINK id in a URL path, before
-// any call is made with it.
-func checkRef(provider, what, ref string) error {
-	bad := func(why string) error {
-		return &model.Error{Code: model.CodeBadUserInput, Provider: provider,
-			Message: fmt.Sprintf("%q is not a K-LINK %s id: %s", truncate(ref, 64), what, why)}
-	}
-	switch {
-	case ref == "":
-		return bad("empty")
-	case len(ref) > maxRefLength:
-		return bad(fmt.Sprintf("longer than %d bytes", maxRefLength))
-	case strings.ContainsAny(ref, "/?#%\\"):
-		return bad("it holds a URL delimiter")
-	}
-	for _, r := range ref {
-		if r <= ' ' || r == 0x7f || r == '\uFFFD' || (r >= 0x80 && r <= 0x9f) || r == 0x85 || r == 0xa0 || r == 0x2028 || r == 0x2029 {
-			return bad("it holds whitespace or a control character")
-		}
-	}
-	if ref == "." || ref == ".." {
-		return bad("it is a path segment")
-	}
-	return nil
-}
-
-// Thread checks a room reference and that the room exists (one cheap list call).
-func (p *Provider) Thread(ctx context.Context, kind model.ThreadKind, ref string) (*model.Thread, error) {
-	if err := p.checkThread(kind, ref); err != nil {
-		return nil, err
-	}
-	if _, err := p.fetchPage(ctx, ref, 1, 1); err != nil {
-		return nil, err
-	}
-	p.learnRoom(ctx, ref, "")
-	return p.thread(ctx, ref), nil
-}
-
-func (p *Provider) checkThread(kind model.ThreadKind, ref string) error {
-	if kind != model.ThreadKindRoom {
-		return providers.Unsupported(p.opts.ID, fmt.Sprintf("thread kind %s", kind))
-	}
-	return checkRef(p.opts.ID, "room", ref)
-}
-
-func (p *Provider) thread(ctx context.Context, roomID string) *model.Thread {
-	t := &model.Thread{ProviderID: p.opts.ID, Kind: model.ThreadKindRoom, Ref: roomID, RoomRef: roomID}
-	rooms, err := p.dir.LookupRooms(ctx, p.scope, []string{roomID})
-	if err != nil {
-		p.log.Warn("klink: room directory look-up failed", "err", err)
-	} else if r := rooms[roomID]; r != nil && r.Name != nil {
-		t.Title = r.Name
-	}
-	return t
-}
-
-// ListThreads lists the configured rooms, then the ones learned, forward only.
-// A cursor is the room id of the previous page's last edge.
-func (p *Provider) ListThreads(ctx context.Context, page providers.Page) (*providers.ThreadPage, error) {
-	if page.Last > 0 || page.Before != "" {
-		return nil, providers.Unsupported(p.opts.ID, "listing threads backward")
-	}
-	if page.First <= 0 {
-		return nil, &model.Error{Code: model.CodeBadUserInput, Provider: p.opts.ID, Message: "first must be positive"}
-	}
-	p.mu.Lock()
-	rooms := slices.Clone(p.rooms)
-	p.mu.Unlock()
-	start := 0
-	if page.After != "" {
-		i := slices.Index(rooms, page.After)
-		if i < 0 {
-			return nil, &model.Error{Code: model.CodeBadUserInput, Provider: p.opts.ID, Message: "after is not a cursor of this list"}
-		}
-		start = i + 1
-	}
-	end := min(start+page.First, len(rooms))
-	names, err := p.dir.LookupRooms(ctx, p.scope, rooms[start:end])
-	if err != nil {
-		p.log.Warn("klink: room directory look-up failed", "err", err)
-	}
-	out := &providers.ThreadPage{HasNextPage: end < len(rooms)}
-	for _, r := range rooms[start:end] {
-		t := &model.Thread{ProviderID: p.opts.ID, Kind: model.ThreadKindRoom, Ref: r, RoomRef: r}
-		if room := names[r]; room != nil {
-			t.Title = room.Name
-		}
-		out.Edges = append(out.Edges, providers.ThreadEdge{Cursor: r, Thread: t})
-	}
-	return out, nil
-}
-
-// Users answers from the Directory: K-LINK has no user endpoint, so a user is
-// known once a payload named them.
-func (p *Provider) Users(ctx context.Context, refs []string) (map[string]*model.User, error) {
-	users, err := p.dir.LookupUsers(ctx, p.scope, refs)
-	if err != nil {
-		return nil, fmt.Errorf("klink: user directory: %w", err)
-	}
-	return users, nil
-}
-
-// Rooms answers from the Directory, like Users.
-func (p *Provider) Rooms(ctx context.Context, refs []string) (map[string]*model.Room, error) {
-	rooms, err := p.dir.LookupRooms(ctx, p.scope, refs)
-	if err != nil {
-		return nil, fmt.Errorf("klink: room directory: %w", err)
-	}
-	return rooms, nil
-}
-
-// addRoom adds a room id to the list ListThreads serves; false if it was there.
-func (p *Provider) addRoom(id string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.roomSet[id] {
-		return false
-	}
-	p.roomSet[id] = true
-	p.rooms = append(p.rooms, id)
-	return true
-}
-
-// learnUsers remembers users a payload named. Learning is best effort: a
-// Directory failure is logged, never the caller's failure.
-func (p *Provider) learnUsers(ctx context.Context, users []*model.User) {
-	if len(users) == 0 {
-		return
-	}
-	if err := p.dir.RememberUsers(ctx, p.scope, users); err != nil {
-		p.log.Warn("klink: remembering users failed", "err", err)
-	}
-}
-
-// learnRoom remembers a room a payload named, and lists it; it returns the
-// room as now known, or nil when there is nothing new to tell. A payload that
-// names the room without a name (a comment list, a send-message answer) does
-// not overwrite a name learned before.
-func (p *Provider) learnRoom(ctx context.Context, id, name string) *model.Room {
-	if checkRef(p.opts.ID, "room", id) != nil {
-		return nil
-	}
-	p.addRoom(id)
-	room := &model.Room{ProviderID: p.opts.ID, Ref: id}
-	now := p.opts.Now()
-	p.mu.Lock()
-	fresh := now.Sub(p.remembered[id]) < rememberFor
-	p.mu.Unlock()
-	if name == "" && fresh {
-		return nil
-	}
-	if name != "" {
-		room.Name = &name
-	} else {
-		known, err := p.dir.LookupRooms(ctx, p.scope, []string{id})
-		if err != nil {
-			p.log.Warn("klink: room directory look-up failed", "err", err)
-			return room
-		}
-		if k := known[id]; k != nil {
-			p.markRemembered(id, now)
-			return k
-		}
-	}
-	if err := p.dir.RememberRooms(ctx, p.scope, []*model.Room{room}); err != nil {
-		p.log.Warn("klink: remembering room failed", "err", err)
-		return room
-	}
-	p.markRemembered(id, now)
-	return room
-}
-
-func (p *Provider) markRemembered(id string, now time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.remembered[id] = now
-}
-
 func init() { providers.Register("klink", build) }
 
 // build is K-LINK's factory: the configured rooms are listed and polled
@@ -346,13 +167,7 @@ func build(cfg providers.Config, deps providers.Deps) (*providers.Instance, erro
 	if err != nil {
 		return nil, err
 	}
-	inst := &providers.Instance{Provider: p, Webhook: func(ctx context.Context, h http.Header, body []byte) (*providers.Change, error) {
-		ch, err := p.ReceiveWebhook(ctx, h, body)
-		if err != nil {
-			return nil, err
-		}
-		return &providers.Change{Key: ch.Key, Comments: ch.Comments, Users: ch.Users, Rooms: ch.Rooms, DeletedUsers: ch.DeletedUsers, DeletedRooms: ch.DeletedRooms}, nil
-	}}
+	inst := &providers.Instance{Provider: p, Webhook: p.ReceiveWebhook}
 	for _, ref := range cfg.Threads {
 		inst.Poll = append(inst.Poll, providers.PollThread{Kind: model.ThreadKindRoom, Ref: ref})
 	}

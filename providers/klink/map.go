@@ -1,11 +1,12 @@
 package klink
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 )
@@ -145,13 +146,57 @@ func (p *Provider) usersOf(cs []wireComment) []*model.User {
 	return out
 }
 
-// truncate shortens s to at most n bytes, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// sendResponse is the answer to POST /api/v1/messages/send: an envelope that
+// repeats the HTTP status, and the message as stored.
+type sendResponse struct {
+	Status  json.RawMessage `json:"status"`
+	Message string          `json:"message"`
+	Data    *struct {
+		ID        string  `json:"id"`
+		RoomID    string  `json:"roomId"`
+		ContactID *string `json:"contactId"`
+		Message   string  `json:"message"`
+		CreatedAt string  `json:"createdAt"`
+	} `json:"data"`
+}
+
+func parseSendResponse(body []byte) (*sendResponse, error) {
+	var out sendResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
+	return &out, nil
+}
+
+// wireEvent is the data of the events read: message events (fields
+// undocumented; the notes' assumption) and contact objects. Only what names
+// users and rooms is read: the gateway keeps no chat messages.
+type wireEvent struct {
+	ID            json.RawMessage `json:"id"`
+	RoomID        string          `json:"roomId"`
+	Name          string          `json:"name"`
+	Sender        *wireUser       `json:"sender"`
+	Contact       *wireUser       `json:"contact"`
+	ContactEmails []struct {
+		Email     string `json:"email"`
+		IsPrimary bool   `json:"isPrimary"`
+	} `json:"contactEmails"`
+}
+
+// id is data.id as text (a string or a number); with none, a digest of the
+// body when one is given, so an exact replay still has the same Key.
+func (d *wireEvent) id(body []byte) string {
+	var s string
+	if json.Unmarshal(d.ID, &s) == nil && s != "" {
+		return truncate(s, maxRefLength)
 	}
-	return s[:n] + "…"
+	var n json.Number
+	if json.Unmarshal(d.ID, &n) == nil && n != "" {
+		return n.String()
+	}
+	if body == nil {
+		return ""
+	}
+	sum := sha256.Sum256(body)
+	return "sha256-" + hex.EncodeToString(sum[:16])
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 )
 
 // Webhook limits.
@@ -23,31 +24,17 @@ const (
 	webhookMaxSkew = time.Minute
 )
 
-// Change is what one webhook delivery tells the gateway.
-type Change struct {
-	// Key identifies the delivery: event + ":" + data.id. A replayed delivery
-	// has the same Key, so the gateway can drop it.
-	Key   string
-	Event string
-	// Comments is always empty: K-LINK documents no comment event, so its
-	// comments are polled through ListComments.
-	Comments []*model.Comment
-	// Users and Rooms were created or updated; the Directory already has them.
-	Users []*model.User
-	Rooms []*model.Room
-	// DeletedUsers and DeletedRooms are refs of ones removed.
-	DeletedUsers []string
-	DeletedRooms []string
-	// Messages are the chat messages the delivery carries (message.inbound,
-	// message.outbound).
-	Messages []*Message
-}
-
-// ReceiveWebhook checks and reads one delivery. The signature is checked
-// against the raw body before anything is parsed; an unsigned, forged or stale
-// delivery is UNAUTHENTICATED (and nothing is learned from it); a signed one
-// that cannot be read is BAD_USER_INPUT.
-func (p *Provider) ReceiveWebhook(ctx context.Context, header http.Header, body []byte) (*Change, error) {
+// ReceiveWebhook checks and reads one delivery; it is the instance's
+// providers.WebhookFunc. The signature is checked against the raw body before
+// anything is parsed; an unsigned, forged or stale delivery is UNAUTHENTICATED
+// (and nothing is learned from it); a signed one that cannot be read is
+// BAD_USER_INPUT.
+//
+// The Change's Key is event + ":" + data.id, so a replayed delivery has the
+// same Key and the gateway can drop it. Its Comments stay empty: K-LINK
+// documents no comment event, so its comments are polled through
+// ListComments. The Users and Rooms it names are already in the Directory.
+func (p *Provider) ReceiveWebhook(ctx context.Context, header http.Header, body []byte) (*providers.Change, error) {
 	if err := p.verify(header, body); err != nil {
 		return nil, err
 	}
@@ -78,7 +65,7 @@ func (p *Provider) ReceiveWebhook(ctx context.Context, header http.Header, body 
 			return nil, bad("the webhook event's data is unreadable", err)
 		}
 	}
-	ch := &Change{Event: env.Event, Key: env.Event + ":" + d.id(body)}
+	ch := &providers.Change{Key: env.Event + ":" + d.id(body)}
 	switch env.Event {
 	case "message.inbound", "message.outbound":
 		p.readMessage(ctx, env.Event, &d, ch)
@@ -139,43 +126,9 @@ func signatureFromAuthorization(v string) string {
 	return strings.TrimPrefix(fields[len(fields)-1], "sha256=")
 }
 
-// wireEvent is the data of the events read: message events (fields
-// undocumented; the notes' assumption) and contact objects.
-type wireEvent struct {
-	ID            json.RawMessage `json:"id"`
-	RoomID        string          `json:"roomId"`
-	ContactID     string          `json:"contactId"`
-	Name          string          `json:"name"`
-	Message       string          `json:"message"`
-	Text          string          `json:"text"`
-	Sender        *wireUser       `json:"sender"`
-	Contact       *wireUser       `json:"contact"`
-	CreatedAt     string          `json:"createdAt"`
-	ContactEmails []struct {
-		Email     string `json:"email"`
-		IsPrimary bool   `json:"isPrimary"`
-	} `json:"contactEmails"`
-}
-
-// id is data.id as text (a string or a number); with none, a digest of the
-// body when one is given, so an exact replay still has the same Key.
-func (d *wireEvent) id(body []byte) string {
-	var s string
-	if json.Unmarshal(d.ID, &s) == nil && s != "" {
-		return truncate(s, maxRefLength)
-	}
-	var n json.Number
-	if json.Unmarshal(d.ID, &n) == nil && n != "" {
-		return n.String()
-	}
-	if body == nil {
-		return ""
-	}
-	sum := sha256.Sum256(body)
-	return "sha256-" + hex.EncodeToString(sum[:16])
-}
-
-func (p *Provider) readMessage(ctx context.Context, event string, d *wireEvent, ch *Change) {
+// readMessage learns the users and the room a message event names. The
+// message itself is not kept: the gateway serves comments, not chat messages.
+func (p *Provider) readMessage(ctx context.Context, event string, d *wireEvent, ch *providers.Change) {
 	var users []*model.User
 	addUser := func(u *wireUser) {
 		if u != nil && u.ID != "" && u.Name != "" && checkRef(p.opts.ID, "user", u.ID) == nil {
@@ -200,21 +153,11 @@ func (p *Provider) readMessage(ctx context.Context, event string, d *wireEvent, 
 	if room := p.learnRoom(ctx, d.RoomID, name); room != nil {
 		ch.Rooms = append(ch.Rooms, room)
 	}
-	text := d.Message
-	if text == "" {
-		text = d.Text
-	}
-	created, _ := parseTime(d.CreatedAt)
-	contact := d.ContactID
-	if contact == "" && d.Contact != nil {
-		contact = d.Contact.ID
-	}
-	ch.Messages = append(ch.Messages, &Message{ID: d.id(nil), RoomRef: d.RoomID, ContactRef: contact, Text: text, CreatedAt: created})
 }
 
 // readContact keeps a contact as a user (it is who writes inbound messages)
 // and, when the object names its room, renames the room after it.
-func (p *Provider) readContact(ctx context.Context, d *wireEvent, ch *Change) {
+func (p *Provider) readContact(ctx context.Context, d *wireEvent, ch *providers.Change) {
 	id := d.id(nil)
 	if id == "" || d.Name == "" || checkRef(p.opts.ID, "user", id) != nil {
 		return

