@@ -4,7 +4,7 @@ BENCHTIME ?= 3s
 
 BASE ?= HEAD~1
 
-.PHONY: run test generate check-generated lint bench bench-baseline bench-passthrough
+.PHONY: run test generate check-generated lint bench bench-baseline bench-passthrough graphiql-assets
 
 ## run: the gateway in demo mode on :8080 (in-process emulators, GraphiQL at /)
 run:
@@ -50,3 +50,8 @@ bench-baseline:
 	if [ $$rc -eq 0 ]; then $(GO) test -run '^$$' -bench Comments50AgainstBaseline -benchtime 1x -timeout 60m ./bench/ \
 		-args -bench.baseline=$$tmp/gateway -bench.concurrency=1 -bench.latencies=0ms,10ms -bench.configs=memory $(BENCHARGS); rc=$$?; fi; \
 	rm -rf $$tmp; exit $$rc
+
+## graphiql-assets: refetch GraphiQL's and React's published files into graphiql/assets at the versions
+## and sha512 integrity pinned in graphiql/pins.txt (needs npm and openssl; the result is committed)
+graphiql-assets:
+	bash graphiql/update-assets.sh
