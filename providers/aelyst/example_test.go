@@ -32,7 +32,7 @@ func Example() {
 		panic(err)
 	}
 
-	changes := make(chan *aelyst.Change, 32)
+	changes := make(chan *providers.Change, 32)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, aelyst.MaxWebhookBody+1))
 		change, err := p.ReceiveWebhook(r.Context(), r.Header, body)

@@ -163,3 +163,14 @@ func (p *Provider) commentOf(e *Entry) *model.Comment {
 // jsonRaw holds an object decoded later, so one bad item is reported as
 // garbage rather than silently zeroed.
 type jsonRaw = json.RawMessage
+
+// webhookJSON is a webhook delivery, the fields of the events read.
+type webhookJSON struct {
+	EventType string          `json:"event_type"`
+	EventID   string          `json:"event_id"`
+	Contact   json.RawMessage `json:"contact"`
+	Comment   *struct {
+		Text      *string `json:"text"`
+		CreatedAt *int64  `json:"created_at"`
+	} `json:"comment"`
+}

@@ -92,3 +92,46 @@ func (p *Provider) user(ctx context.Context, ref string) (*model.User, error) {
 	}
 	return v.(*model.User), nil
 }
+
+// Rooms looks contacts up by numeric id (Thread.RoomRef), one call each.
+func (p *Provider) Rooms(ctx context.Context, refs []string) (map[string]*model.Room, error) {
+	out := make(map[string]*model.Room, len(refs))
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(lookupParallelism)
+	for _, ref := range dedupe(refs) {
+		id, err := strconv.ParseInt(ref, 10, 64)
+		if err != nil || id <= 0 || ref[0] == '+' || ref[0] == '0' {
+			continue // not a contact id: it does not exist
+		}
+		g.Go(func() error {
+			c, err := p.getContact(gctx, contactIdentifier(id))
+			if model.IsCode(err, model.CodeNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			out[ref] = p.roomOf(c)
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func dedupe(refs []string) []string {
+	seen := make(map[string]bool, len(refs))
+	out := refs[:0:0]
+	for _, r := range refs {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -6,12 +6,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
-	"golang.org/x/sync/errgroup"
 )
 
 // maxIdentifier bounds an identifier (an email address is at most 254).
@@ -63,13 +61,6 @@ func parseIdentifier(ref string) (id int64, err error) {
 		return 0, nil
 	}
 	return 0, bad("unknown kind")
-}
-
-func clip(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	return s[:64] + "…"
 }
 
 // contactIdentifier is the canonical ref of a contact's thread.
@@ -246,45 +237,18 @@ func nextCursor(link *string) int64 {
 	return n
 }
 
-// Rooms looks contacts up by numeric id (Thread.RoomRef), one call each.
-func (p *Provider) Rooms(ctx context.Context, refs []string) (map[string]*model.Room, error) {
-	out := make(map[string]*model.Room, len(refs))
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(lookupParallelism)
-	for _, ref := range dedupe(refs) {
-		id, err := strconv.ParseInt(ref, 10, 64)
-		if err != nil || id <= 0 || ref[0] == '+' || ref[0] == '0' {
-			continue // not a contact id: it does not exist
-		}
-		g.Go(func() error {
-			c, err := p.getContact(gctx, contactIdentifier(id))
-			if model.IsCode(err, model.CodeNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			out[ref] = p.roomOf(c)
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func dedupe(refs []string) []string {
-	seen := make(map[string]bool, len(refs))
-	out := refs[:0:0]
-	for _, r := range refs {
-		if !seen[r] {
-			seen[r] = true
-			out = append(out, r)
+// rememberIdentifiers notes the email and phone a payload gives a contact, so
+// threads named by them resolve without a call.
+func (p *Provider) rememberIdentifiers(c *contactJSON) {
+	p.rememberContact(contactIdentifier(c.ID), c.ID)
+	if e := str(c.Email); e != "" {
+		if _, err := parseIdentifier("email:" + e); err == nil {
+			p.rememberContact("email:"+e, c.ID)
 		}
 	}
-	return out
+	if ph := str(c.Phone); ph != "" {
+		if _, err := parseIdentifier("phone:" + ph); err == nil {
+			p.rememberContact("phone:"+ph, c.ID)
+		}
+	}
 }

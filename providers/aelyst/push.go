@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 )
 
 // SignatureHeader carries a delivery's signature: base64 of HMAC-SHA256 over
@@ -21,58 +22,21 @@ const SignatureHeader = "X-Webhook-Signature"
 // MaxWebhookBody bounds a delivery the adapter will parse (1 MiB).
 const MaxWebhookBody = 1 << 20
 
-// Change is what one webhook delivery changed, for the gateway to publish and
-// cache.
-type Change struct {
-	// Key identifies the delivery (Aelyst's event_id); a replay has the same.
-	Key string
-	// Comments are the comments the delivery brought, as journaled: a
-	// replayed delivery, or the echo of a comment CreateComment posted, gives
-	// the same comment (same Ref, same ID) again. The echo may even arrive
-	// before CreateComment returns, so neither side can tell which is first:
-	// publish with a dedupe keyed by the comment's ID (events.PublishOnce
-	// with c.ID()), on both the create and the webhook path.
-	Comments []*model.Comment
-	// Users and Rooms were created or updated; refresh them in the cache.
-	Users []*model.User
-	Rooms []*model.Room
-	// DeletedUserRefs and DeletedRoomRefs are gone. Aelyst documents no
-	// deletion event, so these stay empty; they are here for the shared shape.
-	DeletedUserRefs []string
-	DeletedRoomRefs []string
-}
-
-type webhookJSON struct {
-	EventType string          `json:"event_type"`
-	EventID   string          `json:"event_id"`
-	Contact   json.RawMessage `json:"contact"`
-	Comment   *struct {
-		Text      *string `json:"text"`
-		CreatedAt *int64  `json:"created_at"`
-	} `json:"comment"`
-}
-
 // maxEventID bounds event_id: it becomes a journal alias and a dedup key.
 const maxEventID = 200
 
-// verify checks the signature on the raw body in constant time.
-func (p *Provider) verify(header http.Header, body []byte) bool {
-	if p.opts.WebhookSecret == "" {
-		return false
-	}
-	got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(header.Get(SignatureHeader)))
-	if err != nil || len(got) == 0 {
-		return false
-	}
-	m := hmac.New(sha256.New, []byte(p.opts.WebhookSecret))
-	m.Write(body)
-	return hmac.Equal(got, m.Sum(nil))
-}
-
-// ReceiveWebhook checks and ingests one delivery. The signature is verified
-// before anything is parsed; a forged, unsigned or stale delivery is
-// UNAUTHENTICATED and changes nothing, and one that is signed but unreadable
-// is BAD_USER_INPUT.
+// ReceiveWebhook checks and ingests one delivery; it is the instance's
+// providers.WebhookFunc. The signature is verified before anything is parsed;
+// a forged, unsigned or stale delivery is UNAUTHENTICATED and changes nothing,
+// and one that is signed but unreadable is BAD_USER_INPUT.
+//
+// The Change's Key is Aelyst's event_id; a replay has the same. Its Comments
+// are as journaled: a replayed delivery, or the echo of a comment
+// CreateComment posted, gives the same comment (same Ref, same ID) again. The
+// echo may even arrive before CreateComment returns, so neither side can tell
+// which is first: publish with a dedupe keyed by the comment's ID
+// (events.PublishOnce with c.ID()), on both the create and the webhook path.
+// Aelyst documents no deletion event, so nothing is ever reported deleted.
 //
 // Staleness: Aelyst documents no delivery timestamp (and no timestamp header
 // to sign), so a comment.created delivery is refused when its comment's
@@ -80,7 +44,7 @@ func (p *Provider) verify(header http.Header, body []byte) bool {
 // carry no event time; they only refresh cached data, so replaying one is
 // harmless. Replays inside the window are absorbed by the journal (event_id
 // and content both dedupe).
-func (p *Provider) ReceiveWebhook(ctx context.Context, header http.Header, body []byte) (*Change, error) {
+func (p *Provider) ReceiveWebhook(ctx context.Context, header http.Header, body []byte) (*providers.Change, error) {
 	if !p.verify(header, body) {
 		p.log.WarnContext(ctx, "aelyst: webhook refused: bad or missing signature", "bytes", len(body))
 		return nil, &model.Error{Code: model.CodeUnauthenticated, Provider: p.opts.ID, Message: "the webhook delivery is not signed with this provider's secret"}
@@ -95,7 +59,7 @@ func (p *Provider) ReceiveWebhook(ctx context.Context, header http.Header, body 
 	if w.EventID == "" || len(w.EventID) > maxEventID {
 		return nil, p.badDelivery(fmt.Errorf("event_id missing or longer than %d", maxEventID))
 	}
-	ch := &Change{Key: w.EventID}
+	ch := &providers.Change{Key: w.EventID}
 	switch w.EventType {
 	case "comment.created":
 		if err := p.commentCreated(ctx, &w, ch); err != nil {
@@ -116,11 +80,25 @@ func (p *Provider) ReceiveWebhook(ctx context.Context, header http.Header, body 
 	return ch, nil
 }
 
+// verify checks the signature on the raw body in constant time.
+func (p *Provider) verify(header http.Header, body []byte) bool {
+	if p.opts.WebhookSecret == "" {
+		return false
+	}
+	got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(header.Get(SignatureHeader)))
+	if err != nil || len(got) == 0 {
+		return false
+	}
+	m := hmac.New(sha256.New, []byte(p.opts.WebhookSecret))
+	m.Write(body)
+	return hmac.Equal(got, m.Sum(nil))
+}
+
 func (p *Provider) badDelivery(err error) error {
 	return &model.Error{Code: model.CodeBadUserInput, Provider: p.opts.ID, Message: "the webhook delivery is unreadable", Err: err}
 }
 
-func (p *Provider) commentCreated(ctx context.Context, w *webhookJSON, ch *Change) error {
+func (p *Provider) commentCreated(ctx context.Context, w *webhookJSON, ch *providers.Change) error {
 	c, err := decodeContact(w.Contact)
 	if err != nil {
 		return p.badDelivery(fmt.Errorf("contact: %w", err))
@@ -146,20 +124,4 @@ func (p *Provider) commentCreated(ctx context.Context, w *webhookJSON, ch *Chang
 	}
 	ch.Comments = append(ch.Comments, p.commentOf(&stored))
 	return nil
-}
-
-// rememberIdentifiers notes the email and phone a payload gives a contact, so
-// threads named by them resolve without a call.
-func (p *Provider) rememberIdentifiers(c *contactJSON) {
-	p.rememberContact(contactIdentifier(c.ID), c.ID)
-	if e := str(c.Email); e != "" {
-		if _, err := parseIdentifier("email:" + e); err == nil {
-			p.rememberContact("email:"+e, c.ID)
-		}
-	}
-	if ph := str(c.Phone); ph != "" {
-		if _, err := parseIdentifier("phone:" + ph); err == nil {
-			p.rememberContact("phone:"+ph, c.ID)
-		}
-	}
 }

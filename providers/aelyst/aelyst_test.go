@@ -263,8 +263,15 @@ func TestCreateCommentQueuedContact(t *testing.T) {
 		if len(f.srv.Comments(2003)) != 1 || f.srv.Calls(aelysttest.EndpointCreateComment) != 3 {
 			t.Fatalf("stored %d after %d calls", len(f.srv.Comments(2003)), f.srv.Calls(aelysttest.EndpointCreateComment))
 		}
-		if got := f.Sleeps(); len(got) != 2 || got[1] != 2*got[0] {
-			t.Fatalf("backoff waits = %v, want two, doubling", got)
+		// Two waits, each within ±50 % of the doubling schedule (jitter).
+		got := f.Sleeps()
+		if len(got) != 2 {
+			t.Fatalf("backoff waits = %v, want two", got)
+		}
+		for i, base := range []time.Duration{defaultQueuedBackoff, 2 * defaultQueuedBackoff} {
+			if got[i] < base/2 || got[i] > base*3/2 {
+				t.Fatalf("backoff waits = %v: wait %d is outside %v ± 50 %%", got, i, base)
+			}
 		}
 		if c.Text != "welcome aboard" {
 			t.Fatalf("text = %q", c.Text)

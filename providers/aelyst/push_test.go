@@ -19,7 +19,7 @@ import (
 )
 
 type received struct {
-	change *Change
+	change *providers.Change
 	err    error
 }
 
