@@ -14,6 +14,7 @@ import (
 
 	"github.com/commentgraph/commentgraph/graph/guard"
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/graph/persisted"
 )
 
 // presentError gives every error extensions.code (and provider, retryAfter for
@@ -56,6 +57,9 @@ func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
 			code = model.CodeComplexityLimitExceeded
 		case guard.CodeIntrospection:
 			code = model.CodeIntrospectionDisabled
+		case persisted.CodeNotFound, persisted.CodeNotAllowed:
+			// Apollo's APQ link resends the document on PERSISTED_QUERY_NOT_FOUND.
+			code = model.Code(c)
 		}
 	default:
 		a.log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/commentgraph/commentgraph/cache"
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/events"
+	"github.com/commentgraph/commentgraph/graph/persisted"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/resolvers"
 	"github.com/commentgraph/commentgraph/resolvers/loaders"
@@ -36,7 +37,10 @@ type App struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	registry      *providers.Registry
+	registry *providers.Registry
+	// manifest is the trusted documents (persistedDocuments.manifest), nil
+	// without one.
+	manifest      persisted.Manifest
 	resolver      *resolvers.Resolver
 	loaderOptions loaders.Options
 	apiKeys       []apiKey
@@ -99,6 +103,14 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		ps = append(ps, p)
 	}
 	a.registry = providers.NewRegistry(ps...)
+	if path := cfg.PersistedDocuments.Manifest; path != "" {
+		m, err := persisted.LoadManifest(path)
+		if err != nil {
+			a.closeAll()
+			return nil, fmt.Errorf("persistedDocuments.manifest: %w", err)
+		}
+		a.manifest = m
+	}
 	a.loaderOptions = loaders.Options{Wait: cfg.Loaders.Wait.D(), Unbatched: cfg.Loaders.Disabled}
 	stopping, endSubscriptions := context.WithCancel(context.Background())
 	a.endSubscriptions = endSubscriptions

@@ -23,6 +23,7 @@ import (
 	"github.com/commentgraph/commentgraph/graph/fastpath"
 	"github.com/commentgraph/commentgraph/graph/guard"
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/graph/persisted"
 	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/resolvers"
 )
@@ -95,6 +96,17 @@ func (a *App) graphqlHandler() http.Handler {
 	queryCache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queryCache)
 	srv.SetParserTokenLimit(a.cfg.Limits.MaxTokens)
+	// Operations sent by hash are filled in before the guard reads them.
+	if a.manifest != nil {
+		srv.Use(persisted.Trusted{Manifest: a.manifest, Only: a.cfg.PersistedDocuments.Only})
+	}
+	if *a.cfg.PersistedDocuments.APQ {
+		var docs graphql.Cache[string] = lru.New[string](1000)
+		if a.redis != nil {
+			docs = &persisted.RedisCache{Client: a.redis}
+		}
+		srv.Use(extension.AutomaticPersistedQuery{Cache: docs})
+	}
 	// Guard refuses costly documents before gqlgen validates or plans them
 	// (graph/guard); it is the only complexity limit, so cost is counted one way.
 	lim := a.cfg.Limits
