@@ -6,6 +6,9 @@
 // instead (Kill and Restart then skip the test, since the server is not ours).
 // With neither, the test is skipped with a message, except under CI=true where
 // it fails: CI must run every Redis test.
+//
+// MustStartCluster does the same for a Redis Cluster of three masters
+// (REDIS_CLUSTER_ADDRS names an existing one instead).
 package redistest
 
 import (
@@ -31,6 +34,7 @@ type Server struct {
 	tb       testing.TB
 	external bool
 	dir      string
+	args     []string // added to the command line (cluster mode)
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	exited   chan struct{}
@@ -42,31 +46,48 @@ func MustStart(tb testing.TB) *Server {
 	if u := os.Getenv("REDIS_URL"); u != "" {
 		return &Server{URL: u, tb: tb, external: true}
 	}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		msg := "redis-server is not on PATH and REDIS_URL is not set: skipping a test that needs Redis (apt-get install redis-server)"
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	s := &Server{tb: tb, dir: tb.TempDir()}
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		var port int
-		if port, err = freePort(); err != nil {
-			continue
-		}
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if err = s.start(); err == nil {
-			break
-		}
-	}
+	needPrograms(tb, "REDIS_URL is not set: skipping a test that needs Redis", "redis-server")
+	s, err := startServer(tb, freePort)
 	if err != nil {
 		tb.Fatalf("redistest: start redis-server: %v", err)
 	}
 	s.URL = "redis://" + s.Addr + "/0"
-	tb.Cleanup(s.stop)
 	return s
+}
+
+// startServer starts a server on a port from pick, trying a few ports in case
+// another process takes one between pick and listen, and stops it when tb
+// ends. args are added to the command line.
+func startServer(tb testing.TB, pick func() (int, error), args ...string) (*Server, error) {
+	s := &Server{tb: tb, dir: tb.TempDir(), args: args}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var port int
+		if port, err = pick(); err != nil {
+			continue
+		}
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if err = s.start(); err == nil {
+			tb.Cleanup(s.stop)
+			return s, nil
+		}
+	}
+	return nil, err
+}
+
+// needPrograms skips tb, or fails it under CI=true, when one of the programs
+// is not on PATH.
+func needPrograms(tb testing.TB, why string, programs ...string) {
+	tb.Helper()
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			msg := p + " is not on PATH and " + why + " (apt-get install redis-server)"
+			if os.Getenv("CI") == "true" {
+				tb.Fatal(msg)
+			}
+			tb.Skip(msg)
+		}
+	}
 }
 
 // Kill stops the server abruptly (SIGKILL), as a crash would.
@@ -93,9 +114,9 @@ func (s *Server) Restart() {
 
 func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command("redis-server",
+	cmd := exec.Command("redis-server", append([]string{
 		"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "notice")
+		"--dir", s.dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "notice"}, s.args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
