@@ -31,7 +31,7 @@ import (
 // routes builds every endpoint (README "Endpoints").
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/query", a.observe("query", a.measureOwnTime(a.authenticate(a.limitBody(a.graphqlHandler())))))
+	mux.Handle("/query", a.observe("query", a.withCORS(a.measureOwnTime(a.authenticate(a.limitBody(a.graphqlHandler()))))))
 	mux.Handle("POST /webhooks/{providerId}", a.observe("webhooks", http.HandlerFunc(a.serveWebhook)))
 	mux.Handle("GET /healthz", a.observe("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -126,3 +126,31 @@ func (t *Transport) checkOrigin(r *http.Request) bool {
 	}
 	return false
 }
+
+// Origins is a parsed list of allowed origins (Options.AllowedOrigins' form),
+// for other checks of the same list: the gateway's CORS uses it, so both
+// admit exactly the same origins.
+type Origins []originPattern
+
+// ParseOrigins reads entries as Options.AllowedOrigins does; an entry it
+// cannot read is returned as an error and admits nothing.
+func ParseOrigins(entries []string) (Origins, []error) {
+	ps, errs := parseOriginPatterns(entries)
+	return Origins(ps), errs
+}
+
+// Admits reports whether the Origin header value h names an origin of the
+// list (scheme, host and port; "null" and anything but an http(s) origin
+// never).
+func (os Origins) Admits(h string) bool {
+	o, ok := parseOrigin(h)
+	if !ok {
+		return false
+	}
+	for _, p := range os {
+		if p.admits(o) {
+			return true
+		}
+	}
+	return false
+}
