@@ -10,12 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 )
 
@@ -24,9 +27,9 @@ type Config struct {
 	// Listen is the address to serve on. Default ":8080". The -listen flag and
 	// COMMENTGRAPH_LISTEN override it.
 	Listen string `yaml:"listen"`
-	// Redis, when its URL is set, backs the cache, the Aelyst journal and the
-	// event bus so several gateway instances share them. Absent: in-memory, one
-	// instance only.
+	// Redis, when its url or addrs is set, backs the cache, the Aelyst
+	// journal, the event bus, poll leases and idempotency records so several
+	// gateway instances share them. Absent: in-memory, one instance only.
 	Redis Redis `yaml:"redis"`
 	// Auth guards /query. Absent: no auth (demo).
 	Auth Auth `yaml:"auth"`
@@ -52,11 +55,32 @@ type Config struct {
 	Providers []Provider `yaml:"providers"`
 }
 
-// Redis configures the shared Redis.
+// Redis configures the shared Redis: one server, or a Redis Cluster. Set url
+// or addrs, not both; neither: no Redis.
 type Redis struct {
-	// URL is a redis:// or rediss:// URL. Empty: no Redis.
+	// URL is a redis:// or rediss:// (TLS) URL. With Cluster it names one node
+	// and may name more as addr parameters, as go-redis's ParseClusterURL
+	// reads it: redis://h1:6379?addr=h2:6379&addr=h3:6379. Default: none.
 	URL string `yaml:"url"`
+	// Addrs are host:port addresses, instead of URL: exactly one server's, or
+	// with Cluster any of the cluster's nodes (the client finds the others).
+	// Default: none.
+	Addrs []string `yaml:"addrs"`
+	// Cluster says the server is a Redis Cluster: keys are spread over its
+	// masters by hash slot, and the client follows them. Default false.
+	Cluster bool `yaml:"cluster"`
+	// Username (an ACL user) and Password authenticate. With URL they may be
+	// in the URL instead, not in both. Default: none (Redis's default user).
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TLS connects with TLS, checking each server's certificate against the
+	// system's roots for the host it was reached at. With URL, use rediss://
+	// instead. Default false.
+	TLS bool `yaml:"tls"`
 }
+
+// Enabled reports whether a Redis is configured.
+func (r Redis) Enabled() bool { return r.URL != "" || len(r.Addrs) > 0 }
 
 // Auth configures API keys.
 type Auth struct {
@@ -336,11 +360,8 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Validate checks the config; the error names the first bad key and why.
 func (c *Config) Validate() error {
-	if c.Redis.URL != "" {
-		u, err := url.Parse(c.Redis.URL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return fmt.Errorf("config: redis.url: must be a redis:// or rediss:// URL with a host")
-		}
+	if err := c.Redis.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	for i, k := range c.Auth.APIKeys {
 		if strings.TrimSpace(k) == "" {
@@ -420,6 +441,87 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+func (r Redis) validate() error {
+	switch {
+	case r.URL != "" && len(r.Addrs) > 0:
+		return errors.New("redis.addrs: set redis.url or redis.addrs, not both")
+	case !r.Enabled():
+		// Likely a url left out: refuse rather than run without Redis.
+		for _, o := range []struct {
+			key string
+			set bool
+		}{{"cluster", r.Cluster}, {"username", r.Username != ""}, {"password", r.Password != ""}, {"tls", r.TLS}} {
+			if o.set {
+				return fmt.Errorf("redis.%s: is set but redis.url and redis.addrs are not", o.key)
+			}
+		}
+		return nil
+	case r.URL != "":
+		return r.validateURL()
+	}
+	if !r.Cluster && len(r.Addrs) > 1 {
+		return fmt.Errorf("redis.addrs: lists %d addresses but redis.cluster is false: one server has one address", len(r.Addrs))
+	}
+	for i, a := range r.Addrs {
+		if !hostPort(a) {
+			return fmt.Errorf("redis.addrs[%d]: %q must be host:port", i, a)
+		}
+	}
+	return nil
+}
+
+// validateURL checks redis.url as go-redis will read it, so a bad option is
+// refused at start. Its errors never repeat the URL: it may hold a password.
+func (r Redis) validateURL() error {
+	u, err := url.Parse(r.URL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return errors.New("redis.url: must be a redis:// or rediss:// URL with a host")
+	}
+	if r.TLS && u.Scheme == "redis" {
+		return errors.New("redis.tls: with redis.url, use a rediss:// URL for TLS")
+	}
+	if r.Username != "" && u.User.Username() != "" {
+		return errors.New("redis.username: redis.url has a user already")
+	}
+	if _, has := u.User.Password(); has && r.Password != "" {
+		return errors.New("redis.password: redis.url has a password already")
+	}
+	if !r.Cluster {
+		if u.Query().Has("addr") {
+			return errors.New("redis.url: addr parameters name cluster nodes: set redis.cluster: true")
+		}
+		_, err = redis.ParseURL(r.URL)
+	} else {
+		if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
+			return errors.New("redis.url: a Redis Cluster has database 0 only")
+		}
+		for _, a := range u.Query()["addr"] {
+			if !hostPort(a) {
+				return fmt.Errorf("redis.url: addr %q must be host:port", a)
+			}
+		}
+		_, err = redis.ParseClusterURL(r.URL)
+	}
+	if err != nil {
+		// url.Error quotes the whole URL: keep only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("redis.url: %s", oneLine(strings.TrimPrefix(err.Error(), "redis: ")))
+	}
+	return nil
+}
+
+func hostPort(a string) bool {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil || h == "" {
+		return false
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n < 1<<16
 }
 
 func validKind(k string) bool {

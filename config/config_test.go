@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,20 @@ func TestParseRefusals(t *testing.T) {
 		{"unset env", "auth:\n  apiKeys: ['${NOPE_NOT_SET}']\n", "environment variable NOPE_NOT_SET is not set"},
 		{"short api key", "auth:\n  apiKeys: ['short']\n", "auth.apiKeys[0]: is shorter than 16"},
 		{"bad redis url", "redis:\n  url: 'http://x'\n", "redis.url"},
+		{"redis url and addrs", "redis:\n  url: 'redis://a:6379'\n  addrs: ['b:6379']\n", "redis.addrs: set redis.url or redis.addrs, not both"},
+		{"redis addrs without cluster", "redis:\n  addrs: ['a:6379', 'b:6379']\n", "redis.addrs: lists 2 addresses but redis.cluster is false"},
+		{"redis addr without port", "redis:\n  addrs: ['a:6379', 'b']\n  cluster: true\n", `redis.addrs[1]: "b" must be host:port`},
+		{"redis addr with bad port", "redis:\n  addrs: ['a:0']\n", `redis.addrs[0]: "a:0" must be host:port`},
+		{"redis cluster without nodes", "redis:\n  cluster: true\n", "redis.cluster: is set but redis.url and redis.addrs are not"},
+		{"redis password without server", "redis:\n  password: pw\n", "redis.password: is set but"},
+		{"redis cluster url with a database", "redis:\n  url: 'redis://a:6379/2'\n  cluster: true\n", "redis.url: a Redis Cluster has database 0 only"},
+		{"redis cluster url with a bad addr", "redis:\n  url: 'redis://a:6379?addr=b'\n  cluster: true\n", `redis.url: addr "b" must be host:port`},
+		{"redis addr parameter without cluster", "redis:\n  url: 'redis://a:6379?addr=b:6379'\n", "redis.url: addr parameters name cluster nodes: set redis.cluster: true"},
+		{"redis url with an unknown option", "redis:\n  url: 'redis://a:6379?colour=red'\n", "redis.url: unexpected option: colour"},
+		{"redis cluster url with an unknown option", "redis:\n  url: 'redis://a:6379?colour=red'\n  cluster: true\n", "redis.url: unexpected option: colour"},
+		{"redis tls with redis://", "redis:\n  url: 'redis://a:6379'\n  tls: true\n", "redis.tls: with redis.url, use a rediss:// URL"},
+		{"redis password twice", "redis:\n  url: 'redis://:pw@a:6379'\n  password: pw2\n", "redis.password: redis.url has a password already"},
+		{"redis user twice", "redis:\n  url: 'redis://u:pw@a:6379'\n  username: v\n", "redis.username: redis.url has a user already"},
 		{"bad duration", "limits:\n  requestTimeout: soon\n", `"soon" is not a duration`},
 		{"upstream over request", "limits:\n  requestTimeout: 1s\n  upstreamTimeout: 2s\n", "limits.upstreamTimeout"},
 		{"negative idle conns", "limits:\n  upstreamIdleConns: -1\n", "limits.upstreamIdleConns"},
@@ -124,6 +139,48 @@ func TestRefusalNeverEchoesSecrets(t *testing.T) {
 	_, err := config.Parse([]byte(y), env(map[string]string{"T": "kpt_SUPERSECRET"}))
 	if err == nil || strings.Contains(err.Error(), "SUPERSECRET") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParseRedis(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       config.Redis
+	}{
+		{"none", "", config.Redis{}},
+		{"one server by URL", "redis:\n  url: 'rediss://cache.internal:6380/1'\n", config.Redis{URL: "rediss://cache.internal:6380/1"}},
+		{"one server by address", "redis:\n  addrs: ['cache.internal:6379']\n  password: '${PW}'\n", config.Redis{Addrs: []string{"cache.internal:6379"}, Password: "s3cret"}},
+		{"cluster by addresses", "redis:\n  addrs: ['10.0.0.1:6379', '10.0.0.2:6379', '[::1]:7000']\n  cluster: true\n  username: gw\n  password: '${PW}'\n  tls: true\n",
+			config.Redis{Addrs: []string{"10.0.0.1:6379", "10.0.0.2:6379", "[::1]:7000"}, Cluster: true, Username: "gw", Password: "s3cret", TLS: true}},
+		{"cluster by URL", "redis:\n  url: 'redis://n1:6379?addr=n2:6379&addr=n3:6379'\n  cluster: true\n", config.Redis{URL: "redis://n1:6379?addr=n2:6379&addr=n3:6379", Cluster: true}},
+		{"cluster by URL with TLS", "redis:\n  url: 'rediss://n1:6379/0'\n  cluster: true\n  tls: true\n", config.Redis{URL: "rediss://n1:6379/0", Cluster: true, TLS: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Parse([]byte(tt.yaml), env(map[string]string{"PW": "s3cret"}))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(c.Redis, tt.want) {
+				t.Errorf("redis = %+v, want %+v", c.Redis, tt.want)
+			}
+			if c.Redis.Enabled() != (tt.yaml != "") {
+				t.Errorf("Enabled() = %v", c.Redis.Enabled())
+			}
+		})
+	}
+}
+
+// A bad redis.url is refused without repeating it: it may hold a password.
+func TestRedisRefusalNeverEchoesThePassword(t *testing.T) {
+	for _, u := range []string{"redis://:SUPERSECRET@host:6379/x", "redis://:SUPERSECRET@host:6379?colour=red", "redis://:SUPERSECRET@host:bad", "redis://:SUPERSECRET@h%zz:6379"} {
+		for _, cluster := range []string{"false", "true"} {
+			y := "redis:\n  url: '" + u + "'\n  cluster: " + cluster + "\n"
+			_, err := config.Parse([]byte(y), env(nil))
+			if err == nil || strings.Contains(err.Error(), "SUPERSECRET") || !strings.Contains(err.Error(), "redis.url") {
+				t.Errorf("url %s, cluster %s: err = %v", u, cluster, err)
+			}
+		}
 	}
 }
 
