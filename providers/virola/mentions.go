@@ -3,8 +3,6 @@ package virola
 import (
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
@@ -17,31 +15,20 @@ import (
 
 // nameIndex finds "@Name" mentions of known users in text.
 type nameIndex struct {
-	// byFirst holds the users by the first rune of their name, each list
-	// longest name first, so "@Ana Lee" wins over "@Ana".
-	byFirst map[rune][]*model.User
+	// users are in ref order, so when two users share a name the lowest ref
+	// wins every time; names holds their names in that order.
+	users []*model.User
+	names *providers.Names
 }
 
 func newNameIndex(users []*model.User) *nameIndex {
-	ix := &nameIndex{byFirst: make(map[rune][]*model.User)}
-	for _, u := range users {
-		r, _ := utf8.DecodeRuneInString(u.Name)
-		if u.Name == "" || r == utf8.RuneError || unicode.IsSpace(r) {
-			continue
-		}
-		ix.byFirst[r] = append(ix.byFirst[r], u)
+	users = slices.Clone(users)
+	slices.SortStableFunc(users, func(a, b *model.User) int { return compareRefs(a.Ref, b.Ref) })
+	names := make([]string, len(users))
+	for i, u := range users {
+		names[i] = u.Name
 	}
-	for _, list := range ix.byFirst {
-		// Longest first; among equal names the lowest ref wins, so two users
-		// with one name resolve the same way every time.
-		slices.SortStableFunc(list, func(a, b *model.User) int {
-			if d := len(b.Name) - len(a.Name); d != 0 {
-				return d
-			}
-			return compareRefs(a.Ref, b.Ref)
-		})
-	}
-	return ix
+	return &nameIndex{users: users, names: providers.NewNames(names)}
 }
 
 func compareRefs(a, b string) int {
@@ -51,55 +38,26 @@ func compareRefs(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// detect returns the mentions in text as code-point spans covering "@Name".
-// An "@" glued to a word (an e-mail address) starts none, and a name glued to
-// more word characters ("@Ana Leeroy") is not that user.
+// detect returns the mentions in text as code-point spans covering "@Name"
+// (providers.FindMentions: an e-mail address or "@Ana Leeroy" names nobody).
 func (ix *nameIndex) detect(provider, text string) []*model.Mention {
 	out := []*model.Mention{}
 	if ix == nil {
 		return out
 	}
-	// Every mention starts at an '@', so their count bounds the mentions:
-	// one slice of them and their hints, not two objects per mention and a
-	// growing slice (a page's mentions were a tenth of its allocations).
-	var found []mentionAndHint
-	if n := strings.Count(text, "@"); n > 0 {
-		found = make([]mentionAndHint, 0, n)
-		out = make([]*model.Mention, 0, n)
+	spans := providers.FindMentions(text, ix.names)
+	if len(spans) == 0 {
+		return out
 	}
-	for i := 0; i < len(text); i++ {
-		if text[i] != '@' {
-			continue
-		}
-		if i > 0 {
-			prev, _ := utf8.DecodeLastRuneInString(text[:i])
-			if isWord(prev) {
-				continue
-			}
-		}
-		rest := text[i+1:]
-		first, _ := utf8.DecodeRuneInString(rest)
-		for _, u := range ix.byFirst[first] {
-			if !strings.HasPrefix(rest, u.Name) {
-				continue
-			}
-			end := i + 1 + len(u.Name)
-			last, _ := utf8.DecodeLastRuneInString(u.Name)
-			next, _ := utf8.DecodeRuneInString(text[end:])
-			if end < len(text) && isWord(last) && isWord(next) {
-				continue
-			}
-			off, n := providers.SpanOf(text, i, end)
-			found = append(found, mentionAndHint{
-				mention: model.Mention{ProviderID: provider, UserRef: u.Ref, Offset: off, Length: n},
-				hint:    model.User{ProviderID: provider, Ref: u.Ref, Name: u.Name},
-			})
-			f := &found[len(found)-1]
-			f.mention.UserHint = &f.hint
-			out = append(out, &f.mention)
-			i = end - 1
-			break
-		}
+	// One slice of mentions and their hints, not two objects per mention.
+	found := make([]mentionAndHint, len(spans))
+	out = make([]*model.Mention, len(spans))
+	for i, s := range spans {
+		u := ix.users[s.Name]
+		f := &found[i]
+		f.mention = model.Mention{ProviderID: provider, UserRef: u.Ref, Offset: s.Offset, Length: s.Length, UserHint: &f.hint}
+		f.hint = model.User{ProviderID: provider, Ref: u.Ref, Name: u.Name}
+		out[i] = &f.mention
 	}
 	return out
 }
@@ -109,10 +67,6 @@ func (ix *nameIndex) detect(provider, text string) []*model.Mention {
 type mentionAndHint struct {
 	mention model.Mention
 	hint    model.User
-}
-
-func isWord(r rune) bool {
-	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
 }
 
 // render turns a {n} template into the content Virola stores ("@Name" for each

@@ -1,14 +1,12 @@
 package ziik
 
 import (
-	"sort"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 )
 
 // Ziik documents no mention markup ("rich content markup" only), so the
@@ -25,7 +23,7 @@ type people struct {
 	mu     sync.RWMutex
 	users  map[string]*model.User
 	byName map[string][]string // name → user refs, first seen first
-	names  []string            // every name, longest first; nil when stale
+	names  *mentionNames       // every name, for FindMentions; nil when stale
 	convs  map[string]participants
 }
 
@@ -114,6 +112,12 @@ func (pp *people) known(refs []string) map[string]*model.User {
 	return out
 }
 
+// mentionNames is every known name, prepared for providers.FindMentions.
+type mentionNames struct {
+	list  []string
+	index *providers.Names
+}
+
 // detect finds the mentions in text, preferring conv's participants when two
 // users share a name.
 func (pp *people) detect(provider, conv, text string) []*model.Mention {
@@ -124,91 +128,55 @@ func (pp *people) detect(provider, conv, text string) []*model.Mention {
 	defer pp.mu.RUnlock()
 	names := pp.names
 	if names == nil {
-		// The sorted list is rebuilt under the write lock only when learning
-		// changed the names; every other comment of every request reads it
+		// The names are prepared under the write lock only when learning
+		// changed them; every other comment of every request reads them
 		// under the shared lock.
 		pp.mu.RUnlock()
-		names = pp.sortedNames()
+		names = pp.mentionNames()
 		pp.mu.RLock()
 	}
+	spans := providers.FindMentions(text, names.index)
+	// One allocation holds every mention of the text.
+	slab := make([]model.Mention, 0, len(spans))
+	out := make([]*model.Mention, 0, len(spans))
 	inConv := pp.convs[conv].refs
-	return findMentions(provider, text, names, func(name string) *model.User {
-		refs := pp.byName[name]
-		for _, r := range refs {
-			if inConv[r] {
-				return pp.users[r]
-			}
+	for _, s := range spans {
+		u := pp.pick(names.list[s.Name], inConv)
+		if u == nil {
+			continue // renamed since the names were prepared
 		}
-		if len(refs) == 0 {
-			return nil
-		}
-		return pp.users[refs[0]]
-	})
-}
-
-// sortedNames returns every known name, longest first, building the list
-// when learning has dropped it.
-func (pp *people) sortedNames() []string {
-	pp.mu.Lock()
-	defer pp.mu.Unlock()
-	if pp.names == nil {
-		pp.names = make([]string, 0, len(pp.byName))
-		for n := range pp.byName {
-			pp.names = append(pp.names, n)
-		}
-		sort.Slice(pp.names, func(i, j int) bool {
-			if len(pp.names[i]) != len(pp.names[j]) {
-				return len(pp.names[i]) > len(pp.names[j])
-			}
-			return pp.names[i] < pp.names[j]
-		})
-	}
-	return pp.names
-}
-
-// findMentions returns a span for each "@Name" in text, Name being one of
-// names (longest first, so "@Ana Lee" beats "@Ana"). The "@" must not follow a
-// letter or digit (that is an e-mail address) and the name must not run on
-// into one ("@Bo Tanner" is not "@Bo Tan").
-func findMentions(provider, text string, names []string, pick func(name string) *model.User) []*model.Mention {
-	// One allocation holds every span a text can have (one per "@" at most).
-	slab := make([]model.Mention, 0, strings.Count(text, "@"))
-	out := make([]*model.Mention, 0, cap(slab))
-	// Code points are counted as the scan goes, so long texts with many
-	// mentions stay linear.
-	counted, runes := 0, 0
-	for i := 0; i < len(text); i++ {
-		if text[i] != '@' {
-			continue
-		}
-		if prev, _ := utf8.DecodeLastRuneInString(text[:i]); i > 0 && wordRune(prev) {
-			continue
-		}
-		rest := text[i+1:]
-		for _, name := range names {
-			if name == "" || !strings.HasPrefix(rest, name) {
-				continue
-			}
-			end := i + 1 + len(name)
-			if next, _ := utf8.DecodeRuneInString(text[end:]); end < len(text) && wordRune(next) {
-				continue
-			}
-			u := pick(name)
-			if u == nil {
-				continue
-			}
-			runes += utf8.RuneCountInString(text[counted:i])
-			n := utf8.RuneCountInString(text[i:end])
-			slab = append(slab, model.Mention{ProviderID: provider, UserRef: u.Ref, UserHint: u, Offset: runes, Length: n})
-			out = append(out, &slab[len(slab)-1])
-			counted, runes = end, runes+n
-			i = end - 1
-			break
-		}
+		slab = append(slab, model.Mention{ProviderID: provider, UserRef: u.Ref, UserHint: u, Offset: s.Offset, Length: s.Length})
+		out = append(out, &slab[len(slab)-1])
 	}
 	return out
 }
 
-func wordRune(r rune) bool {
-	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+// pick is the user a mentioned name means: a participant of the
+// conversation if one has that name, else the first user seen with it.
+func (pp *people) pick(name string, inConv map[string]bool) *model.User {
+	refs := pp.byName[name]
+	for _, r := range refs {
+		if inConv[r] {
+			return pp.users[r]
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	return pp.users[refs[0]]
+}
+
+// mentionNames returns every known name prepared for FindMentions, building
+// it when learning has dropped it.
+func (pp *people) mentionNames() *mentionNames {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.names == nil {
+		list := make([]string, 0, len(pp.byName))
+		for n := range pp.byName {
+			list = append(list, n)
+		}
+		pp.names = &mentionNames{list: list, index: providers.NewNames(list)}
+	}
+	return pp.names
 }
