@@ -20,6 +20,9 @@ const (
 	endpointSendMessage = "/api/v1/messages/send"
 )
 
+// newCaller sets up the Caller every call goes through: the token as a
+// Bearer token, K-LINK's error body read, and the secrets kept out of what is
+// logged.
 func (p *Provider) newCaller() *providers.Caller {
 	return &providers.Caller{
 		Provider: p.opts.ID,

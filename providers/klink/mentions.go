@@ -1,8 +1,6 @@
 package klink
 
 import (
-	"strings"
-
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
 )
@@ -29,61 +27,58 @@ func mentionsIn(segs []providers.Segment) []wireMentionIn {
 	return out
 }
 
-// mentionSpans locates each mention's "@Name" in text. Mentions are matched in
-// the order given, each at the first unclaimed occurrence after the previous
-// match (so two mentions of one name get the two places), falling back to the
-// first unclaimed occurrence anywhere when the payload lists them out of text
-// order. A mention whose "@Name" is not in the text has no span and is left
-// out: a span that points at the wrong characters is worse than none.
+// mentionSpans locates each mention's "@Name" in text with
+// providers.FindMentions. Mentions are matched in the order given, each at the
+// first unclaimed occurrence after the previous match (so two mentions of one
+// name get the two places), falling back to the first unclaimed occurrence
+// anywhere when the payload lists them out of text order. A mention whose
+// "@Name" is not in the text has no span and is left out: a span that points
+// at the wrong characters is worse than none.
 func (p *Provider) mentionSpans(text string, ms []wireMention) []*model.Mention {
 	out := []*model.Mention{}
-	var claimed [][2]int // byte ranges already taken
+	names := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if m.UserID != "" && m.Name != "" {
+			names = append(names, m.Name)
+		}
+	}
+	if len(names) == 0 {
+		return out
+	}
+	found := providers.FindMentions(text, providers.NewNames(names))
+	claimed := make([]bool, len(found))
 	from := 0
 	for _, m := range ms {
 		if m.UserID == "" || m.Name == "" {
 			continue
 		}
-		at := "@" + m.Name
-		start := findUnclaimed(text, at, from, claimed)
-		if start < 0 {
-			start = findUnclaimed(text, at, 0, claimed)
+		k := claim(found, names, m.Name, from, claimed)
+		if k < 0 {
+			k = claim(found, names, m.Name, 0, claimed)
 		}
-		if start < 0 {
+		if k < 0 {
 			p.log.Debug("klink: mention not found in text", "user", m.UserID)
 			continue
 		}
-		end := start + len(at)
-		claimed = append(claimed, [2]int{start, end})
-		from = end
-		off, n := providers.SpanOf(text, start, end)
+		from = found[k].End
 		out = append(out, &model.Mention{
-			ProviderID: p.opts.ID, UserRef: m.UserID, Offset: off, Length: n,
+			ProviderID: p.opts.ID, UserRef: m.UserID, Offset: found[k].Offset, Length: found[k].Length,
 			UserHint: &model.User{ProviderID: p.opts.ID, Ref: m.UserID, Name: m.Name},
 		})
 	}
 	return out
 }
 
-// findUnclaimed is the byte index of the first occurrence of sub in text at or
-// after from that overlaps no claimed range, or -1.
-func findUnclaimed(text, sub string, from int, claimed [][2]int) int {
-	for from <= len(text) {
-		i := strings.Index(text[from:], sub)
-		if i < 0 {
-			return -1
+// claim takes the first span of found not yet claimed that starts at or after
+// byte from and covers "@"+name, and returns its index, or -1. Names shared by
+// two users are one entry of FindMentions' list, so spans are told apart by
+// the name they cover, not by its index.
+func claim(found []providers.Span, names []string, name string, from int, claimed []bool) int {
+	for k, s := range found {
+		if !claimed[k] && s.Start >= from && names[s.Name] == name {
+			claimed[k] = true
+			return k
 		}
-		i += from
-		free := true
-		for _, c := range claimed {
-			if i < c[1] && i+len(sub) > c[0] {
-				free = false
-				break
-			}
-		}
-		if free {
-			return i
-		}
-		from = i + 1
 	}
 	return -1
 }
