@@ -114,14 +114,19 @@ func TestRedisDownFailsOpenAndRecovers(t *testing.T) {
 			t.Errorf("with Redis down a query made %d user calls, want 3 (served from upstream)", n)
 		}
 	}
-	if code, body := get(t, g.url+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "redis") {
+	// Still ready (queries are served), but degraded, in the body and the
+	// metric: every instance shares this Redis, so unready would pull them all.
+	if code, body := get(t, g.url+"/readyz"); code != http.StatusOK || !strings.Contains(body, `"degraded":true`) || !strings.Contains(body, `"redis":"unavailable"`) {
 		t.Errorf("/readyz with Redis down = %d %s", code, body)
+	}
+	if _, body := get(t, g.url+"/metrics"); !strings.Contains(body, `commentgraph_dependency_up{dependency="redis"} 0`) {
+		t.Errorf("/metrics with Redis down lacks commentgraph_dependency_up 0")
 	}
 
 	r.Restart()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if code, _ := get(t, g.url+"/readyz"); code == 200 {
+		if _, body := get(t, g.url+"/readyz"); strings.Contains(body, `"degraded":false`) {
 			break
 		}
 		if time.Now().After(deadline) {

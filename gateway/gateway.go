@@ -17,7 +17,9 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/commentgraph/commentgraph/cache"
@@ -103,6 +105,20 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		ps = append(ps, p)
 	}
 	a.registry = providers.NewRegistry(ps...)
+	for name, check := range a.readiness {
+		a.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "commentgraph_dependency_up",
+			Help:        "1 when a dependency the gateway can serve without (Redis) answers, 0 while the gateway runs degraded without it.",
+			ConstLabels: prometheus.Labels{"dependency": name},
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if check(ctx) != nil {
+				return 0
+			}
+			return 1
+		}))
+	}
 	if path := cfg.PersistedDocuments.Manifest; path != "" {
 		m, err := persisted.LoadManifest(path)
 		if err != nil {

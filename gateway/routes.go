@@ -190,27 +190,27 @@ func (a *App) limitBody(next http.Handler) http.Handler {
 	})
 }
 
+// serveReady answers whether this instance should get traffic: 503 once
+// shutdown has begun, 200 otherwise. A dependency the gateway can serve
+// without (Redis, behind a fail-open cache) makes it degraded, not unready:
+// every instance shares that Redis, and pulling them all at once would turn a
+// slower gateway into none.
 func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 	if a.draining.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "draining": true})
 		return
 	}
 	checks := map[string]string{}
-	ok := true
+	degraded := false
 	for name, check := range a.readiness {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		err := check(ctx)
 		cancel()
+		checks[name] = "ok"
 		if err != nil {
 			checks[name] = "unavailable"
-			ok = false
-		} else {
-			checks[name] = "ok"
+			degraded = true
 		}
 	}
-	status := http.StatusOK
-	if !ok {
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, map[string]any{"ready": ok, "checks": checks})
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true, "degraded": degraded, "checks": checks})
 }
