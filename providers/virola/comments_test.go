@@ -1,12 +1,9 @@
 package virola
 
 import (
-	"context"
-	"net/http"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
@@ -17,6 +14,84 @@ const (
 	epGetComments  = "GET /api/v1/messages/{messageId}/comments"
 	epPostComments = "POST /api/v1/messages/{messageId}/comments"
 )
+
+func TestListCommentsPagesBothWays(t *testing.T) {
+	for _, inclusive := range []bool{false, true} {
+		t.Run(map[bool]string{false: "exclusive cursor", true: "inclusive cursor"}[inclusive], func(t *testing.T) {
+			e := newEnv(t, virolatest.Options{InclusiveCursor: inclusive}, Options{})
+			var ids []string
+			for i := range 7 {
+				ids = append(ids, ref(e.comment(t, e.parent, virolatest.Message{UserID: e.users["Bo Tan"], Text: "comment " + string(rune('A'+i))})))
+			}
+			// Noise in another thread must not leak in.
+			other, _ := e.s.AddMessage(virolatest.Message{RoomID: e.room, Text: "other"})
+			e.comment(t, other, virolatest.Message{Text: "elsewhere"})
+
+			type step struct {
+				ids              []string
+				hasNext, hasPrev bool
+			}
+			walk := func(page func(cursor string) providers.Page, cursorOf func(*providers.CommentPage) string) []step {
+				var steps []step
+				cursor := ""
+				for range 10 {
+					pg, err := e.p.ListComments(ctxT(t), e.thread, page(cursor))
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got []string
+					for _, edge := range pg.Edges {
+						if edge.Cursor != edge.Comment.Ref || edge.Comment.ThreadRef != ref(e.parent) {
+							t.Fatalf("edge %+v", edge)
+						}
+						got = append(got, edge.Comment.Ref)
+					}
+					steps = append(steps, step{got, pg.HasNextPage, pg.HasPreviousPage})
+					if cursor = cursorOf(pg); cursor == "" {
+						break
+					}
+				}
+				return steps
+			}
+			forward := walk(func(c string) providers.Page { return providers.Page{First: 3, After: c} },
+				func(pg *providers.CommentPage) string {
+					if !pg.HasNextPage {
+						return ""
+					}
+					return pg.Edges[len(pg.Edges)-1].Cursor
+				})
+			wantFwd := []step{{ids[0:3], true, false}, {ids[3:6], true, true}, {ids[6:7], false, true}}
+			if !reflect.DeepEqual(forward, wantFwd) {
+				t.Fatalf("forward %v, want %v", forward, wantFwd)
+			}
+			backward := walk(func(c string) providers.Page { return providers.Page{Last: 3, Before: c} },
+				func(pg *providers.CommentPage) string {
+					if !pg.HasPreviousPage {
+						return ""
+					}
+					return pg.Edges[0].Cursor
+				})
+			wantBack := []step{{ids[4:7], false, true}, {ids[1:4], true, true}, {ids[0:1], true, false}}
+			if !reflect.DeepEqual(backward, wantBack) {
+				t.Fatalf("backward %v, want %v", backward, wantBack)
+			}
+		})
+	}
+}
+
+func TestListCommentsRefusesGarbageCursors(t *testing.T) {
+	e := newEnv(t, virolatest.Options{}, Options{})
+	for _, c := range []string{"garbage", "-5", "1e3", "0", "99999999999999999999", "12 ", "💥"} {
+		t.Run(c, func(t *testing.T) {
+			_, err := e.p.ListComments(ctxT(t), e.thread, providers.Page{First: 2, After: c})
+			wantCode(t, err, model.CodeBadUserInput)
+			_, err = e.p.ListComments(ctxT(t), e.thread, providers.Page{Last: 2, Before: c})
+			wantCode(t, err, model.CodeBadUserInput)
+		})
+	}
+	_, err := e.p.ListComments(ctxT(t), e.thread, providers.Page{})
+	wantCode(t, err, model.CodeBadUserInput)
+}
 
 func TestCreateCommentWithMentions(t *testing.T) {
 	tests := []struct {
@@ -177,140 +252,4 @@ func TestCreateCommentReadsBackWithinOneRequest(t *testing.T) {
 	if c.Text != "read me back" || e.s.Calls(epGetComments) != 3 || e.s.Calls(epPostComments) != 1 {
 		t.Fatalf("comment %+v after %d lists", c, e.s.Calls(epGetComments))
 	}
-}
-
-func TestUpstreamErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		fault virolatest.Fault
-		code  model.Code
-		retry time.Duration
-	}{
-		{"401", virolatest.Fault{Status: 401, Body: `{"errorText":"Wrong Bearer, please renew Web API Access Token","httpStatusCode":401}`}, model.CodeUnauthenticated, 0},
-		{"403", virolatest.Fault{Status: 403}, model.CodeForbidden, 0},
-		{"404", virolatest.Fault{Status: 404, Body: `{"errorText":"Message not found","httpStatusCode":404}`}, model.CodeNotFound, 0},
-		{"429", virolatest.Fault{Status: 429, Header: http.Header{"Retry-After": {"12"}}}, model.CodeUpstreamRateLimited, 12 * time.Second},
-		{"500", virolatest.Fault{Status: 500}, model.CodeUpstreamUnavailable, 0},
-		{"502 html", virolatest.Fault{Status: 502, Body: "<html>bad gateway</html>"}, model.CodeUpstreamUnavailable, 0},
-		{"garbage 200", virolatest.Fault{Status: 200, Body: `{"messages":[{"messageId":"x"`}, model.CodeUpstreamUnavailable, 0},
-		{"timeout", virolatest.Fault{Delay: 10 * time.Second}, model.CodeUpstreamTimeout, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, virolatest.Options{}, Options{HTTPClient: &http.Client{Timeout: time.Second}})
-			e.s.FailNext(epGetComments, tc.fault)
-			_, err := e.p.ListComments(ctxT(t), e.thread, providers.Page{First: 5})
-			wantCode(t, err, tc.code)
-			if me := err.(*model.Error); me.RetryAfter != tc.retry {
-				t.Fatalf("retryAfter %v, want %v", me.RetryAfter, tc.retry)
-			}
-			if strings.Contains(err.Error(), e.s.Token()) {
-				t.Fatal("the token leaked into the error")
-			}
-		})
-	}
-}
-
-func TestWrongTokenAndDeadline(t *testing.T) {
-	e := newEnv(t, virolatest.Options{}, Options{Token: "expired-token-value"})
-	_, err := e.p.Users(ctxT(t), []string{"1"})
-	wantCode(t, err, model.CodeUnauthenticated)
-	if strings.Contains(err.Error(), "expired-token-value") {
-		t.Fatal("token in error")
-	}
-
-	e2 := newEnv(t, virolatest.Options{}, Options{})
-	e2.s.FailNext(epGetComments, virolatest.Fault{Delay: 10 * time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if _, err := e2.p.Users(ctx, []string{"1"}); err != nil { // warms the user list within the deadline
-		t.Fatal(err)
-	}
-	_, err = e2.p.ListComments(ctx, e2.thread, providers.Page{First: 1})
-	wantCode(t, err, model.CodeUpstreamTimeout)
-}
-
-func TestUsersAndRooms(t *testing.T) {
-	e := newEnv(t, virolatest.Options{}, Options{})
-	zoe := ref(e.users["Zoë Park"])
-	got, err := e.p.Users(ctxT(t), []string{zoe, "999", "abc", ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[zoe].Name != "Zoë Park" || got[zoe].ProviderID != "vir" || got[zoe].Ref != zoe {
-		t.Fatalf("users %+v", got)
-	}
-	// Cached: a second look-up of known users costs nothing.
-	before := e.s.Calls("GET /api/v1/users")
-	if _, err := e.p.Users(ctxT(t), []string{zoe}); err != nil {
-		t.Fatal(err)
-	}
-	if e.s.Calls("GET /api/v1/users") != before {
-		t.Fatal("a known user was fetched again")
-	}
-	// A user added since is found by refreshing on the miss.
-	newcomer := ref(e.s.AddUser(virolatest.User{DisplayName: "Newcomer Ñ"}).ID)
-	got, err = e.p.Users(ctxT(t), []string{newcomer})
-	if err != nil || got[newcomer] == nil || got[newcomer].Name != "Newcomer Ñ" {
-		t.Fatalf("newcomer %+v %v", got, err)
-	}
-
-	hidden := e.s.AddRoom(virolatest.Room{Name: "hidden", Members: []int64{e.users["Bo Tan"]}})
-	rooms, err := e.p.Rooms(ctxT(t), []string{ref(e.room), ref(hidden.ID), "nope"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rooms) != 1 || *rooms[ref(e.room)].Name != "General" {
-		t.Fatalf("rooms %+v", rooms)
-	}
-}
-
-func TestListThreads(t *testing.T) {
-	e := newEnv(t, virolatest.Options{}, Options{ThreadScan: 3})
-	// Three rooms; messages with comments are threads, others are not. With
-	// a scan of 3 per room the pages must still come out complete and newest
-	// first.
-	rooms := []int64{e.room, e.s.AddRoom(virolatest.Room{Name: "B"}).ID, e.s.AddRoom(virolatest.Room{Name: "C"}).ID}
-	want := []string{}
-	e.comment(t, e.parent, virolatest.Message{Text: "c"})
-	want = append(want, ref(e.parent))
-	for i := range 12 {
-		room := rooms[i%3]
-		id, err := e.s.AddMessage(virolatest.Message{RoomID: room, Text: "topic " + string(rune('a'+i)) + "\nmore"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i%2 == 0 || room == rooms[2] {
-			e.comment(t, id, virolatest.Message{Text: "c"})
-			want = append([]string{ref(id)}, want...) // newest first
-		}
-	}
-	var got []string
-	after := ""
-	for range 20 {
-		pg, err := e.p.ListThreads(ctxT(t), providers.Page{First: 2, After: after})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, edge := range pg.Edges {
-			got = append(got, edge.Thread.Ref)
-			if edge.Thread.Title == nil || strings.Contains(*edge.Thread.Title, "\n") || edge.Thread.RoomRef == "" || edge.Cursor != edge.Thread.Ref {
-				t.Fatalf("thread %+v", edge.Thread)
-			}
-		}
-		if !pg.HasNextPage {
-			break
-		}
-		after = pg.Edges[len(pg.Edges)-1].Cursor
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("threads %v, want %v", got, want)
-	}
-	// Thread now knows the title.
-	th, err := e.p.Thread(ctxT(t), model.ThreadKindMessage, ref(e.parent))
-	if err != nil || th.Title == nil || *th.Title != "Release plan" {
-		t.Fatalf("thread %+v %v", th, err)
-	}
-	_, err = e.p.ListThreads(ctxT(t), providers.Page{First: 2, After: "garbage"})
-	wantCode(t, err, model.CodeBadUserInput)
 }

@@ -9,18 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
 )
 
 // streaming runs Stream in the background and hands its Changes over a
 // channel; it stops the stream when the test ends and checks it returned nil.
-func streaming(t *testing.T, e *env) <-chan Change {
+func streaming(t *testing.T, e *env) <-chan *providers.Change {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan Change, 64)
+	ch := make(chan *providers.Change, 64)
 	done := make(chan error, 1)
 	go func() {
-		done <- e.p.Stream(ctx, func(ctx context.Context, c Change) {
+		done <- e.p.Stream(ctx, func(ctx context.Context, c *providers.Change) {
 			select {
 			case ch <- c:
 			case <-ctx.Done():
@@ -46,14 +47,14 @@ func streaming(t *testing.T, e *env) <-chan Change {
 	return ch
 }
 
-func next(t *testing.T, ch <-chan Change) Change {
+func next(t *testing.T, ch <-chan *providers.Change) *providers.Change {
 	t.Helper()
 	select {
 	case c := <-ch:
 		return c
 	case <-time.After(5 * time.Second):
 		t.Fatal("no change arrived")
-		return Change{}
+		return nil
 	}
 }
 
@@ -219,7 +220,7 @@ func TestStreamRejectedTokenKeepsRetrying(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- e.p.Stream(ctx, func(context.Context, Change) { t.Error("change from a rejected stream") })
+		done <- e.p.Stream(ctx, func(context.Context, *providers.Change) { t.Error("change from a rejected stream") })
 	}()
 	waitFor(t, func() bool { return e.s.Calls("GET /api/v1/events") >= 3 })
 	if e.s.Streams() != 0 {
@@ -300,7 +301,7 @@ func TestStreamCancelledMidHandshakeReturnsAtOnce(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan error, 1)
-			go func() { done <- p.Stream(ctx, func(context.Context, Change) {}) }()
+			go func() { done <- p.Stream(ctx, func(context.Context, *providers.Change) {}) }()
 
 			// Well inside handshakeTimeout, so only cancellation can end it.
 			deadline := time.After(handshakeTimeout / 2)
@@ -324,5 +325,57 @@ func TestStreamCancelledMidHandshakeReturnsAtOnce(t *testing.T) {
 				t.Fatal("the upstream connection was left open")
 			}
 		})
+	}
+}
+
+// The factory's stream is Stream itself: edits and deletions reach the
+// gateway as they are pushed, not only new comments.
+func TestFactoryStreamPassesEveryChange(t *testing.T) {
+	e := newEnv(t, virolatest.Options{}, Options{})
+	id := e.comment(t, e.parent, virolatest.Message{Text: "to be edited"})
+	inst, err := providers.Build(providers.Config{ID: "vir", Kind: "virola", BaseURL: e.s.URL, Token: e.s.Token()}, providers.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan *providers.Change, 64)
+	done := make(chan error, 1)
+	go func() {
+		done <- inst.Stream(ctx, func(ctx context.Context, c *providers.Change) {
+			select {
+			case ch <- c:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Stream returned %v", err)
+		}
+	}()
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	if err := e.s.WaitStreams(wctx, 1); err != nil {
+		t.Fatalf("stream never connected: %v", err)
+	}
+
+	if err := e.s.EditMessage(id, "edited"); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, ch); len(c.UpdatedComments) != 1 || c.UpdatedComments[0].Text != "edited" {
+		t.Fatalf("edit change %+v", c)
+	}
+	if err := e.s.DeleteMessage(id); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, ch); len(c.DeletedComments) != 1 || c.DeletedComments[0].Ref != ref(id) {
+		t.Fatalf("delete change %+v", c)
+	}
+	if err := e.s.DeleteMessage(e.parent); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, ch); len(c.DeletedThreads) != 1 || c.DeletedThreads[0] != ref(e.parent) {
+		t.Fatalf("thread delete change %+v", c)
 	}
 }

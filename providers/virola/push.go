@@ -14,37 +14,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 )
-
-// Change is what one pushed event (or one comment found while catching up)
-// means for the gateway. Key identifies the delivery: a comment seen both live
-// and while catching up, or an event replayed, has the same Key.
-type Change struct {
-	Key string
-	// Comments are new comments.
-	Comments []*model.Comment
-	// UpdatedComments are comments edited or changed (read receipts,
-	// attachments finishing their upload).
-	UpdatedComments []*model.Comment
-	// DeletedComments are comments removed; with a deleted thread (a top-level
-	// message), DeletedThreads names it instead.
-	DeletedComments []CommentRef
-	DeletedThreads  []string
-	// Users and DeletedUsers stay empty: Virola pushes no user events. They
-	// are here so every provider's Change has one shape.
-	Users        []*model.User
-	DeletedUsers []string
-	// Rooms are rooms created or updated; DeletedRooms the refs of rooms gone.
-	Rooms        []*model.Room
-	DeletedRooms []string
-}
-
-// CommentRef names a comment without its content.
-type CommentRef struct {
-	ThreadKind model.ThreadKind
-	ThreadRef  string
-	Ref        string
-}
 
 // Event types of the events WebSocket.
 const (
@@ -204,20 +175,21 @@ func (p *Provider) Watch(threadRef string) {
 }
 
 // Stream connects to the events WebSocket and emits a Change for every event
-// until ctx is done, then returns nil. When the connection fails or drops it
-// reconnects with backoff (ReconnectMin doubling to ReconnectMax) and, once
+// until ctx is done, then returns nil; it is the instance's
+// providers.StreamFunc. When the connection fails or drops it reconnects with
+// backoff (providers.Backoff from ReconnectMin to ReconnectMax) and, once
 // connected, catches up on every thread it has seen or been told to Watch
 // through the comments endpoint, emitting what it missed; nothing is emitted
 // twice. emit runs on Stream's goroutine, one Change at a time. Call Stream
 // once per Provider.
-func (p *Provider) Stream(ctx context.Context, emit func(context.Context, Change)) error {
+func (p *Provider) Stream(ctx context.Context, emit func(context.Context, *providers.Change)) error {
 	wsURL, err := p.eventsURL()
 	if err != nil {
 		return err
 	}
 	dialer := p.dialer()
 	header := http.Header{"Authorization": {"Bearer " + p.opts.Token}}
-	backoff := p.opts.ReconnectMin
+	retry := providers.Backoff(p.opts.ReconnectMin, p.opts.ReconnectMax)
 	for {
 		conn, resp, err := dial(ctx, dialer, wsURL, header)
 		if resp != nil && resp.Body != nil {
@@ -229,25 +201,27 @@ func (p *Provider) Stream(ctx context.Context, emit func(context.Context, Change
 			}
 			return nil
 		}
+		var pause time.Duration
 		if err != nil {
 			status := 0
 			if resp != nil {
 				status = resp.StatusCode
 			}
-			p.log.Warn("virola: events connect failed", "status", status, "err", err, "retryIn", backoff)
+			pause = retry.NextBackOff()
+			p.log.Warn("virola: events connect failed", "status", status, "err", err, "retryIn", pause)
 		} else {
-			backoff = p.opts.ReconnectMin
+			retry.Reset()
 			err := p.serve(ctx, conn, emit)
 			conn.Close()
 			if ctx.Err() != nil {
 				return nil
 			}
-			p.log.Warn("virola: events connection lost", "err", err, "retryIn", backoff)
+			pause = retry.NextBackOff()
+			p.log.Warn("virola: events connection lost", "err", err, "retryIn", pause)
 		}
-		if wait(ctx, backoff) != nil {
+		if providers.Sleep(ctx, pause) != nil {
 			return nil
 		}
-		backoff = min(backoff*2, p.opts.ReconnectMax)
 	}
 }
 
@@ -319,7 +293,7 @@ func dial(ctx context.Context, d *websocket.Dialer, url string, header http.Head
 
 // serve runs one connection: it catches up, then turns frames into Changes
 // until the connection ends or ctx is done.
-func (p *Provider) serve(ctx context.Context, conn *websocket.Conn, emit func(context.Context, Change)) error {
+func (p *Provider) serve(ctx context.Context, conn *websocket.Conn, emit func(context.Context, *providers.Change)) error {
 	conn.SetReadLimit(maxFrame)
 	deadline := func() { _ = conn.SetReadDeadline(time.Now().Add(2 * p.opts.PingInterval)) }
 	deadline()
@@ -381,8 +355,8 @@ func (p *Provider) serve(ctx context.Context, conn *websocket.Conn, emit func(co
 }
 
 // changes maps one frame to Changes, one per message so each has its own Key.
-func (p *Provider) changes(ctx context.Context, f *frame) []Change {
-	var out []Change
+func (p *Provider) changes(ctx context.Context, f *frame) []*providers.Change {
+	var out []*providers.Change
 	switch f.Type {
 	case evCreated, evUpdated:
 		var users *userList
@@ -405,9 +379,9 @@ func (p *Provider) changes(ctx context.Context, f *frame) []Change {
 			}
 			c := p.toComment(m, users)
 			if f.Type == evCreated {
-				out = append(out, Change{Key: createdKey(m.MessageID), Comments: []*model.Comment{c}})
+				out = append(out, &providers.Change{Key: createdKey(m.MessageID), Comments: []*model.Comment{c}})
 			} else {
-				out = append(out, Change{Key: fmt.Sprintf("virola:%d:%s:%d", m.MessageID, evUpdated, max(m.LastEditedUtc, m.LastModifiedUtc)), UpdatedComments: []*model.Comment{c}})
+				out = append(out, &providers.Change{Key: fmt.Sprintf("virola:%d:%s:%d", m.MessageID, evUpdated, max(m.LastEditedUtc, m.LastModifiedUtc)), UpdatedComments: []*model.Comment{c}})
 			}
 		}
 	case evDeleted:
@@ -415,12 +389,12 @@ func (p *Provider) changes(ctx context.Context, f *frame) []Change {
 		if d.MessageID <= 0 {
 			return nil
 		}
-		ch := Change{Key: "virola:" + ref(d.MessageID) + ":" + evDeleted}
+		ch := &providers.Change{Key: "virola:" + ref(d.MessageID) + ":" + evDeleted}
 		if d.ParentMessageID == 0 {
 			p.track.forget(d.MessageID)
 			ch.DeletedThreads = []string{ref(d.MessageID)}
 		} else {
-			ch.DeletedComments = []CommentRef{{ThreadKind: model.ThreadKindMessage, ThreadRef: ref(d.ParentMessageID), Ref: ref(d.MessageID)}}
+			ch.DeletedComments = []providers.CommentRef{{ThreadKind: model.ThreadKindMessage, ThreadRef: ref(d.ParentMessageID), Ref: ref(d.MessageID)}}
 		}
 		out = append(out, ch)
 	case evRoomCreated, evRoomUpdated:
@@ -428,13 +402,13 @@ func (p *Provider) changes(ctx context.Context, f *frame) []Change {
 			return nil
 		}
 		p.forgetRooms()
-		out = append(out, Change{Key: fmt.Sprintf("virola:room:%d:%s:%d", f.Room.RoomID, f.Type, f.Room.LastModifiedUtc), Rooms: []*model.Room{p.toRoom(f.Room)}})
+		out = append(out, &providers.Change{Key: fmt.Sprintf("virola:room:%d:%s:%d", f.Room.RoomID, f.Type, f.Room.LastModifiedUtc), Rooms: []*model.Room{p.toRoom(f.Room)}})
 	case evRoomDeleted:
 		if f.RoomID <= 0 {
 			return nil
 		}
 		p.forgetRooms()
-		out = append(out, Change{Key: "virola:room:" + ref(f.RoomID) + ":" + evRoomDeleted, DeletedRooms: []string{ref(f.RoomID)}})
+		out = append(out, &providers.Change{Key: "virola:room:" + ref(f.RoomID) + ":" + evRoomDeleted, DeletedRooms: []string{ref(f.RoomID)}})
 	}
 	return out
 }
@@ -456,7 +430,7 @@ const catchUpPages = 10
 
 // catchUp emits, for every tracked thread, the comments newer than the last
 // one seen, and baselines the watched threads not seen yet.
-func (p *Provider) catchUp(ctx context.Context, emit func(context.Context, Change)) {
+func (p *Provider) catchUp(ctx context.Context, emit func(context.Context, *providers.Change)) {
 	type todo struct {
 		parent, last int64
 		baselined    bool
@@ -479,7 +453,7 @@ func (p *Provider) catchUp(ctx context.Context, emit func(context.Context, Chang
 	}
 }
 
-func (p *Provider) catchUpThread(ctx context.Context, parent, last int64, emit func(context.Context, Change)) {
+func (p *Provider) catchUpThread(ctx context.Context, parent, last int64, emit func(context.Context, *providers.Change)) {
 	var users *userList
 	for range catchUpPages {
 		list, err := p.comments(ctx, parent, listQuery{cursor: last, limit: maxPage})
@@ -502,7 +476,7 @@ func (p *Provider) catchUpThread(ctx context.Context, parent, last int64, emit f
 			if users == nil {
 				users = p.eventUsers(ctx)
 			}
-			emit(ctx, Change{Key: createdKey(m.MessageID), Comments: []*model.Comment{p.toComment(m, users)}})
+			emit(ctx, &providers.Change{Key: createdKey(m.MessageID), Comments: []*model.Comment{p.toComment(m, users)}})
 			last = m.MessageID
 		}
 		if len(list.Messages) < maxPage {
