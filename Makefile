@@ -4,11 +4,15 @@ BENCHTIME ?= 3s
 
 BASE ?= HEAD~1
 
-.PHONY: run test generate check-generated lint bench bench-baseline bench-passthrough graphiql-assets
+.PHONY: run cluster test generate check-generated lint bench bench-baseline bench-passthrough graphiql-assets
 
 ## run: the gateway in demo mode on :8080 (in-process emulators, GraphiQL at /)
 run:
 	$(GO) run .
+
+## cluster: three gateway instances on localhost sharing one Redis and the demo emulators (Ctrl-C stops them)
+cluster:
+	bash demo/cluster.sh
 
 ## test: everything CI checks — formatting, vet, generated code up to date, tests with -race
 test: lint check-generated
