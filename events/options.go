@@ -33,7 +33,8 @@ type Options struct {
 	Outbox int
 	// Stream (Redis) is the stream key; dedupe guards live beside it with the
 	// suffix ":once:". Keep a {hash tag} in it for Redis Cluster, so the stream
-	// and its guards share a slot. "": "commentgraph:{events}".
+	// and its guards share a slot (NewRedis refuses a cluster client and a
+	// stream without one). "": "commentgraph:{events}".
 	Stream string
 	// ReadBlock (Redis) is how long one XREAD waits for new entries; the reader
 	// notices Close within it. 0: 1 second.

@@ -123,6 +123,11 @@ const startTimeout = 5 * time.Second
 func NewRedis(client redis.UniversalClient, opts Options) (*Redis, error) {
 	opts = opts.withDefaults()
 	opts.Retention = max(opts.Retention, minStreamLen)
+	if _, cluster := client.(*redis.ClusterClient); cluster && !hasHashTag(opts.Stream) {
+		// Every publish would fail with CROSSSLOT: the script touches the
+		// stream and a guard beside it.
+		return nil, fmt.Errorf("events: stream %q has no {hash tag}: on a Redis Cluster its dedupe guards would hash to other slots", opts.Stream)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	start, err := lastGeneratedID(ctx, client, opts.Stream)
@@ -164,6 +169,15 @@ func lastGeneratedID(ctx context.Context, client redis.UniversalClient, stream s
 		return eventID{}, err
 	}
 	return parseID(info.LastGeneratedID)
+}
+
+// hasHashTag reports whether Redis Cluster hashes key by a {tag} in it (the
+// text between the first '{' and the next '}', when not empty), so that
+// key+suffix shares its slot.
+func hasHashTag(key string) bool {
+	_, rest, ok := strings.Cut(key, "{")
+	end := strings.IndexByte(rest, '}')
+	return ok && end > 0
 }
 
 func isNoSuchKey(err error) bool {
