@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,8 +16,10 @@ import (
 type Options struct {
 	// Redis is where entries live, shared by every gateway instance. Any
 	// redis.UniversalClient works, so a Redis Cluster does too (the cache never
-	// sends a multi-key command, only pipelines of single-key ones). Give it few
-	// retries (NewRedisClient does): the cache has its own circuit breaker.
+	// sends a multi-key command, only pipelines of single-key ones, which a
+	// cluster client splits by node; the drops channel is plain pub/sub, which
+	// a cluster relays to every node). Give it few retries
+	// (RedisConfig.NewCacheClient does): the cache has its own circuit breaker.
 	//
 	// nil: an in-process LRU of MaxEntries with the same TTL, jitter and
 	// negative-caching behaviour, for a single instance.
@@ -208,31 +209,6 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return o, nil
-}
-
-// NewRedisClient connects to a redis:// or rediss:// URL with settings that
-// suit a fail-open cache: no go-redis retries (the cache's breaker decides
-// when to try again), short dial attempts, and context deadlines honoured on
-// the socket so CallTimeout really bounds a call. For a Cluster, build a
-// redis.ClusterClient with the same settings and pass it as Options.Redis.
-//
-// The error never repeats the URL, which may hold a password.
-func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
-	opt, err := redis.ParseURL(rawURL)
-	if err != nil {
-		// url.Parse's error quotes the whole URL, password included: keep only
-		// the reason.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("cache: redis URL: %w", err)
-	}
-	opt.MaxRetries = -1
-	opt.DialTimeout = 250 * time.Millisecond
-	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
-	return redis.NewClient(opt), nil
 }
 
 // defaultOrOff applies the convention of the durations that can be turned

@@ -10,23 +10,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/commentgraph/commentgraph/cache"
 	"github.com/commentgraph/commentgraph/events"
 	"github.com/commentgraph/commentgraph/idempotency"
 )
 
-// openStores connects Redis when configured, and builds the cache and bus on
-// it, or in memory otherwise.
+// openStores connects Redis (one server or a cluster) when configured, and
+// builds the cache and bus on it, or in memory otherwise.
 func (a *App) openStores() error {
 	cacheOpts := cache.Options{Logger: a.log, Registerer: a.metrics.reg, TTL: a.cfg.Cache.TTL.D(), NearTTL: a.cfg.Cache.NearTTL.D()}
 	if cacheOpts.NearTTL < 0 {
 		cacheOpts.NearTTL = -1 // cache.Options' "off"
 	}
 	busOpts := events.Options{Logger: a.log, Registerer: a.metrics.reg}
-	if a.cfg.Redis.URL != "" {
-		client, err := cache.NewRedisClient(a.cfg.Redis.URL)
+	rc := a.cfg.Redis
+	redisConfig := cache.RedisConfig{URL: rc.URL, Addrs: rc.Addrs, Cluster: rc.Cluster, Username: rc.Username, Password: rc.Password, TLS: rc.TLS}
+	if rc.Enabled() {
+		client, err := redisConfig.NewCacheClient()
 		if err != nil {
 			return err
 		}
@@ -48,8 +48,10 @@ func (a *App) openStores() error {
 	if a.redis != nil {
 		// The bus blocks on XREAD, so it gets its own connection pool settings:
 		// the cache's client fails fast, the bus's waits.
-		opt, _ := redis.ParseURL(a.cfg.Redis.URL)
-		busClient := redis.NewClient(opt)
+		busClient, err := redisConfig.NewClient()
+		if err != nil {
+			return err
+		}
 		a.closers = append(a.closers, func() { _ = busClient.Close() })
 		b, err := events.NewRedis(busClient, busOpts)
 		if err != nil {
