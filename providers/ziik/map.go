@@ -35,6 +35,19 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 
 func (f flexInt) String() string { return strconv.FormatInt(int64(f), 10) }
 
+// parseID reads a Ziik id in canonical form (positive, no sign, no leading
+// zeros), so one id has one ref.
+func parseID(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 15 || s[0] == '0' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != s {
+		return 0, false
+	}
+	return n, true
+}
+
 // flexFloat is a number sent as a number or a numeric string; null is 0.
 type flexFloat float64
 
