@@ -62,8 +62,9 @@ var allConfigs = []benchConfig{
 }
 
 // BenchmarkComments50 runs the real gateway binary against the emulators and
-// drives the 50-comment timeline query (senders and mentions selected) with a
-// closed loop of -bench.concurrency workers (or, with -bench.rate, queries
+// drives the 50-comment timeline query (senders and mentions selected; with
+// -bench.shapes=timeline,thread also the same comments through each thread's
+// Thread.comments, in sub-benchmarks named <config>_thread) with a closed loop of -bench.concurrency workers (or, with -bench.rate, queries
 // arriving at that rate), for every configuration and upstream latency, all
 // in one run. One op is one query. Reported per sub-benchmark:
 //
@@ -87,8 +88,13 @@ var allConfigs = []benchConfig{
 // emulators), not the gateway.
 func BenchmarkComments50(b *testing.B) {
 	lats, configs := mustParseFlags(b)
+	shapes := mustParseShapes(b)
 	profiling := *profileDir != ""
-	bin, w, body := mustSetUp(b, profiling)
+	bin, w := mustSetUp(b, profiling)
+	bodies := make([][]byte, len(shapes))
+	for i, shape := range shapes {
+		bodies[i] = mustBody(b, w, shape)
+	}
 
 	// Every configuration's gateway runs for the whole benchmark, and the
 	// configurations take turns at each latency, so the figures compared
@@ -97,7 +103,7 @@ func BenchmarkComments50(b *testing.B) {
 	type running struct {
 		benchConfig
 		g   *gateway
-		l   *loader
+		ls  []*loader             // one per shape
 		rdb redis.UniversalClient // the cache's Redis, to count its commands; nil without
 	}
 	var gws []running
@@ -117,7 +123,11 @@ func BenchmarkComments50(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		gws = append(gws, running{c, g, newLoader(g.URL+"/query", body, *concurrency), rdb})
+		var ls []*loader
+		for _, body := range bodies {
+			ls = append(ls, newLoader(g.URL+"/query", body, *concurrency))
+		}
+		gws = append(gws, running{c, g, ls, rdb})
 	}
 	direct, err := newDirectLoader(w, *concurrency)
 	if err != nil {
@@ -126,7 +136,9 @@ func BenchmarkComments50(b *testing.B) {
 	for _, lat := range lats {
 		b.Run("upstream="+fmtMillis(lat), func(b *testing.B) {
 			for _, r := range gws {
-				b.Run(r.name, func(b *testing.B) { measure(b, w, r.g, r.l, r.rdb, lat) })
+				for i, shape := range shapes {
+					b.Run(shapeName(r.name, shape), func(b *testing.B) { measure(b, w, r.g, r.ls[i], r.rdb, lat) })
+				}
 			}
 			b.Run("direct", func(b *testing.B) { measureDirect(b, w, direct, lat) })
 		})
@@ -136,8 +148,10 @@ func BenchmarkComments50(b *testing.B) {
 			if err := r.g.saveProfile(context.Background(), filepath.Join(*profileDir, r.name+".pprof")); err != nil {
 				b.Fatal(err)
 			}
-			if err := profileCPU(context.Background(), w, r.g, r.l, filepath.Join(*profileDir, r.name+"-cpu.pprof"), 5*time.Second); err != nil {
-				b.Fatal(err)
+			for i, shape := range shapes {
+				if err := profileCPU(context.Background(), w, r.g, r.ls[i], filepath.Join(*profileDir, shapeName(r.name, shape)+"-cpu.pprof"), 5*time.Second); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 	}
@@ -157,10 +171,19 @@ func mustParseFlags(b *testing.B) ([]time.Duration, []benchConfig) {
 	return lats, configs
 }
 
+// shapeName names a configuration's sub-benchmark (and profile) for a
+// shape: the configuration's name for the timeline, as before there were
+// shapes, and with the shape's after it otherwise.
+func shapeName(config, shape string) string {
+	if shape == "timeline" {
+		return config
+	}
+	return config + "_" + shape
+}
+
 // mustSetUp builds this tree's gateway (with pprof when profiling) and starts
-// the emulators' World, and returns the binary, the World (closed with b) and
-// the 50-comment query's request body.
-func mustSetUp(b *testing.B, profiling bool) (string, *World, []byte) {
+// the emulators' World, and returns the binary and the World (closed with b).
+func mustSetUp(b *testing.B, profiling bool) (string, *World) {
 	b.Helper()
 	bin, err := buildGateway(b.TempDir(), profiling)
 	if err != nil {
@@ -171,11 +194,7 @@ func mustSetUp(b *testing.B, profiling bool) (string, *World, []byte) {
 		b.Fatal(err)
 	}
 	b.Cleanup(w.Close)
-	body, err := json.Marshal(map[string]any{"query": Query, "variables": map[string]any{"threads": w.Threads}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return bin, w, body
+	return bin, w
 }
 
 // measure runs b.N queries at upstream latency lat after a warm-up that fills

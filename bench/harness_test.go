@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -457,5 +459,29 @@ other_bucket{le="0.001"} 1000
 	}
 	if _, err := histogramBuckets(strings.NewReader(exposition), "missing"); err == nil {
 		t.Error("a histogram not exposed read without error")
+	}
+}
+
+// statCPU adds utime and stime, counting fields from the command name's
+// closing parenthesis whatever the name holds, and reads this process's own.
+func TestStatCPU(t *testing.T) {
+	const line = "4242 (comment graph) (x)) S 1 4242 4242 0 -1 4194560 1234 0 5 0 250 17 0 0 20 0 9 0 100 0 0"
+	got, err := statCPU(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2670 * time.Millisecond; got != want {
+		t.Errorf("statCPU = %v, want %v (250 + 17 ticks)", got, want)
+	}
+	for _, bad := range []string{"", "12 (x) S 1 2", "12 (x) S 1 2 3 4 5 6 7 8 9 10 ten 12"} {
+		if _, err := statCPU(bad); err == nil {
+			t.Errorf("statCPU(%q) read without error", bad)
+		}
+	}
+	self := &gateway{cmd: &exec.Cmd{Process: &os.Process{Pid: os.Getpid()}}}
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+	}
+	if d, err := self.cpu(); err != nil || d <= 0 {
+		t.Errorf("this process's CPU = %v, %v", d, err)
 	}
 }

@@ -22,7 +22,7 @@ import (
 // (BenchmarkComments50's direct), whose client and emulators share this
 // process.
 func BenchmarkLoopbackRoundTrip(b *testing.B) {
-	bin, w, _ := mustSetUp(b, false)
+	bin, w := mustSetUp(b, false)
 	g := mustStartGateway(b, bin, w, gatewayConfig{}, false)
 	targets := []struct{ name, url, token string }{
 		{"gateway-healthz", g.URL + "/healthz", ""},

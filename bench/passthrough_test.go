@@ -38,7 +38,8 @@ func BenchmarkComments50OverPassthrough(b *testing.B) {
 		b.Skip("no -bench.passthrough")
 	}
 	lats, configs := mustParseFlags(b)
-	bin, w, body := mustSetUp(b, false)
+	bin, w := mustSetUp(b, false)
+	body := mustBody(b, w, "timeline") // the pass-through makes the timeline's calls
 	direct, err := newDirectLoader(w, *concurrency)
 	if err != nil {
 		b.Fatal(err)
@@ -54,11 +55,11 @@ func BenchmarkComments50OverPassthrough(b *testing.B) {
 			continue
 		}
 		g := mustStartGateway(b, bin, w, c.gatewayConfig(b), false)
-		gw := newLoader(g.URL+"/query", body, *concurrency)
+		gw := target{g, newLoader(g.URL+"/query", body, *concurrency)}
 		// The page the pass-through answers; compareRounds' warm-up checks
 		// it is the whole page, on both.
 		w.SetLatency(0)
-		page, err := gw.one(ctx, nil)
+		page, err := gw.l.one(ctx, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -67,13 +68,13 @@ func BenchmarkComments50OverPassthrough(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(pt.stop)
-		pl := newLoader(pt.URL+"/query", body, *concurrency)
-		if err := checkPassthroughCalls(ctx, w, pl, len(direct.calls)); err != nil {
+		pl := target{pt, newLoader(pt.URL+"/query", body, *concurrency)}
+		if err := checkPassthroughCalls(ctx, w, pl.l, len(direct.calls)); err != nil {
 			b.Fatal(err)
 		}
 		for _, lat := range lats {
 			b.Run(c.name+"/upstream="+fmtMillis(lat), func(b *testing.B) {
-				compareRounds(b, w, pl, gw, direct, lat)
+				compareRounds(b, w, []pair{{shape: "timeline", base: pl, cand: gw}}, direct, lat)
 			})
 		}
 	}
