@@ -120,7 +120,7 @@ func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 			return nil
 		}
 		first = false
-		e := &executor{s: s, op: op}
+		e := &executor{s: s, op: op, plans: &plans{}}
 		e.buf.Grow(16 << 10)
 		if !e.query(ctx, op.Operation.SelectionSet) {
 			e.buf.Reset()
@@ -234,9 +234,10 @@ type executor struct {
 	commentR graph.CommentResolver
 	mentionR graph.MentionResolver
 	threadR  graph.ThreadResolver
-	// plans memoizes a type's plan per selection set: a page asks the same
-	// few selections once per comment, mention and user.
-	plans []planned
+	// plans memoizes a type's plan per selection set, for the response and
+	// all its forks: a page asks the same few selections once per comment,
+	// mention and user, and the threads of a response the same as each other.
+	plans *plans
 	// pathNodes is the chunk new pathNodes are taken from (newNode).
 	pathNodes []pathNode
 }
@@ -247,26 +248,30 @@ type step[T any] struct {
 	write writeFunc[T]
 }
 
+// plans is a response's memo of plans. Lookups, one per object written,
+// take no lock: a plan is written under mu into the next free entry, which
+// n then publishes. A response with more selections than entries plans the
+// rest each time.
+type plans struct {
+	mu   sync.Mutex
+	n    atomic.Int32
+	list [32]planned
+}
+
 type planned struct {
-	sel   *ast.Selection // the selection set's first element; nil when empty
-	n     int
+	sel   ast.SelectionSet
 	table table
 	steps any // []step[T] of table's T
 }
 
 // plan is graphql.CollectFields (fragments merged, @skip/@include applied)
 // for an object of t's type, with each field's writer, once per selection
-// set and type in an executor.
+// set and type in a response. Selection sets are compared by their
+// elements: a field selected under several aliases (a thread each) has its
+// selections copied into a new slice for each, the same ones.
 func plan[T any](e *executor, t *object[T], sel ast.SelectionSet) []step[T] {
-	var first *ast.Selection
-	if len(sel) > 0 {
-		first = &sel[0]
-	}
-	for i := range e.plans {
-		p := &e.plans[i]
-		if p.sel == first && p.n == len(sel) && p.table == table(t) {
-			return p.steps.([]step[T])
-		}
+	if steps, ok := findPlan(e.plans.list[:e.plans.n.Load()], sel, t); ok {
+		return steps
 	}
 	fs := graphql.CollectFields(e.op, sel, e.s.types[t.name].satisfies)
 	steps := make([]step[T], len(fs))
@@ -280,8 +285,42 @@ func plan[T any](e *executor, t *object[T], sel ast.SelectionSet) []step[T] {
 		}
 		steps[i] = step[T]{f: &fs[i], write: w}
 	}
-	e.plans = append(e.plans, planned{sel: first, n: len(sel), table: t, steps: steps})
+	e.plans.mu.Lock()
+	defer e.plans.mu.Unlock()
+	n := e.plans.n.Load()
+	if made, ok := findPlan(e.plans.list[:n], sel, t); ok {
+		return made // a fork made it meanwhile
+	}
+	if int(n) < len(e.plans.list) {
+		e.plans.list[n] = planned{sel: sel, table: t, steps: steps}
+		e.plans.n.Store(n + 1)
+	}
 	return steps
+}
+
+func findPlan[T any](list []planned, sel ast.SelectionSet, t *object[T]) ([]step[T], bool) {
+	for i := range list {
+		p := &list[i]
+		if p.table == table(t) && sameSelections(p.sel, sel) {
+			return p.steps.([]step[T]), true
+		}
+	}
+	return nil, false
+}
+
+func sameSelections(a, b ast.SelectionSet) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // writeObject writes o, of t's type, at `at`. Writers go on after a
@@ -312,25 +351,29 @@ func (e *executor) orNull(start int, ok bool) {
 }
 
 // query writes the data object; false means it is null. Root fields other
-// than __typename each wait on upstream calls: with more than one, each is
-// written in a goroutine of its own, as the generated executor runs them
-// concurrently.
+// than __typename each wait on upstream calls, and the generated executor
+// runs them concurrently: with more than one, the first is written here
+// while the others are written in goroutines of their own.
 func (e *executor) query(ctx context.Context, sel ast.SelectionSet) bool {
 	fs := graphql.CollectFields(e.op, sel, e.s.types["Query"].satisfies)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"})
 	var forked []part
-	if len(fs)-typenames(fs) > 1 {
-		forked = make([]part, len(fs))
-		var wg sync.WaitGroup
-		for i := range fs {
-			if fs[i].Name == "__typename" {
-				continue
+	var wg sync.WaitGroup
+	inline := -1
+	for i := range fs {
+		switch {
+		case fs[i].Name == "__typename":
+		case inline < 0:
+			inline = i
+		default:
+			if forked == nil {
+				forked = make([]part, len(fs))
 			}
+			sub := e.fork()
 			wg.Go(func() {
-				forked[i] = e.fork(ctx, func(sub *executor) bool { return sub.rootField(ctx, &fs[i]) })
+				forked[i] = sub.run(ctx, func() bool { return sub.rootField(ctx, &fs[i]) })
 			})
 		}
-		wg.Wait()
 	}
 	ok := true
 	e.buf.WriteByte('{')
@@ -338,27 +381,18 @@ func (e *executor) query(ctx context.Context, sel ast.SelectionSet) bool {
 		f := &fs[i]
 		e.key(i, f.Alias)
 		switch {
-		case forked != nil && forked[i].done:
-			e.buf.Write(forked[i].data)
-			ok = forked[i].ok && ok
 		case f.Name == "__typename":
 			writeString(&e.buf, "Query")
-		default:
+		case i == inline:
 			ok = e.rootField(ctx, f) && ok
+		default:
+			wg.Wait()
+			e.buf.Write(forked[i].data)
+			ok = forked[i].ok && ok
 		}
 	}
 	e.buf.WriteByte('}')
 	return ok
-}
-
-func typenames(fs []graphql.CollectedField) int {
-	n := 0
-	for i := range fs {
-		if fs[i].Name == "__typename" {
-			n++
-		}
-	}
-	return n
 }
 
 // written is a root field's value, already in the buffer when the root
@@ -396,22 +430,28 @@ func (e *executor) rootField(ctx context.Context, f *graphql.CollectedField) (va
 type part struct {
 	data []byte
 	ok   bool
-	done bool
 }
 
-// fork runs write on an executor of its own (its own buffer, memo and path
-// nodes), for a part of the response written in another goroutine. A panic
-// there is reported at ctx and leaves null, rather than ending the process.
-func (e *executor) fork(ctx context.Context, write func(sub *executor) bool) (p part) {
-	sub := &executor{s: e.s, op: e.op, pageCtx: e.pageCtx}
+// fork is an executor of its own (its own buffer, memo and path nodes) for
+// a part of the response written in another goroutine. It is made before
+// that goroutine starts: e goes on writing meanwhile.
+func (e *executor) fork() *executor {
+	sub := &executor{s: e.s, op: e.op, pageCtx: e.pageCtx, plans: e.plans}
+	sub.buf.Grow(8 << 10) // a thread's page, at once rather than by doubling
+	return sub
+}
+
+// run runs write on e, a fork. A panic there is reported at ctx and leaves
+// null, rather than ending the process.
+func (e *executor) run(ctx context.Context, write func() bool) (p part) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.op.Error(ctx, e.op.Recover(ctx, r))
-			p = part{data: []byte("null"), done: true}
+			p = part{data: []byte("null")}
 		}
 	}()
-	ok := write(sub)
-	return part{data: sub.buf.Bytes(), ok: ok, done: true}
+	ok := write()
+	return part{data: e.buf.Bytes(), ok: ok}
 }
 
 // recoverField, deferred by a field's writer, reports a panic in the field's

@@ -196,7 +196,7 @@ type gateway struct {
 	fp  *fastpath.Schema // nil without the fast path
 }
 
-func newGateway(t *testing.T, p providers.Provider, fast bool, opts ...func(*handler.Server)) *gateway {
+func newGateway(t testing.TB, p providers.Provider, fast bool, opts ...func(*handler.Server)) *gateway {
 	t.Helper()
 	reg := providers.NewRegistry(p)
 	r := &resolvers.Resolver{Providers: reg}

@@ -421,26 +421,33 @@ func (e *executor) node(sel ast.SelectionSet, n model.Node, at *pathNode) bool {
 }
 
 // nodeList writes Query.nodes' elements. Threads whose comments are selected
-// each list them upstream; with more than one, they are written in parallel,
-// as the generated executor writes a list's elements, so the page waits for
+// each list them upstream, and the generated executor writes a list's
+// elements concurrently: with more than one, the first is written here while
+// the others are written in goroutines of their own, so the page waits for
 // one round trip, not one per thread.
 func (e *executor) nodeList(sel ast.SelectionSet, list []model.Node, at *pathNode) {
-	var forked []part
+	var forked []*part
+	var wg sync.WaitGroup
 	if e.listingThreads(sel, list) > 1 {
-		forked = make([]part, len(list))
-		var wg sync.WaitGroup
+		forked = make([]*part, len(list))
+		inline := true
 		for i, n := range list {
 			th, ok := n.(*model.Thread)
 			if !ok || th == nil {
 				continue
 			}
+			if inline {
+				inline = false
+				continue
+			}
 			el := e.index(at, i)
 			ctx := e.fieldCtx(el)
+			forked[i] = &part{}
+			sub := e.fork()
 			wg.Go(func() {
-				forked[i] = e.fork(ctx, func(sub *executor) bool { return writeObject(sub, threadType, sel, th, el) })
+				*forked[i] = sub.run(ctx, func() bool { return writeObject(sub, threadType, sel, th, el) })
 			})
 		}
-		wg.Wait()
 	}
 	e.buf.WriteByte('[')
 	for i, n := range list {
@@ -448,7 +455,8 @@ func (e *executor) nodeList(sel ast.SelectionSet, list []model.Node, at *pathNod
 			e.buf.WriteByte(',')
 		}
 		start := e.buf.Len()
-		if forked != nil && forked[i].done {
+		if forked != nil && forked[i] != nil {
+			wg.Wait()
 			e.buf.Write(forked[i].data)
 			e.orNull(start, forked[i].ok)
 			continue
