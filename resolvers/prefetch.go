@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -78,34 +79,80 @@ var (
 
 // selectsUsers says whether a CommentConnection selection asks for its
 // comments' senders and mentioned users, through edges.node or nodes, with
-// fragments and @skip/@include applied as the executor will apply them.
+// fragments and @skip/@include applied as the executor will apply them. It
+// walks the selection itself rather than through graphql.CollectFields,
+// which would allocate the fields it collects for every thread of a
+// response, to be thrown away.
 func selectsUsers(op *graphql.OperationContext, conn ast.SelectionSet) (sender, mentioned bool) {
-	var comment []ast.SelectionSet
-	for _, f := range graphql.CollectFields(op, conn, commentConnectionTypes) {
+	comment := func(f *ast.Field) {
+		switch f.Name {
+		case "sender":
+			sender = true
+		case "mentions":
+			eachField(op, f.SelectionSet, mentionTypes, func(g *ast.Field) {
+				if g.Name == "user" {
+					mentioned = true
+				}
+			})
+		}
+	}
+	eachField(op, conn, commentConnectionTypes, func(f *ast.Field) {
 		switch f.Name {
 		case "nodes":
-			comment = append(comment, f.Selections)
+			eachField(op, f.SelectionSet, commentTypes, comment)
 		case "edges":
-			for _, g := range graphql.CollectFields(op, f.Selections, commentEdgeTypes) {
+			eachField(op, f.SelectionSet, commentEdgeTypes, func(g *ast.Field) {
 				if g.Name == "node" {
-					comment = append(comment, g.Selections)
+					eachField(op, g.SelectionSet, commentTypes, comment)
 				}
-			}
+			})
 		}
-	}
-	for _, sel := range comment {
-		for _, f := range graphql.CollectFields(op, sel, commentTypes) {
-			switch f.Name {
-			case "sender":
-				sender = true
-			case "mentions":
-				for _, g := range graphql.CollectFields(op, f.Selections, mentionTypes) {
-					if g.Name == "user" {
-						mentioned = true
-					}
-				}
-			}
-		}
-	}
+	})
 	return sender, mentioned
+}
+
+// eachField calls visit for every field of sel that graphql.CollectFields
+// would collect on an object of the types satisfies: through fragments
+// whose type condition is among them, leaving out what @skip or @include
+// leaves out. A field selected twice is visited twice.
+func eachField(op *graphql.OperationContext, sel ast.SelectionSet, satisfies []string, visit func(*ast.Field)) {
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if included(op, s.Directives) {
+				visit(s)
+			}
+		case *ast.InlineFragment:
+			if included(op, s.Directives) && (s.TypeCondition == "" || slices.Contains(satisfies, s.TypeCondition)) {
+				eachField(op, s.SelectionSet, satisfies, visit)
+			}
+		case *ast.FragmentSpread:
+			f := op.Doc.Fragments.ForName(s.Name)
+			if f != nil && included(op, s.Directives) && slices.Contains(satisfies, f.TypeCondition) {
+				eachField(op, f.SelectionSet, satisfies, visit)
+			}
+		}
+	}
+}
+
+// included is gqlgen's rule for @skip(if:) and @include(if:).
+func included(op *graphql.OperationContext, ds ast.DirectiveList) bool {
+	if len(ds) == 0 {
+		return true
+	}
+	return !directiveIf(op, ds.ForName("skip"), false) && directiveIf(op, ds.ForName("include"), true)
+}
+
+// directiveIf is d's if argument, or absent when there is no d.
+func directiveIf(op *graphql.OperationContext, d *ast.Directive, absent bool) bool {
+	if d == nil {
+		return absent
+	}
+	arg := d.Arguments.ForName("if")
+	if arg == nil {
+		return absent
+	}
+	v, err := arg.Value.Value(op.Variables)
+	b, ok := v.(bool)
+	return err == nil && ok && b
 }

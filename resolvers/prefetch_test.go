@@ -30,6 +30,9 @@ func TestSelectsUsers(t *testing.T) {
 		{"included by variable", `query($on: Boolean!) { comments(threads: ["t"]) { nodes { sender @include(if: $on) { name } } } }`, map[string]any{"on": true}, true, false},
 		{"excluded by variable", `query($on: Boolean!) { comments(threads: ["t"]) { nodes { sender @include(if: $on) { name } } } }`, map[string]any{"on": false}, false, false},
 		{"page info only", `{ comments(threads: ["t"]) { pageInfo { endCursor } } }`, nil, false, false},
+		{"a skipped fragment spread", `query($no: Boolean!) { comments(threads: ["t"]) { nodes { ...C @skip(if: $no) } } } fragment C on Comment { sender { name } }`, map[string]any{"no": true}, false, false},
+		{"fragments on the connection, the edge and the mention", `{ comments(threads: ["t"]) { ...Conn } } fragment Conn on CommentConnection { edges { ...E } } fragment E on CommentEdge { node { mentions { ... on Mention { user { name } } } } }`, nil, false, true},
+		{"an included inline fragment", `query($on: Boolean!) { comments(threads: ["t"]) { edges @include(if: $on) { node { ... @include(if: $on) { sender { id } } } } } }`, map[string]any{"on": true}, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			doc, err := gqlparser.LoadQuery(schema, tc.query)
@@ -43,5 +46,25 @@ func TestSelectsUsers(t *testing.T) {
 				t.Errorf("selectsUsers = sender %v, mentioned %v; want %v, %v", sender, mentioned, tc.sender, tc.mentioned)
 			}
 		})
+	}
+}
+
+// The look-ahead runs once per comment connection of a response (a page
+// through thread() has one per thread): reading the selection allocates
+// nothing.
+func TestSelectsUsersAllocatesNothing(t *testing.T) {
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}}).Schema()
+	doc, err := gqlparser.LoadQuery(schema, `query($on: Boolean!) { comments(threads: ["t"]) { ...Page } } fragment Page on CommentConnection { edges { node { id text sender @include(if: $on) { name } mentions { offset length user { name } } } } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: map[string]any{"on": true}}
+	sel := doc.Operations[0].SelectionSet[0].(*ast.Field).SelectionSet
+	if n := testing.AllocsPerRun(100, func() {
+		if s, m := selectsUsers(op, sel); !s || !m {
+			t.Fatal("the page's users not seen")
+		}
+	}); n != 0 {
+		t.Errorf("selectsUsers allocates %v times", n)
 	}
 }
