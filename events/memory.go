@@ -111,7 +111,7 @@ func (m *Memory) Subscribe(ctx context.Context, f Filter, since string) (*Subscr
 		m.mu.Unlock()
 		return nil, ErrClosed
 	}
-	s, _, err := m.hub.subscribe(ctx, f, since != "")
+	s, _, err := m.hub.subscribe(ctx, f, since != "", eventID{})
 	if err != nil {
 		m.mu.Unlock()
 		return nil, err

@@ -482,7 +482,9 @@ func (b *Redis) sleep(ctx context.Context, backoff *time.Duration) {
 // (live events queue behind the replay), then the stream is read with XRANGE
 // from since up to the reader's position at registration: events up to that
 // position come from the replay, events after it live, so none is missed or
-// doubled.
+// doubled. A since ahead of that position (an ID another instance sent,
+// which this one's reader has yet to reach) replays nothing, and the live
+// events up to it are skipped.
 func (b *Redis) Subscribe(ctx context.Context, f Filter, since string) (*Subscription, error) {
 	var from eventID
 	if since != "" {
@@ -494,7 +496,7 @@ func (b *Redis) Subscribe(ctx context.Context, f Filter, since string) (*Subscri
 	if b.closed.Load() {
 		return nil, ErrClosed
 	}
-	s, cursor, err := b.hub.subscribe(ctx, f, since != "")
+	s, cursor, err := b.hub.subscribe(ctx, f, since != "", from)
 	if err != nil || since == "" {
 		return s, err
 	}

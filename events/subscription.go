@@ -24,6 +24,10 @@ type Subscription struct {
 	hub       *hub
 	threads   []string
 	providers []string
+	// after is the since a subscriber resumed from: live events up to it are
+	// not delivered. A since from another instance may be ahead of this
+	// instance's reader, and its events then arrive live, not in the replay.
+	after eventID
 
 	mu   sync.Mutex
 	stop func() bool // unregisters the ctx.AfterFunc; nil until set
@@ -227,16 +231,17 @@ func newHub(o Options) *hub {
 }
 
 // subscribe registers a new subscription. With catchUp, live events queue
-// behind a replay to be given to startCatchUp. It returns the cursor at the
-// moment of registration: every later event reaches the subscription live.
-func (h *hub) subscribe(ctx context.Context, f Filter, catchUp bool) (*Subscription, eventID, error) {
+// behind a replay to be given to startCatchUp. Live events with IDs up to
+// after are skipped. It returns the cursor at the moment of registration:
+// every later event reaches the subscription live.
+func (h *hub) subscribe(ctx context.Context, f Filter, catchUp bool, after eventID) (*Subscription, eventID, error) {
 	if err := context.Cause(ctx); err != nil {
 		return nil, eventID{}, err
 	}
 	c := make(chan *Event, h.buffer)
 	s := &Subscription{
 		C: c, c: c, hub: h, catching: catchUp, lag: h.replayLag,
-		threads: compact(f.Threads), providers: compact(f.Providers),
+		threads: compact(f.Threads), providers: compact(f.Providers), after: after,
 	}
 	// If ctx is already done, the callback ends s at once (in its own
 	// goroutine) and the check below refuses it.
@@ -288,7 +293,7 @@ func (h *hub) publish(ev *Event, id eventID) {
 	}
 	h.cursor = id
 	for s := range h.subs {
-		if !s.matches(threadID, providerID) {
+		if !s.matches(threadID, providerID) || !s.after.less(id) {
 			continue
 		}
 		if slow, stop := s.offer(ev); slow {
