@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/commentgraph/commentgraph/graph/guard"
@@ -49,18 +51,10 @@ func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
 		code = model.CodeUpstreamTimeout
 		gerr.Message = "the request was canceled"
 	case gerr.Err == nil || len(gerr.Path) == 0:
-		// gqlgen's own, about the request rather than a field: unreadable JSON,
-		// parse, validation, variable coercion, complexity.
-		code = model.CodeBadUserInput
-		switch c, _ := gerr.Extensions["code"].(string); c {
-		case guard.CodeComplexity:
-			code = model.CodeComplexityLimitExceeded
-		case guard.CodeIntrospection:
-			code = model.CodeIntrospectionDisabled
-		case persisted.CodeNotFound, persisted.CodeNotAllowed:
-			// Apollo's APQ link resends the document on PERSISTED_QUERY_NOT_FOUND.
-			code = model.Code(c)
-		}
+		// About the request rather than a field, raised before execution: an
+		// unusable HTTP request, parse, validation, variable coercion,
+		// complexity, a persisted document.
+		code = requestErrorCode(gerr)
 	default:
 		a.log.ErrorContext(ctx, "internal error", "path", gerr.Path.String(), "err", err)
 		gerr.Message = "internal error"
@@ -69,6 +63,51 @@ func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
 	setExt(gerr, "code", string(code))
 	a.metrics.gqlErrors.WithLabelValues(string(code)).Inc()
 	return gerr
+}
+
+// Codes of errors raised before execution, beside graph/model's. The first
+// two are gqlgen's (and Apollo Server's) names for a document that does not
+// parse, and for one that does not fit the schema.
+const (
+	codeParseFailed      model.Code = errcode.ParseFailed
+	codeValidationFailed model.Code = errcode.ValidationFailed
+	// codeBadRequest: the HTTP request cannot be served as sent (it is no
+	// GraphQL request, or it asks for a subscription over plain HTTP).
+	codeBadRequest model.Code = "BAD_REQUEST"
+)
+
+// requestErrorCode is the code of an error raised before execution, from the
+// code gqlgen, graph/guard, graph/persisted or a transport gave it.
+func requestErrorCode(gerr *gqlerror.Error) model.Code {
+	switch c, _ := gerr.Extensions["code"].(string); c {
+	case guard.CodeComplexity:
+		return model.CodeComplexityLimitExceeded
+	case guard.CodeIntrospection:
+		return model.CodeIntrospectionDisabled
+	case persisted.CodeNotFound, persisted.CodeNotAllowed:
+		// Apollo's APQ link resends the document on PERSISTED_QUERY_NOT_FOUND.
+		return model.Code(c)
+	case errcode.ParseFailed:
+		return codeParseFailed
+	case errcode.ValidationFailed:
+		// gqlgen files a variable whose value does not fit its type under
+		// validation too (its path starts at "variable"): there the document
+		// is fine and the input is not.
+		if len(gerr.Path) > 0 && gerr.Path[0] == ast.PathName("variable") {
+			return model.CodeBadUserInput
+		}
+		return codeValidationFailed
+	case string(codeBadRequest):
+		return codeBadRequest
+	}
+	return model.CodeBadUserInput
+}
+
+// requestError is a transport's refusal of a request none of which ran.
+func requestError(format string, args ...any) *gqlerror.Error {
+	err := gqlerror.Errorf(format, args...)
+	errcode.Set(err, string(codeBadRequest))
+	return err
 }
 
 func setExt(e *gqlerror.Error, k string, v any) {

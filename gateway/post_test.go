@@ -20,9 +20,11 @@ import (
 	"github.com/commentgraph/commentgraph/resolvers"
 )
 
-// postTransport answers every request as gqlgen's transport.POST does:
-// the same status, content type and JSON, only written without re-scanning
-// the data.
+// postTransport answers as gqlgen's transport.POST does (the same status,
+// content type and JSON, only written without re-scanning the data), except
+// where GraphQL over HTTP asks otherwise: errors raised before execution
+// answer 200 under application/json (gqlgen: 422) and carry no "data"
+// (gqlgen: null), and a request that is no GraphQL request is BAD_REQUEST.
 func TestPostTransportAnswersAsGqlgens(t *testing.T) {
 	serve := func(tr graphql.Transport) *httptest.Server {
 		srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{Providers: providers.NewRegistry()}}))
@@ -32,22 +34,31 @@ func TestPostTransportAnswersAsGqlgens(t *testing.T) {
 		return hs
 	}
 	theirs, ours := serve(transport.POST{}), serve(postTransport{})
+	// differs is where our answer differs from gqlgen's on purpose.
+	type differs struct {
+		status int
+		// noData: the errors were raised before execution, so "data" is absent.
+		noData bool
+		// message and code replace gqlgen's first error's.
+		message, code string
+	}
 	for _, tc := range []struct {
 		name, body, contentType, accept string
-		// message, when set, is ours where gqlgen's echoes the body back.
-		message string
+		ours                            differs
 	}{
 		{name: "a query", body: `{"query":"{ providers { id } __typename }"}`},
 		{name: "variables and an operation name", body: `{"query":"query A($id: ID!) { node(id: $id) { id } } query B { __typename }","operationName":"A","variables":{"id":"x"}}`},
 		{name: "a resolver error with data", body: `{"query":"{ a: node(id: \"nope\") { id } b: __typename }"}`},
 		{name: "HTML-looking data", body: `{"query":"{ node(id: \"<b>&amp;</b>\") { id } }"}`},
-		{name: "a syntax error", body: `{"query":"{"}`},
-		{name: "a validation error", body: `{"query":"{ nope }"}`},
-		{name: "a validation error, graphql-response+json", body: `{"query":"{ nope }"}`, accept: "application/graphql-response+json"},
+		{name: "a syntax error", body: `{"query":"{"}`, ours: differs{status: http.StatusOK, noData: true}},
+		{name: "a validation error", body: `{"query":"{ nope }"}`, ours: differs{status: http.StatusOK, noData: true}},
+		{name: "a validation error, graphql-response+json", body: `{"query":"{ nope }"}`, accept: "application/graphql-response+json", ours: differs{noData: true}},
+		{name: "a variable of the wrong type", body: `{"query":"query($id: ID!) { node(id: $id) { id } }","variables":{"id":null}}`, ours: differs{status: http.StatusOK, noData: true}},
 		{name: "accept anything", body: `{"query":"{ __typename }"}`, accept: "*/*"},
 		{name: "accept something else", body: `{"query":"{ __typename }"}`, accept: "text/html"},
-		{name: "a body that is not JSON", body: `{"query":`, message: "json request body could not be decoded: the body is empty or ends early"},
-		{name: "no query", body: `{}`},
+		// gqlgen's message echoes the body back.
+		{name: "a body that is not JSON", body: `{"query":`, ours: differs{noData: true, message: "json request body could not be decoded: the body is empty or ends early", code: "BAD_REQUEST"}},
+		{name: "no query", body: `{}`, ours: differs{status: http.StatusBadRequest, noData: true, message: "the request has no query", code: "BAD_REQUEST"}},
 		{name: "a mutation over POST", body: `{"query":"mutation { createComment(input: {thread: \"x\", text: \"hi\"}) { clientMutationId } }"}`},
 		{name: "JSON with a charset", body: `{"query":"{ __typename }"}`, contentType: "application/json; charset=utf-8"},
 		{name: "an answer larger than net/http's buffers", body: `{"query":"{ ` + aliases(600) + ` }"}`},
@@ -82,14 +93,23 @@ func TestPostTransportAnswersAsGqlgens(t *testing.T) {
 			}
 			ws, wct, wv := post(theirs.URL, false)
 			gs, gct, gv := post(ours.URL, true)
+			if tc.ours.status != 0 {
+				ws = tc.ours.status
+			}
 			if gs != ws || gct != wct {
-				t.Errorf("status %d %q, gqlgen's POST answers %d %q", gs, gct, ws, wct)
+				t.Errorf("status %d %q, want %d %q", gs, gct, ws, wct)
 			}
-			if tc.message != "" {
-				wv.(map[string]any)["errors"].([]any)[0].(map[string]any)["message"] = tc.message
+			want := wv.(map[string]any)
+			if tc.ours.noData {
+				delete(want, "data")
 			}
-			if !reflect.DeepEqual(gv, wv) {
-				t.Errorf("body differs\nours:    %v\ngqlgen's: %v", gv, wv)
+			if tc.ours.message != "" {
+				first := want["errors"].([]any)[0].(map[string]any)
+				first["message"] = tc.ours.message
+				first["extensions"] = map[string]any{"code": tc.ours.code}
+			}
+			if !reflect.DeepEqual(gv, any(want)) {
+				t.Errorf("body differs\nours: %v\nwant: %v", gv, want)
 			}
 		})
 	}

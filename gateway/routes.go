@@ -88,10 +88,15 @@ func (a *App) graphqlHandler() http.Handler {
 		OnUnsubscribe: a.metrics.subscribers.Dec,
 		Logger:        a.log,
 	}))
-	srv.AddTransport(sseTransport{KeepAlive: ev.KeepAlive.D(), OnSubscribe: a.metrics.subscribers.Inc, OnUnsubscribe: a.metrics.subscribers.Dec}) // before POST: both accept POST, SSE wants Accept: text/event-stream
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(postTransport{}) // gqlgen's POST, writing the data as the executor made it (post.go)
+	// Before GET and POST: graphql-sse's both modes and EventSource (sse.go).
+	sse := newSSETransport(sseOptions{
+		KeepAlive: ev.KeepAlive.D(), ReserveTimeout: ev.InitTimeout.D(), MaxOperations: ev.MaxSubscriptionsPerConnection,
+		OnSubscribe: a.metrics.subscribers.Inc, OnUnsubscribe: a.metrics.subscribers.Dec,
+	})
+	srv.AddTransport(sse)
+	srv.AddTransport(transport.Options{AllowedMethods: []string{"OPTIONS", "GET", "POST", "PUT", "DELETE"}})
+	srv.AddTransport(getTransport{sse: sse})  // queries from the URL (post.go)
+	srv.AddTransport(postTransport{sse: sse}) // GraphQL over HTTP, writing the data as the executor made it (post.go)
 
 	queryCache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queryCache)

@@ -3,8 +3,12 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -258,7 +262,7 @@ func TestProtections(t *testing.T) {
 	t.Run("token limit", func(t *testing.T) {
 		q := "{ " + strings.Repeat("providers { id } ", 200) + "}"
 		resp := g.query(q, nil)
-		if codes := resp.codes(); len(codes) == 0 || codes[0] != "BAD_USER_INPUT" {
+		if codes := resp.codes(); len(codes) == 0 || codes[0] != "GRAPHQL_PARSE_FAILED" {
 			t.Errorf("codes %v %+v", codes, resp.Errors)
 		}
 	})
@@ -291,10 +295,20 @@ func TestProtections(t *testing.T) {
 		}
 	})
 	t.Run("malformed JSON and GraphQL", func(t *testing.T) {
-		for _, body := range []string{`{"query": `, `{"query": "{ providers { id "}`, `{"query": "{ nope }"}`, `[]`, `{"query": "mutation { createComment(input: {}) { comment { id } } }"}`} {
-			resp := g.post([]byte(body), nil)
-			if len(resp.Errors) == 0 || resp.codes()[0] == "" || resp.codes()[0] == "INTERNAL" {
-				t.Errorf("%s: status %d codes %v", body, resp.Status, resp.codes())
+		for _, tc := range []struct {
+			body   string
+			status int
+			code   string
+		}{
+			{`{"query": `, http.StatusBadRequest, "BAD_REQUEST"},
+			{`[]`, http.StatusBadRequest, "BAD_REQUEST"},
+			{`{"query": "{ providers { id "}`, http.StatusOK, "GRAPHQL_PARSE_FAILED"},
+			{`{"query": "{ nope }"}`, http.StatusOK, "GRAPHQL_VALIDATION_FAILED"},
+			{`{"query": "mutation { createComment(input: {}) { comment { id } } }"}`, http.StatusOK, "GRAPHQL_VALIDATION_FAILED"},
+		} {
+			resp := g.post([]byte(tc.body), nil)
+			if resp.Status != tc.status || len(resp.Errors) == 0 || resp.codes()[0] != tc.code || resp.Data != nil {
+				t.Errorf("%s: status %d codes %v data %s, want %d %s and no data", tc.body, resp.Status, resp.codes(), resp.Data, tc.status, tc.code)
 			}
 		}
 	})
@@ -306,8 +320,8 @@ func TestProtections(t *testing.T) {
 		defer r.Body.Close()
 		var out gqlResponse
 		_ = json.NewDecoder(r.Body).Decode(&out)
-		if len(out.Errors) == 0 {
-			t.Error("GET ran a mutation")
+		if r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "POST" || len(out.Errors) != 1 || out.codes()[0] != "BAD_REQUEST" {
+			t.Errorf("GET mutation: %d Allow %q codes %v", r.StatusCode, r.Header.Get("Allow"), out.codes())
 		}
 	})
 }
@@ -329,3 +343,140 @@ func TestGraphiQLServedWhenOn(t *testing.T) {
 }
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// GraphQL over HTTP's statuses, over POST and GET: errors raised before
+// execution answer 200 under application/json and 400 under
+// application/graphql-response+json, and carry no data; each kind has its
+// own code.
+func TestGraphQLOverHTTPStatuses(t *testing.T) {
+	k := klinkWorld(t, 0)
+	cfg := newTestConfig(t, klinkProvider(k))
+	cfg.Limits.MaxComplexity = 500
+	g := MustStartGateway(t, cfg)
+	for _, tc := range []struct {
+		name, query, variables string
+		code                   string // "": no error
+	}{
+		{name: "a query", query: `{ providers { id } }`},
+		{name: "a parse error", query: `{ providers { id `, code: "GRAPHQL_PARSE_FAILED"},
+		{name: "a validation error", query: `{ nope }`, code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "an unknown operation name", query: `query A { __typename }&operationName=B`, code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "a variable of the wrong type", query: `query($id: ID!) { node(id: $id) { id } }`, variables: `{"id": null}`, code: "BAD_USER_INPUT"},
+		{name: "a document over the cost limit", query: `{ providers { threads(first: 100) { nodes { comments(first: 100) { nodes { id } } } } } }`, code: "COMPLEXITY_LIMIT_EXCEEDED"},
+	} {
+		for _, method := range []string{http.MethodPost, http.MethodGet} {
+			for _, accept := range []string{"application/json", "application/graphql-response+json"} {
+				t.Run(tc.name+" "+method+" "+accept, func(t *testing.T) {
+					query, opName, _ := strings.Cut(tc.query, "&operationName=")
+					var req *http.Request
+					if method == http.MethodGet {
+						v := url.Values{"query": {query}}
+						if opName != "" {
+							v.Set("operationName", opName)
+						}
+						if tc.variables != "" {
+							v.Set("variables", tc.variables)
+						}
+						req, _ = http.NewRequest(method, g.url+"/query?"+v.Encode(), nil)
+					} else {
+						body := map[string]any{"query": query, "operationName": opName, "variables": json.RawMessage(cmp.Or(tc.variables, "null"))}
+						b, _ := json.Marshal(body)
+						req, _ = http.NewRequest(method, g.url+"/query", bytes.NewReader(b))
+						req.Header.Set("Content-Type", "application/json")
+					}
+					req.Header.Set("Accept", accept)
+					status, ct, raw := do(t, req)
+					var out map[string]json.RawMessage
+					if err := json.Unmarshal(raw, &out); err != nil {
+						t.Fatalf("%d %s", status, raw)
+					}
+					_, hasData := out["data"]
+					wantStatus := http.StatusOK
+					if tc.code != "" && accept == "application/graphql-response+json" {
+						wantStatus = http.StatusBadRequest
+					}
+					if status != wantStatus || !strings.HasPrefix(ct, accept) || hasData != (tc.code == "") || (tc.code != "" && !strings.Contains(string(out["errors"]), `"code":"`+tc.code+`"`)) {
+						t.Errorf("answered %d %s %s; want %d, code %q, data only without errors", status, ct, raw, wantStatus, tc.code)
+					}
+				})
+			}
+		}
+	}
+}
+
+// A subscription sent as a plain request (no event stream accepted) is
+// refused with a 400 naming the transports that carry subscriptions, instead
+// of answering its first event and hanging up.
+func TestSubscriptionOverPlainHTTPIsRefused(t *testing.T) {
+	k := klinkWorld(t, 0)
+	g := MustStartGateway(t, newTestConfig(t, klinkProvider(k)))
+	const sub = `subscription { commentAdded { id } }`
+	post, _ := http.NewRequest(http.MethodPost, g.url+"/query", strings.NewReader(`{"query":`+jsonString(sub)+`}`))
+	post.Header.Set("Content-Type", "application/json")
+	get, _ := http.NewRequest(http.MethodGet, g.url+"/query?"+url.Values{"query": {sub}}.Encode(), nil)
+	get.Header.Set("Accept", "application/graphql-response+json")
+	for _, req := range []*http.Request{post, get} {
+		status, _, raw := do(t, req)
+		var out gqlResponse
+		_ = json.Unmarshal(raw, &out)
+		if status != http.StatusBadRequest || len(out.Errors) != 1 || out.codes()[0] != "BAD_REQUEST" || out.Data != nil ||
+			!strings.Contains(out.Errors[0].Message, "graphql-transport-ws") || !strings.Contains(out.Errors[0].Message, "text/event-stream") {
+			t.Errorf("%s: %d %s", req.Method, status, raw)
+		}
+	}
+	if n := subscriberCount(g); n != 0 {
+		t.Errorf("%v subscriptions opened", n)
+	}
+}
+
+// A client that names an event stream among the types it can read (urql
+// names every one) gets JSON for a query, and a stream for a subscription.
+func TestEventStreamOnlyWhenPreferredOrNeeded(t *testing.T) {
+	k := klinkWorld(t, 0)
+	g := MustStartGateway(t, newTestConfig(t, klinkProvider(k)))
+	const urqlAccept = "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed"
+	for _, tc := range []struct {
+		name, method, query, accept, want string
+	}{
+		{"urql's query over GET", http.MethodGet, `{ providers { id } }`, urqlAccept, "application/graphql-response+json"},
+		{"urql's query over POST", http.MethodPost, `{ providers { id } }`, urqlAccept, "application/graphql-response+json"},
+		{"a stream preferred by quality", http.MethodPost, `{ providers { id } }`, "application/json;q=0.5, text/event-stream", "text/event-stream"},
+		{"a stream asked for", http.MethodGet, `{ providers { id } }`, "text/event-stream", "text/event-stream"},
+		{"anything", http.MethodGet, `{ providers { id } }`, "*/*", "application/json"},
+		{"urql's subscription over POST", http.MethodPost, `subscription { commentAdded { id } }`, urqlAccept, "text/event-stream"},
+		{"urql's subscription over GET", http.MethodGet, `subscription { commentAdded { id } }`, urqlAccept, "text/event-stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var req *http.Request
+			if tc.method == http.MethodGet {
+				req, _ = http.NewRequestWithContext(ctx, tc.method, g.url+"/query?"+url.Values{"query": {tc.query}}.Encode(), nil)
+			} else {
+				req, _ = http.NewRequestWithContext(ctx, tc.method, g.url+"/query", strings.NewReader(`{"query":`+jsonString(tc.query)+`}`))
+				req.Header.Set("Content-Type", "application/json")
+			}
+			req.Header.Set("Accept", tc.accept)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, tc.want) {
+				t.Errorf("answered %d %s, want %s", resp.StatusCode, ct, tc.want)
+			}
+		})
+	}
+}
+
+// do sends req and reads the whole answer.
+func do(t *testing.T, req *http.Request) (status int, contentType string, body []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ = io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), body
+}
