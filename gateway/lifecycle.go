@@ -30,6 +30,7 @@ func (a *App) openStores() error {
 		if err != nil {
 			return err
 		}
+		a.instrumentRedis(client)
 		a.redis = client
 		a.closers = append(a.closers, func() { _ = client.Close() })
 		cacheOpts.Redis = client
@@ -52,6 +53,7 @@ func (a *App) openStores() error {
 		if err != nil {
 			return err
 		}
+		a.instrumentRedis(busClient)
 		a.closers = append(a.closers, func() { _ = busClient.Close() })
 		b, err := events.NewRedis(busClient, busOpts)
 		if err != nil {

@@ -28,6 +28,10 @@ type metrics struct {
 
 	mu     sync.RWMutex
 	health map[string]bool
+
+	// telemetry is the rest of what the gateway tells about itself: traces
+	// and the access log (telemetry.go).
+	telemetry telemetryState
 }
 
 func newMetrics() *metrics {

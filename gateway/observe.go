@@ -6,12 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/commentgraph/commentgraph/internal/telemetry"
 	"github.com/commentgraph/commentgraph/internal/upstreamwait"
 )
 
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code  int
+	bytes int64
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -26,7 +28,9 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
@@ -37,11 +41,20 @@ func (s *statusRecorder) Flush() {
 	}
 }
 
-// observe counts and times requests and logs them at the boundary. The log
-// line has method, route and status; never headers, bodies or query strings
-// (they may hold keys).
+// SetAccessLog turns the access log (a line per request at INFO, see observe)
+// on or off; off, the lines are logged at DEBUG, as an answer with a 5xx
+// status is still logged at WARN. On by default. Call it before Open.
+func (a *App) SetAccessLog(on bool) { a.metrics.telemetry.accessLogOff = !on }
+
+// observe counts and times requests, traces them (when tracing is on), and
+// logs each at the boundary: the access log line "request" has method, route,
+// status, duration (seconds), bytes (of the response body) and, through the
+// log handler, requestId and traceId (internal/telemetry.LogHandler); never
+// headers, bodies or query strings (they may hold keys). It is at INFO, or
+// at DEBUG with the access log off; at WARN for a 5xx.
 func (a *App) observe(route string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	quiet := a.metrics.telemetry.accessLogOff
+	return a.traced(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		streaming := isStreaming(r)
@@ -52,11 +65,33 @@ func (a *App) observe(route string, next http.Handler) http.Handler {
 		}
 		d := time.Since(start)
 		a.metrics.observeHTTP(route, code, d, streaming)
-		level := slog.LevelDebug
-		if code >= 500 {
+		level := slog.LevelInfo
+		switch {
+		case code >= 500:
 			level = slog.LevelWarn
+		case quiet:
+			level = slog.LevelDebug
 		}
-		a.log.Log(r.Context(), level, "http", "method", r.Method, "route", route, "status", code, "duration", d)
+		ctx := r.Context()
+		if !a.log.Enabled(ctx, level) {
+			return
+		}
+		a.log.LogAttrs(ctx, level, "request",
+			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", code),
+			slog.Float64("duration", d.Seconds()), slog.Int64("bytes", rec.bytes))
+	}))
+}
+
+// withRequestID gives every request an id: the X-Request-Id it came with, when
+// that is fit to log (internal/telemetry.AcceptRequestID), or a new one. The
+// id is answered in X-Request-Id and carried in the request's context, from
+// where the log handler adds it to every line logged with that context and
+// the error presenter to every error's extensions.requestId.
+func (a *App) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := telemetry.AcceptRequestID(r.Header.Get(telemetry.RequestIDHeader))
+		w.Header().Set(telemetry.RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(telemetry.WithRequestID(r.Context(), id)))
 	})
 }
 

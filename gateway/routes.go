@@ -41,7 +41,7 @@ func (a *App) routes() http.Handler {
 	if *a.cfg.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("commentgraph", "/query"))
 	}
-	return a.recoverHTTP(mux)
+	return a.withRequestID(a.recoverHTTP(mux))
 }
 
 // graphqlHandler is gqlgen's handler.New with each transport and extension
@@ -126,6 +126,7 @@ func (a *App) graphqlHandler() http.Handler {
 		// Suggestions ("Did you mean …") would map the schema anyway.
 		srv.SetDisableSuggestion(true)
 	}
+	a.traceGraphQL(srv) // spans for each query, mutation and root field when tracing (telemetry.go)
 	// A root field does not start once the request is over (its client gone,
 	// its budget spent): aliases of one field would otherwise each run.
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {

@@ -8,9 +8,16 @@ import (
 // the upstream timeout, under the request budget, over one shared pool of
 // keep-alive connections (see newUpstreamTransport). The transport is the
 // *http.Transport itself, not a wrapper: with Timeout set, net/http runs a
-// goroutine and a timer per call for any other RoundTripper.
+// goroutine and a timer per call for any other RoundTripper. Only with
+// tracing on is it wrapped, to make each call a client span and send its
+// traceparent upstream (telemetry.Tracing.Transport); that path pays for the
+// goroutine and timer too.
 func (a *App) upstreamClient() *http.Client {
-	return &http.Client{Timeout: a.cfg.Limits.UpstreamTimeout.D(), Transport: a.upstream}
+	var rt http.RoundTripper = a.upstream
+	if t := a.tracing(); t != nil {
+		rt = t.Transport(a.upstream)
+	}
+	return &http.Client{Timeout: a.cfg.Limits.UpstreamTimeout.D(), Transport: rt}
 }
 
 // upstreamReadBuffer is each upstream connection's read buffer. A page of
