@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/commentgraph/commentgraph/graph"
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
 
 // CreateComment is the resolver for the createComment field.
@@ -40,7 +41,11 @@ func (r *queryResolver) Providers(ctx context.Context) ([]*model.Provider, error
 
 // Thread is the resolver for the thread field.
 func (r *queryResolver) Thread(ctx context.Context, provider string, kind model.ThreadKind, ref string) (*model.Thread, error) {
-	return r.loaders(ctx).Thread(ctx, provider, kind, ref)
+	// Looked up now rather than after the loader's batch window: no upstream
+	// batches threads, so the window would only add its wait.
+	ld := r.loaders(ctx)
+	ld.PrefetchThreads(ctx, provider, []loaders.ThreadKey{{Kind: kind, Ref: ref}})
+	return ld.Thread(ctx, provider, kind, ref)
 }
 
 // Room is the resolver for the room field.
