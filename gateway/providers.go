@@ -22,8 +22,10 @@ import (
 // credential), and registers its webhook endpoint and background jobs.
 func (a *App) buildProvider(pc config.Provider) (providers.Provider, error) {
 	scope := pc.ID + ":" + providers.Fingerprint(pc.Token+"\x00"+pc.Email+"\x00"+pc.Password)
+	// Each adapter tags its own lines with provider (as the poller does):
+	// given a logger already tagged, they wrote it twice.
 	deps := providers.Deps{
-		HTTPClient: a.upstreamClient(), Logger: a.log.With("provider", pc.ID), OnCall: a.metrics.onCall,
+		HTTPClient: a.upstreamClient(), Logger: a.log, OnCall: a.metrics.onCall,
 		Directory: a.cache,
 	}
 	if a.redis != nil {
@@ -72,7 +74,7 @@ func (a *App) pollThreads(p providers.Provider, threads []providers.PollThread, 
 	if len(threads) == 0 {
 		return
 	}
-	opts := poller.Options{Interval: a.cfg.Events.PollInterval.D(), Logger: a.log.With("provider", p.Info().ID)}
+	opts := poller.Options{Interval: a.cfg.Events.PollInterval.D(), Logger: a.log}
 	if a.redis != nil {
 		l, err := events.NewRedisLeaser(a.redis, "cg:v1:lease:")
 		if err == nil {
