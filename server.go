@@ -17,10 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/demo"
 	"github.com/commentgraph/commentgraph/gateway"
 	"github.com/commentgraph/commentgraph/internal/gctuner"
+	"github.com/commentgraph/commentgraph/internal/telemetry"
 )
 
 func main() {
@@ -44,13 +47,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	configPath := fs.String("config", getenv("COMMENTGRAPH_CONFIG"), "config file (YAML); env COMMENTGRAPH_CONFIG; none: demo mode on in-process emulators")
 	listen := fs.String("listen", getenv("COMMENTGRAPH_LISTEN"), "listen address, overriding the config's (e.g. 127.0.0.1:0); env COMMENTGRAPH_LISTEN")
 	logLevel := fs.String("log-level", envOr(getenv, "COMMENTGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error; env COMMENTGRAPH_LOG_LEVEL")
-	logJSON := fs.Bool("log-json", getenv("COMMENTGRAPH_LOG_JSON") == "true", "log as JSON lines instead of text; env COMMENTGRAPH_LOG_JSON=true")
+	logJSON := fs.Bool("log-json", getenv("COMMENTGRAPH_LOG_JSON") == "true", "log as JSON lines instead of text (durations in seconds); env COMMENTGRAPH_LOG_JSON=true")
+	accessLog := fs.Bool("access-log", getenv("COMMENTGRAPH_ACCESS_LOG") != "false", "log a line per request at INFO: method, route, status, duration, bytes, request id; false: at DEBUG; env COMMENTGRAPH_ACCESS_LOG=false")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 20*time.Second, "how long shutdown may take on SIGTERM, the drain delay included: in-flight requests get what is left")
 	drainDelay := fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes (e.g. 5s behind a load balancer); 0: none")
 	demoInterval := fs.Duration("demo-interval", 4*time.Second, "demo mode: how often an emulated person posts a comment (0: never)")
 	gcHeapTarget := fs.Int("gc-heap-target", envInt(getenv, "COMMENTGRAPH_GC_HEAP_TARGET", 64), "MiB the heap may grow to before a garbage collection while the live heap is smaller (GOGC rises up to 800 for a small live heap, never below 100); 0: Go's plain GOGC; ignored when GOGC is set; env COMMENTGRAPH_GC_HEAP_TARGET")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: commentgraph [flags]\n\nWith no -config, runs in demo mode: emulators of K-LINK, Virola, Aelyst and Ziik with seeded data, GraphiQL at /.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: commentgraph [flags]\n\nWith no -config, runs in demo mode: emulators of K-LINK, Virola, Aelyst and Ziik with seeded data, GraphiQL at /.\n\nTracing: set OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER=otlp) to export OpenTelemetry traces over OTLP; the other OTEL_* variables apply. Off by default.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -61,11 +65,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("-log-level: %q is not debug, info, warn or error", *logLevel)
 	}
 	hopts := &slog.HandlerOptions{Level: level}
-	var log *slog.Logger
+	var h slog.Handler
 	if *logJSON {
-		log = slog.New(slog.NewJSONHandler(stderr, hopts))
+		hopts.ReplaceAttr = telemetry.DurationsInSeconds // not integer nanoseconds
+		h = slog.NewJSONHandler(stderr, hopts)
 	} else {
-		log = slog.New(slog.NewTextHandler(stderr, hopts))
+		h = slog.NewTextHandler(stderr, hopts)
+	}
+	// Every line logged with a request's context carries its requestId (and
+	// traceId while tracing).
+	log := slog.New(telemetry.LogHandler(h))
+	// go-redis and the OpenTelemetry SDK would write plain-text lines of
+	// their own to stderr, in the middle of JSON ones.
+	redis.SetLogger(telemetry.RedisLogger{Log: log})
+	telemetry.RouteOTelLogs(log)
+	// The gateway starts tracing from the same variables; a setting it
+	// cannot use is refused here, before anything starts.
+	if _, err := telemetry.SettingsFromEnv(getenv); err != nil {
+		return err
 	}
 
 	switch {
@@ -103,6 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	app.SetAccessLog(*accessLog)
 	if err := app.Open(); err != nil {
 		_ = app.Close(context.Background())
 		return err
