@@ -14,7 +14,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -24,6 +23,7 @@ import (
 	"github.com/commentgraph/commentgraph/graph/guard"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graph/persisted"
+	"github.com/commentgraph/commentgraph/graphiql"
 	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/resolvers"
 )
@@ -39,7 +39,11 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /readyz", a.observe("readyz", http.HandlerFunc(a.serveReady)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	if *a.cfg.GraphiQL {
-		mux.Handle("GET /{$}", playground.Handler("commentgraph", "/query"))
+		// GraphiQL and its assets are embedded (graphiql/): the page works
+		// without internet access.
+		page := graphiql.Handler(graphiql.Options{Title: "commentgraph", Endpoint: "/query"})
+		mux.Handle("GET /{$}", page)
+		mux.Handle("GET /graphiql/", page)
 	}
 	return a.withRequestID(a.recoverHTTP(mux))
 }
