@@ -17,6 +17,7 @@ import (
 	"github.com/commentgraph/commentgraph/graph/guard"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graph/persisted"
+	"github.com/commentgraph/commentgraph/internal/telemetry"
 )
 
 // presentError gives every error extensions.code (and provider, retryAfter for
@@ -60,21 +61,13 @@ func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
 		gerr.Message = "internal error"
 		gerr.Err = nil
 	}
+	if id := telemetry.RequestID(ctx); id != "" {
+		setExt(gerr, "requestId", id)
+	}
 	setExt(gerr, "code", string(code))
 	a.metrics.gqlErrors.WithLabelValues(string(code)).Inc()
 	return gerr
 }
-
-// Codes of errors raised before execution, beside graph/model's. The first
-// two are gqlgen's (and Apollo Server's) names for a document that does not
-// parse, and for one that does not fit the schema.
-const (
-	codeParseFailed      model.Code = errcode.ParseFailed
-	codeValidationFailed model.Code = errcode.ValidationFailed
-	// codeBadRequest: the HTTP request cannot be served as sent (it is no
-	// GraphQL request, or it asks for a subscription over plain HTTP).
-	codeBadRequest model.Code = "BAD_REQUEST"
-)
 
 // requestErrorCode is the code of an error raised before execution, from the
 // code gqlgen, graph/guard, graph/persisted or a transport gave it.
@@ -84,11 +77,12 @@ func requestErrorCode(gerr *gqlerror.Error) model.Code {
 		return model.CodeComplexityLimitExceeded
 	case guard.CodeIntrospection:
 		return model.CodeIntrospectionDisabled
-	case persisted.CodeNotFound, persisted.CodeNotAllowed:
-		// Apollo's APQ link resends the document on PERSISTED_QUERY_NOT_FOUND.
-		return model.Code(c)
+	case persisted.CodeNotFound:
+		return model.CodePersistedQueryNotFound
+	case persisted.CodeNotAllowed:
+		return model.CodePersistedQueryNotAllowed
 	case errcode.ParseFailed:
-		return codeParseFailed
+		return model.CodeGraphQLParseFailed
 	case errcode.ValidationFailed:
 		// gqlgen files a variable whose value does not fit its type under
 		// validation too (its path starts at "variable"): there the document
@@ -96,9 +90,9 @@ func requestErrorCode(gerr *gqlerror.Error) model.Code {
 		if len(gerr.Path) > 0 && gerr.Path[0] == ast.PathName("variable") {
 			return model.CodeBadUserInput
 		}
-		return codeValidationFailed
-	case string(codeBadRequest):
-		return codeBadRequest
+		return model.CodeGraphQLValidationFailed
+	case string(model.CodeBadRequest):
+		return model.CodeBadRequest
 	}
 	return model.CodeBadUserInput
 }
@@ -106,7 +100,7 @@ func requestErrorCode(gerr *gqlerror.Error) model.Code {
 // requestError is a transport's refusal of a request none of which ran.
 func requestError(format string, args ...any) *gqlerror.Error {
 	err := gqlerror.Errorf(format, args...)
-	errcode.Set(err, string(codeBadRequest))
+	errcode.Set(err, string(model.CodeBadRequest))
 	return err
 }
 
@@ -148,7 +142,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeGraphQLError answers outside gqlgen in GraphQL's error shape.
 func writeGraphQLError(w http.ResponseWriter, status int, code model.Code, msg string) {
-	writeJSON(w, status, map[string]any{"errors": []map[string]any{{
-		"message": msg, "extensions": map[string]any{"code": code},
-	}}})
+	ext := map[string]any{"code": code}
+	if id := w.Header().Get(telemetry.RequestIDHeader); id != "" {
+		ext["requestId"] = id
+	}
+	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"message": msg, "extensions": ext}}})
 }

@@ -167,7 +167,7 @@ func TestUpstreamCallBudget(t *testing.T) {
 		rooms = append(rooms, room)
 	}
 	p := klinkProvider(k)
-	p.Threads = rooms
+	p.Threads = nil // no pollers: every call the emulator counts is the query's
 	cfg := newTestConfig(t, p)
 	cfg.Limits.MaxUpstreamCalls = 5
 	cfg.Cache.Disabled = true // every thread check and user look-up is a call too

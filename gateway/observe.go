@@ -3,7 +3,6 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/commentgraph/commentgraph/internal/telemetry"
@@ -98,7 +97,7 @@ func (a *App) withRequestID(next http.Handler) http.Handler {
 // isStreaming says r opens a subscription (a WebSocket or Server-Sent
 // Events), which lasts as long as the client stays: it is counted, not timed.
 func isStreaming(r *http.Request) bool {
-	return isWebSocketUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return isWebSocketUpgrade(r) || prefersEventStream(r) || r.Header.Get(streamTokenHeader) != ""
 }
 
 // measureOwnTime records each query's and mutation's own time, its latency

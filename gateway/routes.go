@@ -182,17 +182,17 @@ func (a *App) limitBody(next http.Handler) http.Handler {
 			return
 		}
 		if r.ContentLength > max {
-			writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadUserInput, fmt.Sprintf("request body is larger than %d bytes", max))
+			writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadRequest, fmt.Sprintf("request body is larger than %d bytes", max))
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadUserInput, fmt.Sprintf("request body is larger than %d bytes", max))
+				writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadRequest, fmt.Sprintf("request body is larger than %d bytes", max))
 				return
 			}
-			writeGraphQLError(w, http.StatusBadRequest, model.CodeBadUserInput, "request body could not be read")
+			writeGraphQLError(w, http.StatusBadRequest, model.CodeBadRequest, "request body could not be read")
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

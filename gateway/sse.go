@@ -344,7 +344,7 @@ func (t *sseTransport) reserve(w http.ResponseWriter, r *http.Request) {
 	t.streams.mu.Lock()
 	if t.streams.closed {
 		t.streams.mu.Unlock()
-		writeGraphQLError(w, http.StatusServiceUnavailable, codeBadRequest, "the gateway is shutting down")
+		writeGraphQLError(w, http.StatusServiceUnavailable, model.CodeBadRequest, "the gateway is shutting down")
 		return
 	}
 	t.streams.byToken[token] = st
@@ -380,7 +380,7 @@ func (t *sseTransport) openReserved(w http.ResponseWriter, r *http.Request, toke
 	st.opened = true
 	st.mu.Unlock()
 	if opened {
-		writeGraphQLError(w, http.StatusConflict, codeBadRequest, "this event stream is already open")
+		writeGraphQLError(w, http.StatusConflict, model.CodeBadRequest, "this event stream is already open")
 		return
 	}
 	defer t.streams.drop(token, st)
@@ -534,7 +534,7 @@ func (t *sseTransport) runOnReserved(w http.ResponseWriter, r *http.Request, exe
 // stop ends one operation of a reserved stream (DELETE ?operationId=).
 func (t *sseTransport) stop(w http.ResponseWriter, r *http.Request, token string) {
 	if token == "" {
-		writeGraphQLError(w, http.StatusBadRequest, codeBadRequest, "DELETE stops an operation of a single-connection event stream: send its token ("+streamTokenHeader+") and ?operationId=")
+		writeGraphQLError(w, http.StatusBadRequest, model.CodeBadRequest, "DELETE stops an operation of a single-connection event stream: send its token ("+streamTokenHeader+") and ?operationId=")
 		return
 	}
 	st := t.streams.find(token, credential(r.Context()))
@@ -544,7 +544,7 @@ func (t *sseTransport) stop(w http.ResponseWriter, r *http.Request, token string
 	}
 	opID := r.URL.Query().Get("operationId")
 	if opID == "" {
-		writeGraphQLError(w, http.StatusBadRequest, codeBadRequest, "operationId is required")
+		writeGraphQLError(w, http.StatusBadRequest, model.CodeBadRequest, "operationId is required")
 		return
 	}
 	st.mu.Lock()
@@ -556,5 +556,5 @@ func (t *sseTransport) stop(w http.ResponseWriter, r *http.Request, token string
 }
 
 func writeStreamNotFound(w http.ResponseWriter) {
-	writeGraphQLError(w, http.StatusNotFound, codeBadRequest, "no such event stream: reserve one with PUT, and send its token with the same credential")
+	writeGraphQLError(w, http.StatusNotFound, model.CodeBadRequest, "no such event stream: reserve one with PUT, and send its token with the same credential")
 }

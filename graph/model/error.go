@@ -32,6 +32,18 @@ const (
 	// idempotency record is unreachable); the same request may be retried,
 	// after extensions.retryAfter seconds.
 	CodeRetryLater Code = "RETRY_LATER"
+	// CodeGraphQLParseFailed: the document does not parse.
+	CodeGraphQLParseFailed Code = "GRAPHQL_PARSE_FAILED"
+	// CodeGraphQLValidationFailed: the document does not fit the schema.
+	CodeGraphQLValidationFailed Code = "GRAPHQL_VALIDATION_FAILED"
+	// CodeBadRequest: the HTTP request cannot be served as sent (it is no
+	// GraphQL request, or it asks for a subscription over plain HTTP).
+	CodeBadRequest Code = "BAD_REQUEST"
+	// CodePersistedQueryNotFound: a hash names no document the gateway knows
+	// (Apollo's APQ link then sends the document).
+	CodePersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
+	// CodePersistedQueryNotAllowed: only trusted documents may run.
+	CodePersistedQueryNotAllowed Code = "PERSISTED_QUERY_NOT_ALLOWED"
 )
 
 // Error is commentgraph's one error type. Message is safe to show a client;
