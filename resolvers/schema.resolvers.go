@@ -14,9 +14,25 @@ import (
 	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
 
+func (r *commentEventResolver) Thread(ctx context.Context, obj *model.CommentEvent) (*model.Thread, error) {
+	return r.eventThread(ctx, obj)
+}
+
 // CreateComment is the resolver for the createComment field.
 func (r *mutationResolver) CreateComment(ctx context.Context, input model.CreateCommentInput) (*model.CreateCommentPayload, error) {
 	return r.createComment(ctx, input)
+}
+
+func (r *mutationResolver) UpdateComment(ctx context.Context, input model.UpdateCommentInput) (*model.UpdateCommentPayload, error) {
+	return r.updateComment(ctx, input)
+}
+
+func (r *mutationResolver) DeleteComment(ctx context.Context, input model.DeleteCommentInput) (*model.DeleteCommentPayload, error) {
+	return r.deleteComment(ctx, input)
+}
+
+func (r *mutationResolver) MarkRead(ctx context.Context, input model.MarkReadInput) (*model.MarkReadPayload, error) {
+	return r.markRead(ctx, input)
 }
 
 // Node is the resolver for the node field.
@@ -63,10 +79,20 @@ func (r *queryResolver) Comments(ctx context.Context, threads []string, first *i
 	return r.timeline(ctx, threads, first, after)
 }
 
+func (r *queryResolver) Provider(ctx context.Context, id string) (*model.Provider, error) {
+	return r.providerByID(id)
+}
+
 // CommentAdded is the resolver for the commentAdded field.
 func (r *subscriptionResolver) CommentAdded(ctx context.Context, threads []string, providers []string, since *string) (<-chan graphql.Event[*model.Comment], error) {
 	return r.commentAdded(ctx, threads, providers, since)
 }
+
+func (r *subscriptionResolver) CommentEvents(ctx context.Context, threads []string, providers []string, since *string) (<-chan graphql.Event[*model.CommentEvent], error) {
+	return r.commentEvents(ctx, threads, providers, since)
+}
+
+func (r *Resolver) CommentEvent() graph.CommentEventResolver { return &commentEventResolver{r} }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 
@@ -75,6 +101,7 @@ func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
+	commentEventResolver struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
 	subscriptionResolver struct{ *Resolver }

@@ -118,6 +118,7 @@ var queryType = &object[context.Context]{name: "Query", fields: map[string]field
 	"thread":    {fieldDesc{kind: resolved, typ: "Thread", args: []string{"provider", "kind", "ref"}}, writeThreadRoot},
 	"node":      {fieldDesc{kind: resolved, typ: "Node", args: []string{"id"}}, writeNodeRoot},
 	"nodes":     {fieldDesc{kind: resolved, typ: "[Node]!", args: []string{"ids"}}, writeNodesRoot},
+	"provider":  decline[context.Context](notPage),
 	"providers": decline[context.Context](notPage),
 	"room":      decline[context.Context](notPage),
 	"user":      decline[context.Context](notPage),

@@ -261,3 +261,27 @@ func (*Room) IsNode()       {}
 func (*User) IsNode()       {}
 func (*Comment) IsNode()    {}
 func (*Attachment) IsNode() {}
+
+// CommentEvent is something that happened to a comment, as commentEvents
+// delivers it. Subject is the comment as it now is; for DELETED only its
+// ProviderID, ThreadKind, ThreadRef and Ref are known (see Tombstone).
+type CommentEvent struct {
+	Type    CommentEventType
+	Subject *Comment
+}
+
+// CommentID is the global ID of the comment the event is about.
+func (e *CommentEvent) CommentID() string { return e.Subject.ID() }
+
+// Comment is the comment as it now is; nil for DELETED.
+func (e *CommentEvent) Comment() *Comment {
+	if e.Type == CommentEventTypeDeleted {
+		return nil
+	}
+	return e.Subject
+}
+
+// Tombstone is what is left of a deleted comment: where it was.
+func Tombstone(provider string, kind ThreadKind, threadRef, ref string) *Comment {
+	return &Comment{ProviderID: provider, ThreadKind: kind, ThreadRef: threadRef, Ref: ref, Markup: MarkupPlain, Deleted: true}
+}

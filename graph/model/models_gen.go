@@ -29,6 +29,27 @@ type CreateCommentPayload struct {
 	ClientMutationID *string  `json:"clientMutationId,omitempty"`
 }
 
+type DeleteCommentInput struct {
+	Comment string `json:"comment"`
+	// Idempotency key: the same key twice deletes once.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type DeleteCommentPayload struct {
+	DeletedCommentID string  `json:"deletedCommentId"`
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type MarkReadInput struct {
+	// Comments of any threads and providers.
+	Comments []string `json:"comments"`
+}
+
+type MarkReadPayload struct {
+	// The comments as their providers now hold them, in the order asked.
+	Comments []*Comment `json:"comments"`
+}
+
 type MentionInput struct {
 	Index int    `json:"index"`
 	User  string `json:"user"`
@@ -41,6 +62,20 @@ type Query struct {
 }
 
 type Subscription struct {
+}
+
+type UpdateCommentInput struct {
+	Comment string `json:"comment"`
+	// The new text: {0}, {1} … mark where mentions[index] go, as on create.
+	Text     string          `json:"text"`
+	Mentions []*MentionInput `json:"mentions,omitempty"`
+	// Idempotency key: the same key twice edits once.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type UpdateCommentPayload struct {
+	Comment          *Comment `json:"comment"`
+	ClientMutationID *string  `json:"clientMutationId,omitempty"`
 }
 
 type AttachmentState string
@@ -125,6 +160,12 @@ const (
 	CapabilityListThreads Capability = "LIST_THREADS"
 	// New comments are pushed (webhook or event stream) rather than polled.
 	CapabilityPushEvents Capability = "PUSH_EVENTS"
+	// updateComment changes a comment's text and mentions.
+	CapabilityEditComments Capability = "EDIT_COMMENTS"
+	// deleteComment removes a comment.
+	CapabilityDeleteComments Capability = "DELETE_COMMENTS"
+	// markRead records that the caller has read comments (reflected in Comment.readBy).
+	CapabilityMarkRead Capability = "MARK_READ"
 )
 
 var AllCapability = []Capability{
@@ -139,11 +180,14 @@ var AllCapability = []Capability{
 	CapabilityUserDirectory,
 	CapabilityListThreads,
 	CapabilityPushEvents,
+	CapabilityEditComments,
+	CapabilityDeleteComments,
+	CapabilityMarkRead,
 }
 
 func (e Capability) IsValid() bool {
 	switch e {
-	case CapabilityListComments, CapabilityListCommentsFromJournal, CapabilityCreateComment, CapabilityMentions, CapabilityReplies, CapabilityAttachments, CapabilityReactions, CapabilityReadReceipts, CapabilityUserDirectory, CapabilityListThreads, CapabilityPushEvents:
+	case CapabilityListComments, CapabilityListCommentsFromJournal, CapabilityCreateComment, CapabilityMentions, CapabilityReplies, CapabilityAttachments, CapabilityReactions, CapabilityReadReceipts, CapabilityUserDirectory, CapabilityListThreads, CapabilityPushEvents, CapabilityEditComments, CapabilityDeleteComments, CapabilityMarkRead:
 		return true
 	}
 	return false
@@ -179,6 +223,66 @@ func (e *Capability) UnmarshalJSON(b []byte) error {
 }
 
 func (e Capability) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type CommentEventType string
+
+const (
+	// A new comment.
+	CommentEventTypeAdded CommentEventType = "ADDED"
+	// A comment changed: edited, read, an attachment ready.
+	CommentEventTypeUpdated CommentEventType = "UPDATED"
+	// A comment was removed; CommentEvent.comment is null.
+	CommentEventTypeDeleted CommentEventType = "DELETED"
+)
+
+var AllCommentEventType = []CommentEventType{
+	CommentEventTypeAdded,
+	CommentEventTypeUpdated,
+	CommentEventTypeDeleted,
+}
+
+func (e CommentEventType) IsValid() bool {
+	switch e {
+	case CommentEventTypeAdded, CommentEventTypeUpdated, CommentEventTypeDeleted:
+		return true
+	}
+	return false
+}
+
+func (e CommentEventType) String() string {
+	return string(e)
+}
+
+func (e *CommentEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CommentEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CommentEventType", str)
+	}
+	return nil
+}
+
+func (e CommentEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CommentEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CommentEventType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
