@@ -1,7 +1,7 @@
 // Package bench measures the gateway under load: the real binary, started with
 // a generated config, against in-process emulators of Virola and Ziik, for the
 // query the batching layer and the cache exist for (one page of 50 comments
-// with their senders and mentions). See README.md, "Benchmarks".
+// with their senders and mentions). See docs/benchmarks.md.
 //
 // World, the data the benchmark queries, is exported so the gateway's counted-
 // calls test (calls_count_test.go) proves its upstream call counts on exactly
