@@ -63,6 +63,7 @@ func Thread(ctx context.Context, p providers.Provider, kind model.ThreadKind, re
 		log = slog.New(slog.DiscardHandler)
 	}
 	id := p.Info().ID
+	log = log.With("provider", id, "thread", ref)
 	key := "poll:" + model.ThreadID(id, kind, ref)
 	ttl := 3 * opts.Interval
 	var (
@@ -93,7 +94,7 @@ func Thread(ctx context.Context, p providers.Provider, kind model.ThreadKind, re
 			primed = primed && held
 		}
 		if err != nil && ctx.Err() == nil {
-			log.WarnContext(ctx, "poll lease", "thread", ref, "err", err)
+			log.WarnContext(ctx, "poll lease", "err", err)
 		}
 		if held {
 			if thread == nil {
@@ -108,7 +109,7 @@ func Thread(ctx context.Context, p providers.Provider, kind model.ThreadKind, re
 				cursor, err = forward(ctx, p, thread, cursor, publish, opts)
 			}
 			if err != nil && ctx.Err() == nil {
-				log.WarnContext(ctx, "poll", "provider", id, "thread", ref, "err", err)
+				log.WarnContext(ctx, "poll", "err", err)
 			}
 		}
 		select {
