@@ -82,15 +82,58 @@ type Redis struct {
 // Enabled reports whether a Redis is configured.
 func (r Redis) Enabled() bool { return r.URL != "" || len(r.Addrs) > 0 }
 
-// Auth configures API keys.
+// Auth configures who may call /query: API keys, JWTs, or both. With
+// neither, /query is open (demo).
 type Auth struct {
-	// APIKeys, when not empty, are the bearer keys /query accepts.
+	// APIKeys, when not empty, are the bearer keys /query accepts: each acts
+	// for the default tenant. Default: none.
 	APIKeys []string `yaml:"apiKeys"`
+	// JWT, when set, also accepts `Authorization: Bearer <JWT>` from an
+	// identity provider (browser and mobile clients). Absent: no JWTs.
+	JWT *JWT `yaml:"jwt"`
 	// AllowedOrigins are the origins a WebSocket upgrade may come from besides
 	// the gateway's own: scheme://host[:port], the host may be a pattern like
 	// https://*.example.com; an entry without a scheme is https only. Empty:
 	// same-origin browsers and non-browser clients only.
 	AllowedOrigins []string `yaml:"allowedOrigins"`
+}
+
+// JWT verifies bearer JWTs: their signature with the identity provider's
+// keys, their iss, aud, exp and nbf. A bearer value that is an API key is
+// still one; any other value shaped as a JWT (three base64url parts) is
+// verified as one.
+type JWT struct {
+	// Issuer is the exact iss every token must carry. Required.
+	Issuer string `yaml:"issuer"`
+	// Audience must be one of every token's aud. Required.
+	Audience string `yaml:"audience"`
+	// JWKSURL is the identity provider's JSON Web Key Set (http or https).
+	// It is fetched at start (the gateway does not start without it) and
+	// again in the background every RefreshInterval, never per request.
+	// Set JWKSURL or PublicKeyFile, not both.
+	JWKSURL string `yaml:"jwksURL"`
+	// PublicKeyFile is a PEM file with the one key tokens are signed with,
+	// read at start: a public key ("PUBLIC KEY" or "RSA PUBLIC KEY") or a
+	// certificate, RSA, EC (P-256, P-384, P-521) or Ed25519. Set JWKSURL or
+	// PublicKeyFile, not both.
+	PublicKeyFile string `yaml:"publicKeyFile"`
+	// TenantClaim names the string claim holding the caller's tenant; a token
+	// without it acts for the default tenant. Default "tenant".
+	TenantClaim string `yaml:"tenantClaim"`
+	// UserClaim names the claim identifying the end user, a non-empty string
+	// every token must carry. Default "sub".
+	UserClaim string `yaml:"userClaim"`
+	// Leeway is the clock skew allowed when checking exp, nbf and iat.
+	// Default 30s; a negative duration (-1s) allows none; at most 5m.
+	Leeway Duration `yaml:"leeway"`
+	// RefreshInterval is how often the key set at JWKSURL is fetched again in
+	// the background. Default 1h.
+	RefreshInterval Duration `yaml:"refreshInterval"`
+	// UnknownKIDRefreshInterval: a token naming a key (kid) the set does not
+	// hold fetches the set again at once, for keys rotated since the last
+	// fetch, but at most once per this interval; meanwhile such tokens are
+	// refused without a fetch. Default 5m.
+	UnknownKIDRefreshInterval Duration `yaml:"unknownKIDRefreshInterval"`
 }
 
 // Limits bound what one request may cost.
@@ -341,6 +384,23 @@ func (c *Config) applyDefaults() {
 	if c.Cache.TTL == 0 {
 		c.Cache.TTL = Duration(5 * time.Minute)
 	}
+	if j := c.Auth.JWT; j != nil {
+		if j.TenantClaim == "" {
+			j.TenantClaim = "tenant"
+		}
+		if j.UserClaim == "" {
+			j.UserClaim = "sub"
+		}
+		if j.Leeway == 0 {
+			j.Leeway = Duration(30 * time.Second)
+		}
+		if j.RefreshInterval == 0 {
+			j.RefreshInterval = Duration(time.Hour)
+		}
+		if j.UnknownKIDRefreshInterval == 0 {
+			j.UnknownKIDRefreshInterval = Duration(5 * time.Minute)
+		}
+	}
 	e := &c.Events
 	if e.PollInterval == 0 {
 		e.PollInterval = Duration(5 * time.Second)
@@ -369,6 +429,11 @@ func (c *Config) Validate() error {
 		}
 		if len(k) < 16 {
 			return fmt.Errorf("config: auth.apiKeys[%d]: is shorter than 16 characters", i)
+		}
+	}
+	if j := c.Auth.JWT; j != nil {
+		if err := j.validate(); err != nil {
+			return fmt.Errorf("config: auth.jwt.%w", err)
 		}
 	}
 	l := c.Limits
@@ -438,6 +503,37 @@ func (c *Config) Validate() error {
 			if p.Token == "" {
 				return fmt.Errorf("config: %s.token: is required for kind %s", key, p.Kind)
 			}
+		}
+	}
+	return nil
+}
+
+// validate checks auth.jwt; its errors start with the key under auth.jwt.
+func (j JWT) validate() error {
+	switch {
+	case strings.TrimSpace(j.Issuer) == "":
+		return errors.New("issuer: is required (the exact iss of the tokens)")
+	case strings.TrimSpace(j.Audience) == "":
+		return errors.New("audience: is required (an aud every token carries)")
+	case j.JWKSURL != "" && j.PublicKeyFile != "":
+		return errors.New("publicKeyFile: set auth.jwt.jwksURL or auth.jwt.publicKeyFile, not both")
+	case j.JWKSURL == "" && j.PublicKeyFile == "":
+		return errors.New("jwksURL: is required, or auth.jwt.publicKeyFile")
+	case strings.TrimSpace(j.TenantClaim) == "":
+		return errors.New("tenantClaim: is empty")
+	case strings.TrimSpace(j.UserClaim) == "":
+		return errors.New("userClaim: is empty")
+	case j.Leeway > Duration(5*time.Minute):
+		return errors.New("leeway: must be at most 5m")
+	case j.RefreshInterval < 0:
+		return errors.New("refreshInterval: must be positive")
+	case j.UnknownKIDRefreshInterval < 0:
+		return errors.New("unknownKIDRefreshInterval: must be positive")
+	}
+	if j.JWKSURL != "" {
+		u, err := url.Parse(j.JWKSURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+			return errors.New("jwksURL: must be an http(s) URL with a host")
 		}
 	}
 	return nil

@@ -197,3 +197,91 @@ func TestLoadFile(t *testing.T) {
 		t.Fatal("missing file accepted")
 	}
 }
+
+func TestParseJWT(t *testing.T) {
+	y := `
+auth:
+  jwt:
+    issuer: "https://idp.example.com/"
+    audience: commentgraph
+    jwksURL: "https://idp.example.com/.well-known/jwks.json"
+`
+	c, err := config.Parse([]byte(y), env(nil))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := config.JWT{
+		Issuer: "https://idp.example.com/", Audience: "commentgraph", JWKSURL: "https://idp.example.com/.well-known/jwks.json",
+		TenantClaim: "tenant", UserClaim: "sub", Leeway: config.Duration(30 * time.Second),
+		RefreshInterval: config.Duration(time.Hour), UnknownKIDRefreshInterval: config.Duration(5 * time.Minute),
+	}
+	if c.Auth.JWT == nil || !reflect.DeepEqual(*c.Auth.JWT, want) {
+		t.Errorf("defaults: %+v, want %+v", c.Auth.JWT, want)
+	}
+
+	y = `
+auth:
+  apiKeys: ["0123456789abcdef"]
+  jwt:
+    issuer: "${ISS}"
+    audience: api
+    publicKeyFile: jwt.pem
+    tenantClaim: org
+    userClaim: email
+    leeway: 5s
+    refreshInterval: 10m
+    unknownKIDRefreshInterval: 1m
+`
+	c, err = config.Parse([]byte(y), env(map[string]string{"ISS": "https://login.test"}))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want = config.JWT{
+		Issuer: "https://login.test", Audience: "api", PublicKeyFile: "jwt.pem", TenantClaim: "org", UserClaim: "email",
+		Leeway: config.Duration(5 * time.Second), RefreshInterval: config.Duration(10 * time.Minute), UnknownKIDRefreshInterval: config.Duration(time.Minute),
+	}
+	if c.Auth.JWT == nil || !reflect.DeepEqual(*c.Auth.JWT, want) || len(c.Auth.APIKeys) != 1 {
+		t.Errorf("set: %+v, want %+v", c.Auth.JWT, want)
+	}
+
+	if c, err := config.Parse([]byte("auth:\n  apiKeys: ['0123456789abcdef']\n"), env(nil)); err != nil || c.Auth.JWT != nil {
+		t.Errorf("without jwt: %v %+v", err, c.Auth.JWT)
+	}
+}
+
+func TestParseJWTRefusals(t *testing.T) {
+	jwt := func(lines ...string) string {
+		return "auth:\n  jwt:\n    " + strings.Join(lines, "\n    ") + "\n"
+	}
+	const iss, aud, jwks = "issuer: https://idp.test/", "audience: cg", "jwksURL: https://idp.test/jwks.json"
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"empty", "auth:\n  jwt: {}\n", "auth.jwt.issuer: is required"},
+		{"no issuer", jwt(aud, jwks), "auth.jwt.issuer: is required"},
+		{"blank issuer", jwt("issuer: ' '", aud, jwks), "auth.jwt.issuer: is required"},
+		{"no audience", jwt(iss, jwks), "auth.jwt.audience: is required"},
+		{"no key source", jwt(iss, aud), "auth.jwt.jwksURL: is required, or auth.jwt.publicKeyFile"},
+		{"both key sources", jwt(iss, aud, jwks, "publicKeyFile: k.pem"), "auth.jwt.publicKeyFile: set auth.jwt.jwksURL or auth.jwt.publicKeyFile, not both"},
+		{"jwks not http", jwt(iss, aud, "jwksURL: file:///etc/jwks.json"), "auth.jwt.jwksURL: must be an http(s) URL"},
+		{"jwks without host", jwt(iss, aud, "jwksURL: 'https://'"), "auth.jwt.jwksURL: must be an http(s) URL"},
+		{"blank tenant claim", jwt(iss, aud, jwks, "tenantClaim: ' '"), "auth.jwt.tenantClaim: is empty"},
+		{"blank user claim", jwt(iss, aud, jwks, "userClaim: ' '"), "auth.jwt.userClaim: is empty"},
+		{"leeway too long", jwt(iss, aud, jwks, "leeway: 10m"), "auth.jwt.leeway: must be at most 5m"},
+		{"negative refresh", jwt(iss, aud, jwks, "refreshInterval: -1s"), "auth.jwt.refreshInterval: must be positive"},
+		{"negative unknown kid refresh", jwt(iss, aud, jwks, "unknownKIDRefreshInterval: -1s"), "auth.jwt.unknownKIDRefreshInterval: must be positive"},
+		{"bad duration", jwt(iss, aud, jwks, "leeway: a bit"), `"a bit" is not a duration`},
+		{"unknown key", jwt(iss, aud, jwks, "audiences: [x]"), "field audiences not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tt.yaml), env(nil))
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tt.yaml)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q does not contain %q on one line", msg, tt.want)
+			}
+		})
+	}
+}
