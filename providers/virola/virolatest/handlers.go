@@ -258,6 +258,14 @@ func (s *Server) handlePostComment(w http.ResponseWriter, r *http.Request, uid i
 	s.writeOK(w)
 }
 
+// handleDeleteMessage deletes a room message or a comment (see
+// deleteMessageLocked for what goes with it). The docs name the permission
+// that governs it, canEditOrDeleteOwnMessagesIn{Discussion,MainThread}: a
+// member deletes only messages they wrote, a comment when the room allows it
+// in discussions, a room message when it allows it in the main thread.
+// Assumption: nobody, admin or moderator, deletes someone else's message
+// through the Web API (the docs name no permission for it); that, or the
+// room's flag being off, is 403.
 func (s *Server) handleDeleteMessage(w http.ResponseWriter, r *http.Request, uid int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -265,23 +273,49 @@ func (s *Server) handleDeleteMessage(w http.ResponseWriter, r *http.Request, uid
 	if !ok {
 		return
 	}
-	if msg.UserID != uid && !s.world.users[uid].IsAdmin {
+	if msg.UserID != uid {
 		writeError(w, http.StatusForbidden, "Only the author can delete this message")
+		return
+	}
+	perms := s.world.rooms[msg.RoomID].perms
+	if msg.ParentMessageID != 0 && !perms.CanEditOrDeleteOwnMessagesInDiscussion ||
+		msg.ParentMessageID == 0 && !perms.CanEditOrDeleteOwnMessagesInMainThread {
+		writeError(w, http.StatusForbidden, "You have no permission to delete messages here")
 		return
 	}
 	s.deleteMessageLocked(msg.MessageID)
 	s.writeOK(w)
 }
 
+// handleMarkRead records the caller's read receipt on a room message or a
+// comment (see markReadLocked). The docs send `{}` as JSON; the fake refuses
+// a body that is not a JSON object, or not sent as JSON, with 400.
 func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request, uid int64) {
+	okBody := readEmptyObject(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	msg, ok := s.messageForLocked(w, r, uid)
 	if !ok {
 		return
 	}
+	if !okBody {
+		writeError(w, http.StatusBadRequest, "Invalid JSON body")
+		return
+	}
 	s.markReadLocked(msg, uid)
 	s.writeOK(w)
+}
+
+// readEmptyObject reports whether r carries a JSON object as
+// application/json; its fields are ignored.
+func readEmptyObject(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var obj map[string]json.RawMessage
+	return err == nil && json.Unmarshal(raw, &obj) == nil && obj != nil
 }
 
 func (s *Server) attachmentForLocked(w http.ResponseWriter, r *http.Request, uid int64) (*storedAttachment, bool) {

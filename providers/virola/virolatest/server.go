@@ -10,7 +10,10 @@
 // Where the docs are silent the fake makes a choice and says so (look for
 // "Assumption"): the cursor item is excluded from pages unless
 // Options.InclusiveCursor is set, comments can only be added to top-level
-// messages, and a download of an attachment that is not ready is 404.
+// messages, a download of an attachment that is not ready is 404, a delete is
+// hard and takes a room message's comments with it (one TextMessageDeleted),
+// only a message's author deletes it, and a read receipt records the first
+// read only.
 package virolatest
 
 import (

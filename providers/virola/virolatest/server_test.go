@@ -8,14 +8,26 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// do sends one request as token and decodes the JSON answer into a map.
+// do sends one request as token, a body as JSON, and decodes the JSON answer
+// into a map.
 func do(t *testing.T, s *Server, token, method, path, body string) (int, map[string]any, []byte) {
+	t.Helper()
+	ctype := ""
+	if body != "" {
+		ctype = "application/json"
+	}
+	return doType(t, s, token, method, path, ctype, body)
+}
+
+// doType is do with the body's Content-Type given (none when empty).
+func doType(t *testing.T, s *Server, token, method, path, ctype, body string) (int, map[string]any, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -28,8 +40,8 @@ func do(t *testing.T, s *Server, token, method, path, body string) (int, map[str
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -372,6 +384,9 @@ func TestEvents(t *testing.T) {
 	if f := readFrame(t, c); f.Type != "TextMessageDeleted" || !strings.Contains(string(f.Data), `"messageId":`+itoa(id)) {
 		t.Fatalf("delete %s %s", f.Type, f.Data)
 	}
+	if f := readFrame(t, c); f.Type != "TextMessagesUpdated" || !strings.Contains(string(f.Data), `"commentCount":0`) {
+		t.Fatalf("parent update after the delete %s %s", f.Type, f.Data)
+	}
 
 	s.DropStreams()
 	if err := s.WaitStreams(ctx, 0); err != nil {
@@ -442,4 +457,309 @@ func TestSeedDemoAndActivity(t *testing.T) {
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// clock is a settable clock for Options.Now.
+type clock struct{ ms atomic.Int64 }
+
+func newClock(t time.Time) *clock {
+	c := &clock{}
+	c.ms.Store(t.UnixMilli())
+	return c
+}
+
+func (c *clock) now() time.Time          { return time.UnixMilli(c.ms.Load()).UTC() }
+func (c *clock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+
+// lifeFixture is a room where the bot wrote a room message with a comment of
+// its own and one of another user's under it, beside another user's room
+// message, and a private room the bot is not in.
+type lifeFixture struct {
+	s      *Server
+	clock  *clock
+	room   int64
+	other  int64 // a user who is not the bot
+	parent int64 // the bot's room message, the newest in the room
+	mine   int64 // the bot's comment under parent
+	theirs int64 // other's comment under parent
+	before int64 // other's room message, older than parent
+	hidden int64 // a room message in a room the bot may not access
+}
+
+func newLifeFixture(t *testing.T, perms *Permissions) *lifeFixture {
+	t.Helper()
+	f := &lifeFixture{clock: newClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))}
+	f.s = NewServer(Options{Now: f.clock.now})
+	t.Cleanup(f.s.Close)
+	f.other = f.s.AddUser(User{DisplayName: "Bo Tan"}).ID
+	f.room = f.s.AddRoom(Room{Name: "General", Permissions: perms}).ID
+	secret := f.s.AddRoom(Room{Name: "secret", Type: "Private", Members: []int64{f.other}}).ID
+	must := func(id int64, err error) int64 {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	f.before = must(f.s.AddMessage(Message{RoomID: f.room, UserID: f.other, Text: "earlier"}))
+	f.parent = must(f.s.AddMessage(Message{RoomID: f.room, Text: "Release plan"}))
+	f.mine = must(f.s.AddComment(f.parent, Message{Text: "mine"}))
+	f.theirs = must(f.s.AddComment(f.parent, Message{UserID: f.other, Text: "theirs"}))
+	f.hidden = must(f.s.AddMessage(Message{RoomID: secret, UserID: f.other, Text: "hush"}))
+	return f
+}
+
+func commentIDs(s *Server, parent int64) []int64 {
+	var ids []int64
+	for _, c := range s.Comments(parent) {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// tokenFor is a table's token: "" the bot's, "-" none, else as written.
+func tokenFor(token string) string {
+	switch token {
+	case "":
+		return DefaultToken
+	case "-":
+		return ""
+	}
+	return token
+}
+
+// errorTextOf is the errorText a decoded answer holds: none for a success.
+func errorTextOf(text string) any {
+	if text == "" {
+		return nil
+	}
+	return text
+}
+
+func TestDeleteMessage(t *testing.T) {
+	tests := []struct {
+		name   string
+		perms  *Permissions
+		token  string
+		target func(f *lifeFixture) string // the path's messageId
+		before func(t *testing.T, f *lifeFixture)
+		status int
+		text   string
+		after  func(t *testing.T, f *lifeFixture)
+	}{
+		{name: "own comment", target: func(f *lifeFixture) string { return itoa(f.mine) }, status: 200,
+			after: func(t *testing.T, f *lifeFixture) {
+				if got := commentIDs(f.s, f.parent); !slices.Equal(got, []int64{f.theirs}) {
+					t.Fatalf("comments left %v, want [%d]", got, f.theirs)
+				}
+				_, body, _ := do(t, f.s, DefaultToken, "GET", "/api/v1/rooms/"+itoa(f.room)+"/messages", "")
+				for _, m := range body["messages"].([]any) {
+					if m := m.(map[string]any); int64(m["messageId"].(float64)) == f.parent && m["commentCount"] != 1.0 {
+						t.Fatalf("parent commentCount %v, want 1", m["commentCount"])
+					}
+				}
+			}},
+		{name: "own comment twice", target: func(f *lifeFixture) string { return itoa(f.mine) },
+			before: func(t *testing.T, f *lifeFixture) {
+				if st, _, _ := do(t, f.s, DefaultToken, "DELETE", "/api/v1/messages/"+itoa(f.mine), ""); st != 200 {
+					t.Fatalf("first delete %d", st)
+				}
+			},
+			status: 404, text: "Message not found"},
+		{name: "own room message takes its comments", target: func(f *lifeFixture) string { return itoa(f.parent) }, status: 200,
+			after: func(t *testing.T, f *lifeFixture) {
+				for _, id := range []int64{f.parent, f.mine, f.theirs} {
+					if st, _, _ := do(t, f.s, DefaultToken, "GET", "/api/v1/messages/"+itoa(id)+"/comments", ""); st != 404 {
+						t.Errorf("message %d still answers %d", id, st)
+					}
+				}
+				_, body, _ := do(t, f.s, DefaultToken, "GET", "/api/v1/rooms", "")
+				room := body["rooms"].([]any)[0].(map[string]any)
+				if last := room["lastMessage"].(map[string]any); int64(last["messageId"].(float64)) != f.before {
+					t.Fatalf("room lastMessage %v, want %d", last, f.before)
+				}
+			}},
+		{name: "unknown id", target: func(*lifeFixture) string { return "999" }, status: 404, text: "Message not found"},
+		{name: "not a number", target: func(*lifeFixture) string { return "abc" }, status: 400, text: "Invalid messageId"},
+		{name: "no token", token: "-", target: func(f *lifeFixture) string { return itoa(f.mine) },
+			status: 401, text: "The Authorization HTTP-header or VirolaUserSessionId cookie expected"},
+		{name: "wrong token", token: "nope", target: func(f *lifeFixture) string { return itoa(f.mine) },
+			status: 401, text: "Wrong Bearer, please renew Web API Access Token"},
+		{name: "someone else's comment", target: func(f *lifeFixture) string { return itoa(f.theirs) },
+			status: 403, text: "Only the author can delete this message"},
+		{name: "someone else's room message", target: func(f *lifeFixture) string { return itoa(f.before) },
+			status: 403, text: "Only the author can delete this message"},
+		{name: "a room the caller may not access", target: func(f *lifeFixture) string { return itoa(f.hidden) },
+			status: 403, text: "Access denied"},
+		{name: "own comment, deleting in discussions not allowed", perms: &Permissions{CanEditOrDeleteOwnMessagesInMainThread: true},
+			target: func(f *lifeFixture) string { return itoa(f.mine) }, status: 403, text: "You have no permission to delete messages here"},
+		{name: "own room message, deleting in the main thread not allowed", perms: &Permissions{CanEditOrDeleteOwnMessagesInDiscussion: true},
+			target: func(f *lifeFixture) string { return itoa(f.parent) }, status: 403, text: "You have no permission to delete messages here"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newLifeFixture(t, tc.perms)
+			if tc.before != nil {
+				tc.before(t, f)
+			}
+			comments := commentIDs(f.s, f.parent)
+			st, body, raw := do(t, f.s, tokenFor(tc.token), "DELETE", "/api/v1/messages/"+tc.target(f), "")
+			if st != tc.status || body["httpStatusCode"] != float64(tc.status) || body["errorText"] != errorTextOf(tc.text) {
+				t.Fatalf("got %d %s, want %d %q", st, raw, tc.status, tc.text)
+			}
+			if tc.after != nil {
+				tc.after(t, f)
+			} else if got := commentIDs(f.s, f.parent); !slices.Equal(got, comments) {
+				t.Fatalf("comments %v after a refused delete, want %v", got, comments)
+			}
+		})
+	}
+}
+
+func TestMarkReadEndpoint(t *testing.T) {
+	tests := []struct {
+		name   string
+		token  string
+		target func(f *lifeFixture) int64
+		id     string // the path's messageId when not target's
+		ctype  string
+		body   string
+		status int
+		text   string
+	}{
+		{name: "a comment", target: func(f *lifeFixture) int64 { return f.theirs }, ctype: "application/json", body: "{}", status: 200},
+		{name: "own comment", target: func(f *lifeFixture) int64 { return f.mine }, ctype: "application/json", body: "{}", status: 200},
+		{name: "a room message", target: func(f *lifeFixture) int64 { return f.before }, ctype: "application/json; charset=utf-8", body: "{}", status: 200},
+		{name: "unknown id", id: "999", ctype: "application/json", body: "{}", status: 404, text: "Message not found"},
+		{name: "not a number", id: "abc", ctype: "application/json", body: "{}", status: 400, text: "Invalid messageId"},
+		{name: "no token", token: "-", target: func(f *lifeFixture) int64 { return f.theirs }, ctype: "application/json", body: "{}",
+			status: 401, text: "The Authorization HTTP-header or VirolaUserSessionId cookie expected"},
+		{name: "a room the caller may not access", target: func(f *lifeFixture) int64 { return f.hidden }, ctype: "application/json", body: "{}",
+			status: 403, text: "Access denied"},
+		{name: "no body", target: func(f *lifeFixture) int64 { return f.theirs }, status: 400, text: "Invalid JSON body"},
+		{name: "not sent as JSON", target: func(f *lifeFixture) int64 { return f.theirs }, ctype: "text/plain", body: "{}", status: 400, text: "Invalid JSON body"},
+		{name: "not an object", target: func(f *lifeFixture) int64 { return f.theirs }, ctype: "application/json", body: "[]", status: 400, text: "Invalid JSON body"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newLifeFixture(t, nil)
+			path := tc.id
+			var id int64
+			if tc.target != nil {
+				id = tc.target(f)
+				path = itoa(id)
+			}
+			st, body, raw := doType(t, f.s, tokenFor(tc.token), "POST", "/api/v1/messages/"+path+"/read", tc.ctype, tc.body)
+			if st != tc.status || body["httpStatusCode"] != float64(tc.status) || body["errorText"] != errorTextOf(tc.text) {
+				t.Fatalf("got %d %s, want %d %q", st, raw, tc.status, tc.text)
+			}
+			if id == 0 {
+				return
+			}
+			reads := f.s.ReadBy(id)
+			if tc.status != 200 {
+				if len(reads) != 0 {
+					t.Fatalf("refused read recorded %+v", reads)
+				}
+				return
+			}
+			if want := []Read{{UserID: f.s.BotID(), At: f.clock.now()}}; !slices.Equal(reads, want) {
+				t.Fatalf("read receipts %+v, want %+v", reads, want)
+			}
+		})
+	}
+}
+
+// TestMarkReadKeepsFirstRead: reading again keeps the receipt's time.
+func TestMarkReadKeepsFirstRead(t *testing.T) {
+	f := newLifeFixture(t, nil)
+	first := f.clock.now()
+	for range 2 {
+		if st, _, raw := do(t, f.s, DefaultToken, "POST", "/api/v1/messages/"+itoa(f.theirs)+"/read", "{}"); st != 200 {
+			t.Fatalf("read %d %s", st, raw)
+		}
+		f.clock.advance(time.Minute)
+	}
+	if got, want := f.s.ReadBy(f.theirs), []Read{{UserID: f.s.BotID(), At: first}}; !slices.Equal(got, want) {
+		t.Fatalf("read receipts %+v, want %+v", got, want)
+	}
+	_, body, _ := do(t, f.s, DefaultToken, "GET", "/api/v1/messages/"+itoa(f.parent)+"/comments", "")
+	for _, m := range body["messages"].([]any) {
+		m := m.(map[string]any)
+		if int64(m["messageId"].(float64)) != f.theirs {
+			continue
+		}
+		rs := m["readTimestamps"].([]any)
+		if len(rs) != 1 || rs[0].(map[string]any)["readUtc"] != float64(first.UnixMilli()) {
+			t.Fatalf("readTimestamps %v", rs)
+		}
+	}
+}
+
+// TestLifecycleEvents: deleting and reading through the API tell the events
+// WebSocket what the notes name, in order, and nothing more: a comment's
+// delete updates its parent's commentCount, a repeated read is no news, and a
+// room message's delete is one frame however many comments go with it.
+func TestLifecycleEvents(t *testing.T) {
+	f := newLifeFixture(t, nil)
+	c, _, err := dial(t, f.s, DefaultToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.s.WaitStreams(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	type deleted struct {
+		MessageID       int64 `json:"messageId"`
+		RoomID          int64 `json:"roomId"`
+		ParentMessageID int64 `json:"parentMessageId"`
+	}
+	wantDeleted := func(want deleted) {
+		t.Helper()
+		fr := readFrame(t, c)
+		var got deleted
+		if err := json.Unmarshal(fr.Data, &got); err != nil || fr.Type != "TextMessageDeleted" || got != want {
+			t.Fatalf("frame %s %s, want TextMessageDeleted %+v", fr.Type, fr.Data, want)
+		}
+	}
+	wantUpdated := func() wireMessage {
+		t.Helper()
+		fr := readFrame(t, c)
+		var got struct{ Messages []wireMessage }
+		if err := json.Unmarshal(fr.Data, &got); err != nil || fr.Type != "TextMessagesUpdated" || len(got.Messages) != 1 {
+			t.Fatalf("frame %s %s, want TextMessagesUpdated of one message", fr.Type, fr.Data)
+		}
+		return got.Messages[0]
+	}
+
+	if st, _, _ := do(t, f.s, DefaultToken, "DELETE", "/api/v1/messages/"+itoa(f.mine), ""); st != 200 {
+		t.Fatalf("delete %d", st)
+	}
+	wantDeleted(deleted{f.mine, f.room, f.parent})
+	if m := wantUpdated(); m.MessageID != f.parent || m.CommentCount != 1 {
+		t.Fatalf("parent update %+v", m)
+	}
+
+	for range 2 {
+		if st, _, _ := do(t, f.s, DefaultToken, "POST", "/api/v1/messages/"+itoa(f.theirs)+"/read", "{}"); st != 200 {
+			t.Fatalf("read %d", st)
+		}
+	}
+	m := wantUpdated()
+	if m.MessageID != f.theirs || m.ParentMessageID != f.parent ||
+		!slices.Equal(m.ReadTimestamps, []wireRead{{UserID: f.s.BotID(), ReadUtc: f.clock.now().UnixMilli()}}) {
+		t.Fatalf("read update %+v", m)
+	}
+
+	if st, _, _ := do(t, f.s, DefaultToken, "DELETE", "/api/v1/messages/"+itoa(f.parent), ""); st != 200 {
+		t.Fatalf("delete parent %d", st)
+	}
+	wantDeleted(deleted{f.parent, f.room, 0}) // not the second read: it was no news
+	f.s.AddRoom(Room{Name: "after"})
+	if fr := readFrame(t, c); fr.Type != "RoomCreated" { // no frame per comment of the deleted parent
+		t.Fatalf("frame %s %s, want RoomCreated", fr.Type, fr.Data)
+	}
 }

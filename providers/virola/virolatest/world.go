@@ -26,7 +26,26 @@ type Room struct {
 	Members  []int64
 	Archived bool
 	Pinned   bool
+	// Permissions are what every member may do in the room. Nil: everything.
+	Permissions *Permissions
 }
+
+// Permissions are a room's permission flags that the fake enforces, named as
+// GET /api/v1/room-permissions/{roomId} names them ("discussion" is a comment
+// thread, "main thread" the room timeline). The fake does not serve that
+// endpoint: the gateway does not read it.
+type Permissions struct {
+	// CanEditOrDeleteOwnMessagesInDiscussion lets a member delete the
+	// comments they wrote.
+	CanEditOrDeleteOwnMessagesInDiscussion bool
+	// CanEditOrDeleteOwnMessagesInMainThread lets a member delete the room
+	// messages they wrote (and with them their comments).
+	CanEditOrDeleteOwnMessagesInMainThread bool
+}
+
+// allowed is every permission granted: a room's permissions when none were
+// seeded.
+var allowed = Permissions{CanEditOrDeleteOwnMessagesInDiscussion: true, CanEditOrDeleteOwnMessagesInMainThread: true}
 
 // Message is a top-level room message or a comment to seed.
 type Message struct {
@@ -178,6 +197,7 @@ type storedAttachment struct {
 type storedRoom struct {
 	wire    wireRoom
 	members []int64 // nil: everyone
+	perms   Permissions
 }
 
 // world is the server's data; Server.mu guards it.
@@ -282,7 +302,11 @@ func (s *Server) AddRoom(r Room) Room {
 	if _, exists := w.rooms[r.ID]; !exists {
 		w.roomOrder = append(w.roomOrder, r.ID)
 	}
-	room := &storedRoom{members: slices.Clone(r.Members), wire: wireRoom{
+	perms := allowed
+	if r.Permissions != nil {
+		perms = *r.Permissions
+	}
+	room := &storedRoom{members: slices.Clone(r.Members), perms: perms, wire: wireRoom{
 		RoomID: r.ID, DisplayName: r.Name, RoomType: r.Type, IsArchived: r.Archived,
 		IsPinned: r.Pinned, CreatedUtc: now, LastModifiedUtc: now,
 	}}
@@ -447,8 +471,8 @@ func (s *Server) EditMessage(id int64, text string) error {
 	return nil
 }
 
-// DeleteMessage removes a message (and a top-level message's comments) and
-// tells connected clients (TextMessageDeleted).
+// DeleteMessage removes a message as DELETE /api/v1/messages/{id} does, with
+// no permission check, and tells connected clients (see deleteMessageLocked).
 func (s *Server) DeleteMessage(id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -459,6 +483,15 @@ func (s *Server) DeleteMessage(id int64) error {
 	return nil
 }
 
+// deleteMessageLocked removes a message for good: it is gone from every list
+// and later calls on its id are 404. The docs say neither whether a delete
+// is hard or soft nor what becomes of a room message's discussion.
+// Assumption: hard, and deleting a room message deletes its comments (and
+// every attachment) with it, telling clients with one TextMessageDeleted
+// (parentMessageId 0) — not one per comment. Deleting a comment tells
+// clients TextMessageDeleted (parentMessageId its parent), then
+// TextMessagesUpdated for the parent, whose commentCount fell, as posting a
+// comment does for the count that rose.
 func (s *Server) deleteMessageLocked(id int64) {
 	w := &s.world
 	msg := w.msgs[id]
@@ -468,16 +501,31 @@ func (s *Server) deleteMessageLocked(id int64) {
 	}
 	delete(w.children, id)
 	s.dropMessageLocked(id)
+	now := ms(s.now())
+	var parent *wireMessage
 	if msg.ParentMessageID == 0 {
-		w.roomMsgs[msg.RoomID] = removeID(w.roomMsgs[msg.RoomID], id)
-	} else if parent, ok := w.msgs[msg.ParentMessageID]; ok {
-		w.children[parent.MessageID] = removeID(w.children[parent.MessageID], id)
-		parent.CommentCount = len(w.children[parent.MessageID])
-		parent.LastModifiedUtc = ms(s.now())
+		ids := removeID(w.roomMsgs[msg.RoomID], id)
+		w.roomMsgs[msg.RoomID] = ids
+		if last := room.wire.LastMessage; last != nil && last.MessageID == id {
+			room.wire.LastMessage = nil
+			if len(ids) > 0 {
+				m := w.msgs[ids[len(ids)-1]]
+				room.wire.LastMessage = &wireLastMessage{MessageID: m.MessageID, CreatedUtc: m.CreatedUtc, UserID: m.UserID}
+			}
+			room.wire.LastModifiedUtc = now
+		}
+	} else if p, ok := w.msgs[msg.ParentMessageID]; ok {
+		w.children[p.MessageID] = removeID(w.children[p.MessageID], id)
+		p.CommentCount = len(w.children[p.MessageID])
+		p.LastModifiedUtc = max(now, p.LastModifiedUtc)
+		parent = p
 	}
 	s.broadcastLocked(room, "TextMessageDeleted", map[string]any{
 		"messageId": id, "roomId": msg.RoomID, "parentMessageId": msg.ParentMessageID,
 	})
+	if parent != nil {
+		s.broadcastLocked(room, "TextMessagesUpdated", map[string]any{"messages": []wireMessage{*parent}})
+	}
 }
 
 func (s *Server) dropMessageLocked(id int64) {
@@ -489,8 +537,9 @@ func (s *Server) dropMessageLocked(id int64) {
 	}
 }
 
-// MarkRead records that userID read message id and tells connected clients
-// (TextMessagesUpdated).
+// MarkRead records that userID read message id, as
+// POST /api/v1/messages/{id}/read does, and tells connected clients
+// (TextMessagesUpdated) when that is news.
 func (s *Server) MarkRead(id, userID int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -502,12 +551,33 @@ func (s *Server) MarkRead(id, userID int64) error {
 	return nil
 }
 
+// markReadLocked adds userID's read receipt to msg. Assumption (the docs say
+// only that readTimestamps are per-reader receipts): a receipt records the
+// first read, so reading again changes nothing and tells no one.
 func (s *Server) markReadLocked(msg *wireMessage, userID int64) {
+	if slices.ContainsFunc(msg.ReadTimestamps, func(r wireRead) bool { return r.UserID == userID }) {
+		return
+	}
 	now := ms(s.now())
-	msg.ReadTimestamps = slices.DeleteFunc(msg.ReadTimestamps, func(r wireRead) bool { return r.UserID == userID })
 	msg.ReadTimestamps = append(msg.ReadTimestamps, wireRead{UserID: userID, ReadUtc: now})
-	msg.LastModifiedUtc = now
+	msg.LastModifiedUtc = max(now, msg.LastModifiedUtc)
 	s.broadcastLocked(s.world.rooms[msg.RoomID], "TextMessagesUpdated", map[string]any{"messages": []wireMessage{*msg}})
+}
+
+// ReadBy lists who read message id and when, as stored: what a test checks
+// a mark-read against. Nil for an unknown id.
+func (s *Server) ReadBy(id int64) []Read {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msg, ok := s.world.msgs[id]
+	if !ok {
+		return nil
+	}
+	out := make([]Read, 0, len(msg.ReadTimestamps))
+	for _, r := range msg.ReadTimestamps {
+		out = append(out, Read{UserID: r.UserID, At: time.UnixMilli(r.ReadUtc).UTC()})
+	}
+	return out
 }
 
 // Comments lists the comments under parentID as stored, oldest first, with
