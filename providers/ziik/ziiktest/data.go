@@ -82,6 +82,8 @@ type conversation struct {
 
 type message struct {
 	Message
+	// pending is the text of an update not finalized yet; nil when none.
+	pending *string
 }
 
 // AddUser adds a user and returns its id.
@@ -180,6 +182,25 @@ func (s *Server) addMessage(m Message) (int, error) {
 		c.updated = m.Date
 	}
 	return m.ID, nil
+}
+
+// Message returns a copy of message id as the tenant holds it now (an
+// update not yet finalized is not applied), and whether it exists.
+func (s *Server) Message(id int) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.msgs[id]
+	if m == nil {
+		return Message{}, false
+	}
+	out := m.Message
+	out.Files = append([]File(nil), m.Files...)
+	out.Reactions = append([]Reaction(nil), m.Reactions...)
+	if m.Voice != nil {
+		v := *m.Voice
+		out.Voice = &v
+	}
+	return out, true
 }
 
 // convMessages lists a conversation's message ids oldest first; s.mu held.

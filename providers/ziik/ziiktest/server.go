@@ -41,9 +41,15 @@ type Options struct {
 	Now func() time.Time
 	// Latency is added to every request.
 	Latency time.Duration
-	// WrapData wraps single-object answers (a created message, a user, a
-	// conversation) in {"data": …} as older API generations did.
+	// WrapData wraps single-object answers (a created message, a finalized
+	// one, a user, a conversation) in {"data": …} as older API generations
+	// did.
 	WrapData bool
+	// AuthorOnlyWrites answers 403 to an edit, finalize or delete of another
+	// user's message. The notes do not say Ziik restricts these (only that
+	// 403 means insufficient privileges), so by default any participant of
+	// the conversation may.
+	AuthorOnlyWrites bool
 }
 
 // Fault is an injected answer (see FailNext). Status 0 answers normally after
@@ -63,13 +69,14 @@ type Server struct {
 	// ClearFaults.
 	upstreamtest.Recorder
 
-	srv    *httptest.Server
-	now    func() time.Time
-	email  string
-	pass   string
-	ttl    time.Duration
-	wrap   bool
-	secret []byte
+	srv        *httptest.Server
+	now        func() time.Time
+	email      string
+	pass       string
+	ttl        time.Duration
+	wrap       bool
+	authorOnly bool
+	secret     []byte
 
 	mu        sync.Mutex
 	tokens    map[string]token
@@ -94,18 +101,19 @@ type token struct {
 // owns the configured credentials. Close it when done.
 func NewServer(opts Options) *Server {
 	s := &Server{
-		now:      opts.Now,
-		email:    opts.Email,
-		pass:     opts.Password,
-		ttl:      opts.TokenTTL,
-		wrap:     opts.WrapData,
-		tokens:   make(map[string]token),
-		users:    make(map[int]*User),
-		convs:    make(map[int]*conversation),
-		msgs:     make(map[int]*message),
-		nextUser: 11,
-		nextConv: 57,
-		nextMsg:  9901,
+		now:        opts.Now,
+		email:      opts.Email,
+		pass:       opts.Password,
+		ttl:        opts.TokenTTL,
+		wrap:       opts.WrapData,
+		authorOnly: opts.AuthorOnlyWrites,
+		tokens:     make(map[string]token),
+		users:      make(map[int]*User),
+		convs:      make(map[int]*conversation),
+		msgs:       make(map[int]*message),
+		nextUser:   11,
+		nextConv:   57,
+		nextMsg:    9901,
 	}
 	s.SetLatency(opts.Latency)
 	if s.now == nil {
@@ -195,6 +203,9 @@ func (s *Server) routes() http.Handler {
 	handle("GET /conversations/{conversation}", s.getConversation, true)
 	handle("GET /conversations/{conversation}/messages", s.listMessages, true)
 	handle("POST /conversations/{conversation}/messages", s.createMessage, true)
+	handle("PATCH /conversations/{conversation}/messages/{message}", s.updateMessage, true)
+	handle("POST /conversations/{conversation}/messages/{message}/finalize-update", s.finalizeUpdate, true)
+	handle("DELETE /conversations/{conversation}/messages/{message}", s.deleteMessage, true)
 	handle("GET /users/{id}", s.getUser, true)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if !s.enter(w, r, r.Method+" "+strings.TrimPrefix(r.URL.Path, "/api")) {
