@@ -1,8 +1,9 @@
 // Package events is the comment event bus behind GraphQL subscriptions.
 //
 // Sources (mutations, webhooks, the Virola event stream, pollers) Publish new
-// comments; subscriptions receive them, filtered by thread and provider. Two
-// implementations share one contract:
+// comments, and PublishChange edits and deletions; subscriptions receive them,
+// filtered by thread, provider and event type. Two implementations share one
+// contract:
 //
 //   - NewMemory: one gateway instance, events kept in process.
 //   - NewRedis: several instances sharing a Redis stream, so a subscriber on
@@ -33,16 +34,21 @@ import (
 	"github.com/commentgraph/commentgraph/graph/model"
 )
 
-// Event is one published comment.
+// Event is one published change to a comment.
 //
 // Events are shared by every subscriber that receives them: treat an Event and
 // its Comment as read-only.
 type Event struct {
+	// Type is what happened: ADDED (a new comment), UPDATED or DELETED. An
+	// event written by an instance that predates types reads as ADDED.
+	Type model.CommentEventType
 	// ID orders events on the bus; it is what SSE sends as `id:` and what a
 	// client gives back as Last-Event-ID or `since`. IDs have the form
 	// "<unix ms>-<seq>" (Redis stream IDs) and compare numerically, part by part.
 	// A Redis Publish that could only queue the comment returns an empty ID.
-	ID      string
+	ID string
+	// Comment is the comment as it now is; for DELETED, a model.Tombstone
+	// (provider, thread and ref only).
 	Comment *model.Comment
 	// At is when the bus accepted the comment (the publishing instance's clock).
 	At time.Time
@@ -56,6 +62,8 @@ type Filter struct {
 	Threads []string
 	// Providers are provider instance IDs (model.Comment.ProviderID).
 	Providers []string
+	// Types are the event types wanted (commentAdded: ADDED only).
+	Types []model.CommentEventType
 }
 
 // Bus publishes comments to subscribers.
@@ -68,6 +76,11 @@ type Bus interface {
 	// delivery, or the same comment seen by two pollers, is published once.
 	// published is false when key was seen before. An empty key never dedupes.
 	PublishOnce(ctx context.Context, key string, c *model.Comment) (ev Event, published bool, err error)
+	// PublishChange is PublishOnce for an event of any type: t UPDATED with
+	// the comment as it now is, DELETED with a model.Tombstone. Give each type
+	// its own keys (an edit's key names the edit), or the ADDED event's key
+	// swallows it. PublishOnce(ctx, key, c) is PublishChange(ctx, ADDED, key, c).
+	PublishChange(ctx context.Context, t model.CommentEventType, key string, c *model.Comment) (ev Event, published bool, err error)
 	// Subscribe starts a subscription that ends when ctx is done, when the
 	// subscriber falls behind (ErrSlowConsumer), or when the bus closes. since is
 	// "" for live events only, or the last event ID the client saw (see the
@@ -96,8 +109,10 @@ var (
 // could not cross Redis: the enums must be valid for the JSON decoding on the
 // other side to accept them. Both buses apply it, so a comment the memory bus
 // takes in development is one the Redis bus takes in production.
-func checkComment(c *model.Comment) error {
+func checkComment(t model.CommentEventType, c *model.Comment) error {
 	switch {
+	case !t.IsValid():
+		return fmt.Errorf("events: event type %q", clip(string(t), 32))
 	case c == nil:
 		return errors.New("events: nil comment")
 	case c.ProviderID == "":

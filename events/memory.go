@@ -49,8 +49,13 @@ func (m *Memory) Publish(ctx context.Context, c *model.Comment) (Event, error) {
 }
 
 // PublishOnce implements Bus.
-func (m *Memory) PublishOnce(_ context.Context, key string, c *model.Comment) (Event, bool, error) {
-	if err := checkComment(c); err != nil {
+func (m *Memory) PublishOnce(ctx context.Context, key string, c *model.Comment) (Event, bool, error) {
+	return m.PublishChange(ctx, model.CommentEventTypeAdded, key, c)
+}
+
+// PublishChange implements Bus.
+func (m *Memory) PublishChange(_ context.Context, t model.CommentEventType, key string, c *model.Comment) (Event, bool, error) {
+	if err := checkComment(t, c); err != nil {
 		return Event{}, false, err
 	}
 	m.mu.Lock()
@@ -61,14 +66,14 @@ func (m *Memory) PublishOnce(_ context.Context, key string, c *model.Comment) (E
 	now := m.opts.Now()
 	if key != "" && !m.once.add(key, now) {
 		m.hub.deduped.Add(1)
-		return Event{Comment: c, At: now.UTC()}, false, nil
+		return Event{Type: t, Comment: c, At: now.UTC()}, false, nil
 	}
 	id := eventID{ms: uint64(max(now.UnixMilli(), 0))}
 	if !m.last.less(id) {
 		id = m.last.next()
 	}
 	m.last = id
-	ev := &Event{ID: id.String(), Comment: c, At: now.UTC()}
+	ev := &Event{ID: id.String(), Type: t, Comment: c, At: now.UTC()}
 	m.trim(now)
 	if m.opts.Retention > 0 {
 		if len(m.ring) >= m.opts.Retention {
@@ -121,7 +126,7 @@ func (m *Memory) Subscribe(ctx context.Context, f Filter, since string) (*Subscr
 		m.trim(m.opts.Now())
 		i := sort.Search(len(m.ring), func(i int) bool { return from.less(m.ring[i].id) })
 		for _, r := range m.ring[i:] {
-			if s.matches(r.ev.Comment.ThreadID(), r.ev.Comment.ProviderID) {
+			if s.matches(r.ev.Type, r.ev.Comment.ThreadID(), r.ev.Comment.ProviderID) {
 				replay = append(replay, r.ev)
 			}
 		}

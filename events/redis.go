@@ -71,6 +71,7 @@ type Redis struct {
 type outboxItem struct {
 	guard    string
 	guardTTL time.Duration
+	typ      model.CommentEventType
 	payload  string
 	at       time.Time
 	comment  *model.Comment
@@ -90,13 +91,24 @@ var _ Bus = (*Redis)(nil)
 // second poller seeing the same comment adds nothing. It trims the stream by
 // count (MAXLEN ~) and by age (MINID ~, from the server's clock).
 //
+// An ADDED event's entry is what it always was (c: comment, at), so instances
+// that predate event types read it unchanged. Any other type's entry is
+// t: type, m: comment, at: an older instance finds no c in it and skips it
+// (logging it) rather than announcing an edit or a deletion as a new comment.
+//
 // KEYS: stream, guard. ARGV: guard TTL ms, max length, max age ms (0: none),
-// payload, publish time ms. Returns the entry ID, or nil for a duplicate.
+// payload, publish time ms, type ("" for ADDED). Returns the entry ID, or nil
+// for a duplicate.
 var publishScript = redis.NewScript(`
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
   return false
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'c', ARGV[4], 'at', ARGV[5])
+local id
+if ARGV[6] == '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'c', ARGV[4], 'at', ARGV[5])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 't', ARGV[6], 'm', ARGV[4], 'at', ARGV[5])
+end
 local age = tonumber(ARGV[3])
 if age > 0 then
   local t = redis.call('TIME')
@@ -186,9 +198,7 @@ func isNoSuchKey(err error) bool {
 
 // Publish implements Bus; see the type's doc for a nil error with an empty ID.
 func (b *Redis) Publish(ctx context.Context, c *model.Comment) (Event, error) {
-	var guard [8]byte
-	_, _ = rand.Read(guard[:])
-	ev, _, err := b.publish(ctx, "p:"+hex.EncodeToString(guard[:]), retryGuardTTL, c)
+	ev, _, err := b.PublishChange(ctx, model.CommentEventTypeAdded, "", c)
 	return ev, err
 }
 
@@ -197,11 +207,17 @@ func (b *Redis) Publish(ctx context.Context, c *model.Comment) (Event, error) {
 // instance has seen; the cross-instance check happens when the outbox drains,
 // and a duplicate is then dropped.
 func (b *Redis) PublishOnce(ctx context.Context, key string, c *model.Comment) (Event, bool, error) {
+	return b.PublishChange(ctx, model.CommentEventTypeAdded, key, c)
+}
+
+// PublishChange implements Bus, deduplicating as PublishOnce does.
+func (b *Redis) PublishChange(ctx context.Context, t model.CommentEventType, key string, c *model.Comment) (Event, bool, error) {
 	if key == "" {
-		ev, err := b.Publish(ctx, c)
-		return ev, err == nil, err
+		var guard [8]byte
+		_, _ = rand.Read(guard[:])
+		return b.publish(ctx, "p:"+hex.EncodeToString(guard[:]), retryGuardTTL, t, c)
 	}
-	if err := checkComment(c); err != nil {
+	if err := checkComment(t, c); err != nil {
 		return Event{}, false, err
 	}
 	now := b.opts.Now()
@@ -210,14 +226,14 @@ func (b *Redis) PublishOnce(ctx context.Context, key string, c *model.Comment) (
 	b.seenMu.Unlock()
 	if !isNew {
 		b.hub.deduped.Add(1)
-		return Event{Comment: c, At: now.UTC()}, false, nil
+		return Event{Type: t, Comment: c, At: now.UTC()}, false, nil
 	}
 	h := hashKey(key)
-	return b.publish(ctx, "k:"+hex.EncodeToString(h[:]), b.opts.DedupeWindow, c)
+	return b.publish(ctx, "k:"+hex.EncodeToString(h[:]), b.opts.DedupeWindow, t, c)
 }
 
-func (b *Redis) publish(ctx context.Context, guard string, ttl time.Duration, c *model.Comment) (Event, bool, error) {
-	if err := checkComment(c); err != nil {
+func (b *Redis) publish(ctx context.Context, guard string, ttl time.Duration, t model.CommentEventType, c *model.Comment) (Event, bool, error) {
+	if err := checkComment(t, c); err != nil {
 		return Event{}, false, err
 	}
 	if b.closed.Load() {
@@ -229,13 +245,13 @@ func (b *Redis) publish(ctx context.Context, guard string, ttl time.Duration, c 
 	}
 	at := b.opts.Now().UTC()
 	it := &outboxItem{
-		guard: b.guardPrefix + guard, guardTTL: ttl, payload: string(payload),
+		guard: b.guardPrefix + guard, guardTTL: ttl, typ: t, payload: string(payload),
 		at: at, comment: c, done: make(chan outcome, 1),
 	}
 	if err := b.enqueue(it); err != nil {
 		return Event{}, false, err
 	}
-	queued := Event{Comment: c, At: at}
+	queued := Event{Type: t, Comment: c, At: at}
 	up, down := b.health.get()
 	if !up {
 		return queued, true, nil
@@ -250,7 +266,7 @@ func (b *Redis) publish(ctx context.Context, guard string, ttl time.Duration, c 
 		if !o.published {
 			return queued, false, nil
 		}
-		return Event{ID: o.id, Comment: c, At: at}, true, nil
+		return Event{ID: o.id, Type: t, Comment: c, At: at}, true, nil
 	case <-ctx.Done():
 		return queued, true, nil
 	}
@@ -316,7 +332,7 @@ func (b *Redis) write(ctx context.Context) {
 		id, err := publishScript.Run(ctx, b.client,
 			[]string{b.opts.Stream, it.guard},
 			it.guardTTL.Milliseconds(), b.opts.Retention, max(b.opts.RetentionAge.Milliseconds(), 0),
-			it.payload, it.at.UnixMilli(),
+			it.payload, it.at.UnixMilli(), entryType(it.typ),
 		).Text()
 		switch {
 		case err == nil || errors.Is(err, redis.Nil):
@@ -531,7 +547,7 @@ func (b *Redis) replay(ctx context.Context, s *Subscription, from, through event
 			if err != nil {
 				continue // logged by the reader when it saw the entry
 			}
-			if s.matches(ev.Comment.ThreadID(), ev.Comment.ProviderID) {
+			if s.matches(ev.Type, ev.Comment.ThreadID(), ev.Comment.ProviderID) {
 				out = append(out, ev)
 			}
 		}
@@ -546,11 +562,29 @@ func (b *Redis) replay(ctx context.Context, s *Subscription, from, through event
 // and an entry this large is not one of ours.
 const maxPayload = 4 << 20
 
-// decodeEntry turns a stream entry (fields c: comment JSON, at: unix ms) into
-// an event. The stream is shared, so anything may be in it: a bad entry is an
-// error, never a panic.
+// entryType is the t field of an event's stream entry: none for ADDED, which
+// keeps the entry readable by instances that predate types.
+func entryType(t model.CommentEventType) string {
+	if t == model.CommentEventTypeAdded {
+		return ""
+	}
+	return string(t)
+}
+
+// decodeEntry turns a stream entry into an event: an ADDED one is c: comment
+// JSON, at: unix ms (what every instance has always written); any other type
+// is t: type, m: comment JSON, at. An entry without t is ADDED. The stream is
+// shared, so anything may be in it: a bad entry is an error, never a panic.
 func decodeEntry(id string, values map[string]any) (*Event, error) {
-	raw, ok := values["c"].(string)
+	t, field := model.CommentEventTypeAdded, "c"
+	if v, ok := values["t"]; ok {
+		s, _ := v.(string)
+		if t = model.CommentEventType(s); !t.IsValid() {
+			return nil, fmt.Errorf("events: entry has event type %q", clip(s, 32))
+		}
+		field = "m"
+	}
+	raw, ok := values[field].(string)
 	if !ok {
 		return nil, errors.New("events: entry has no comment field")
 	}
@@ -561,7 +595,7 @@ func decodeEntry(id string, values map[string]any) (*Event, error) {
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return nil, fmt.Errorf("events: entry comment: %w", err)
 	}
-	if err := checkComment(&c); err != nil {
+	if err := checkComment(t, &c); err != nil {
 		return nil, fmt.Errorf("events: entry: %w", err)
 	}
 	eid, err := parseID(id)
@@ -574,7 +608,7 @@ func decodeEntry(id string, values map[string]any) (*Event, error) {
 			at = time.UnixMilli(ms).UTC()
 		}
 	}
-	return &Event{ID: id, Comment: &c, At: at}, nil
+	return &Event{ID: id, Type: t, Comment: &c, At: at}, nil
 }
 
 // Stats implements Bus.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/commentgraph/commentgraph/graph/model"
 )
 
 // Subscription is one subscriber's stream of events.
@@ -24,6 +26,7 @@ type Subscription struct {
 	hub       *hub
 	threads   []string
 	providers []string
+	types     []model.CommentEventType
 	// after is the since a subscriber resumed from: live events up to it are
 	// not delivered. A since from another instance may be ahead of this
 	// instance's reader, and its events then arrive live, not in the replay.
@@ -55,13 +58,13 @@ func (s *Subscription) Err() error {
 // more than once and concurrently with delivery.
 func (s *Subscription) Close() { s.end(ErrClosed) }
 
-func (s *Subscription) matches(threadID, providerID string) bool {
-	return contains(s.threads, threadID) && contains(s.providers, providerID)
+func (s *Subscription) matches(t model.CommentEventType, threadID, providerID string) bool {
+	return contains(s.types, t) && contains(s.threads, threadID) && contains(s.providers, providerID)
 }
 
 // contains is a linear scan: filters are a handful of IDs, and a slice costs
 // an idle subscriber far less than a map.
-func contains(set []string, v string) bool {
+func contains[T comparable](set []T, v T) bool {
 	if len(set) == 0 {
 		return true
 	}
@@ -241,7 +244,7 @@ func (h *hub) subscribe(ctx context.Context, f Filter, catchUp bool, after event
 	c := make(chan *Event, h.buffer)
 	s := &Subscription{
 		C: c, c: c, hub: h, catching: catchUp, lag: h.replayLag,
-		threads: compact(f.Threads), providers: compact(f.Providers), after: after,
+		threads: compact(f.Threads), providers: compact(f.Providers), types: compact(f.Types), after: after,
 	}
 	// If ctx is already done, the callback ends s at once (in its own
 	// goroutine) and the check below refuses it.
@@ -266,8 +269,8 @@ func (h *hub) subscribe(ctx context.Context, f Filter, catchUp bool, after event
 
 // compact copies ids without duplicates or empties; nil when none remain, so
 // the filter matches everything.
-func compact(ids []string) []string {
-	var out []string
+func compact[T ~string](ids []T) []T {
+	var out []T
 	for _, id := range ids {
 		if id != "" && !slices.Contains(out, id) {
 			out = append(out, id)
@@ -293,7 +296,7 @@ func (h *hub) publish(ev *Event, id eventID) {
 	}
 	h.cursor = id
 	for s := range h.subs {
-		if !s.matches(threadID, providerID) || !s.after.less(id) {
+		if !s.matches(ev.Type, threadID, providerID) || !s.after.less(id) {
 			continue
 		}
 		if slow, stop := s.offer(ev); slow {
