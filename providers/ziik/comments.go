@@ -322,12 +322,8 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 	if err != nil {
 		return nil, err
 	}
-	segs, err := providers.ParseTemplate(in.Text, in.Mentions)
+	segs, err := p.parseText(in.Text, in.Mentions)
 	if err != nil {
-		var me *model.Error
-		if errors.As(err, &me) {
-			me.Provider = p.id
-		}
 		return nil, err
 	}
 	parent := t.msg
@@ -336,17 +332,9 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 			return nil, p.badInput("parent %q is not a Ziik message id", truncate(in.ParentRef))
 		}
 	}
-	refs := make([]string, 0, len(in.Mentions))
-	for _, m := range in.Mentions {
-		refs = append(refs, m.UserRef)
-	}
-	mentioned, err := p.mentionedUsers(ctx, refs)
+	text, err := p.render(ctx, segs, in.Mentions)
 	if err != nil {
 		return nil, err
-	}
-	text, _ := providers.Render(p.id, segs, func(ref string) string { return mentioned[ref].Name })
-	if strings.TrimSpace(text) == "" {
-		return nil, p.badInput("text is empty")
 	}
 	body := map[string]any{"message": text, "parent_id": nil}
 	if parent != 0 {
@@ -366,6 +354,39 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 		p.people.learn(user(p.id, m.Author))
 	}
 	return p.comment(in.Thread, t, m), nil
+}
+
+// parseText checks a comment's text template and its mentions before any
+// call.
+func (p *Provider) parseText(text string, mentions []providers.MentionRef) ([]providers.Segment, error) {
+	segs, err := providers.ParseTemplate(text, mentions)
+	if err != nil {
+		var me *model.Error
+		if errors.As(err, &me) {
+			me.Provider = p.id
+		}
+		return nil, err
+	}
+	return segs, nil
+}
+
+// render writes segs as Ziik text, each mention as "@Name" (see mentions.go),
+// looking the mentioned users up where they are not known yet. Text that is
+// blank once rendered is BAD_USER_INPUT.
+func (p *Provider) render(ctx context.Context, segs []providers.Segment, mentions []providers.MentionRef) (string, error) {
+	refs := make([]string, 0, len(mentions))
+	for _, m := range mentions {
+		refs = append(refs, m.UserRef)
+	}
+	mentioned, err := p.mentionedUsers(ctx, refs)
+	if err != nil {
+		return "", err
+	}
+	text, _ := providers.Render(p.id, segs, func(ref string) string { return mentioned[ref].Name })
+	if strings.TrimSpace(text) == "" {
+		return "", p.badInput("text is empty")
+	}
+	return text, nil
 }
 
 // mentionedUsers resolves every ref, from memory or the directory;

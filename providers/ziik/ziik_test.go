@@ -80,8 +80,16 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, tweak func(*ziik.Options)) *env {
 	t.Helper()
+	return newEnvServer(t, ziiktest.Options{}, tweak)
+}
+
+// newEnvServer is newEnv with an emulator configured by srvOpts (its
+// credentials, clock and token TTL are the env's).
+func newEnvServer(t *testing.T, srvOpts ziiktest.Options, tweak func(*ziik.Options)) *env {
+	t.Helper()
 	c := clocktest.New(time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC))
-	srv := ziiktest.NewServer(ziiktest.Options{Email: "bot@acme.test", Password: password, Now: c.Now, TokenTTL: time.Hour})
+	srvOpts.Email, srvOpts.Password, srvOpts.Now, srvOpts.TokenTTL = "bot@acme.test", password, c.Now, time.Hour
+	srv := ziiktest.NewServer(srvOpts)
 	t.Cleanup(srv.Close)
 	e := &env{srv: srv, clock: c, logs: &syncBuffer{}, rec: &recorder{next: http.DefaultTransport}}
 	opts := ziik.Options{
