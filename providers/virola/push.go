@@ -86,6 +86,13 @@ func parseFrame(raw []byte) (*frame, error) {
 
 func createdKey(id int64) string { return "virola:" + ref(id) + ":" + evCreated }
 
+// updatedKey tells one update of m from another: its last change time, and
+// its read receipts, since two users reading it within a millisecond are two
+// updates with one lastModifiedUtc.
+func updatedKey(m *apiMessage) string {
+	return fmt.Sprintf("virola:%d:%s:%d:%d", m.MessageID, evUpdated, max(m.LastEditedUtc, m.LastModifiedUtc), len(m.ReadTimestamps))
+}
+
 // tracker remembers, per parent message, the newest comment id emitted, so a
 // reconnect catches up from there and nothing is emitted twice.
 type tracker struct {
@@ -381,7 +388,7 @@ func (p *Provider) changes(ctx context.Context, f *frame) []*providers.Change {
 			if f.Type == evCreated {
 				out = append(out, &providers.Change{Key: createdKey(m.MessageID), Comments: []*model.Comment{c}})
 			} else {
-				out = append(out, &providers.Change{Key: fmt.Sprintf("virola:%d:%s:%d", m.MessageID, evUpdated, max(m.LastEditedUtc, m.LastModifiedUtc)), UpdatedComments: []*model.Comment{c}})
+				out = append(out, &providers.Change{Key: updatedKey(m), UpdatedComments: []*model.Comment{c}})
 			}
 		}
 	case evDeleted:
