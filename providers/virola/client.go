@@ -49,6 +49,8 @@ const (
 	epRooms        = "/api/v1/rooms"
 	epRoomMessages = "/api/v1/rooms/{roomId}/messages"
 	epComments     = "/api/v1/messages/{messageId}/comments"
+	epMessage      = "/api/v1/messages/{messageId}"
+	epRead         = "/api/v1/messages/{messageId}/read"
 	epEvents       = "/api/v1/events"
 )
 
@@ -111,6 +113,21 @@ func (p *Provider) postComment(ctx context.Context, parent int64, content string
 	path := "/api/v1/messages/" + strconv.FormatInt(parent, 10) + "/comments"
 	_, err := p.call.Do(ctx, providers.Request{Method: http.MethodPost, Endpoint: epComments, Path: path,
 		Body: map[string]string{"content": content}})
+	return err
+}
+
+// deleteMessage deletes a room message or a comment. Like every write it
+// answers only a status.
+func (p *Provider) deleteMessage(ctx context.Context, id int64) error {
+	_, err := p.call.Do(ctx, providers.Request{Method: http.MethodDelete, Endpoint: epMessage, Path: "/api/v1/messages/" + ref(id)})
+	return err
+}
+
+// markMessageRead records the token's user's read receipt on a message. The
+// docs send an empty JSON object.
+func (p *Provider) markMessageRead(ctx context.Context, id int64) error {
+	_, err := p.call.Do(ctx, providers.Request{Method: http.MethodPost, Endpoint: epRead, Path: "/api/v1/messages/" + ref(id) + "/read",
+		Body: struct{}{}})
 	return err
 }
 
