@@ -10,6 +10,10 @@
 // objects of several shapes, single objects with or without a `data` wrapper.
 // Mentions have no documented markup: they are written as plain "@Name" and
 // found again on read by matching the names of known users.
+//
+// Comments can be edited (an update, then finalize-update) and soft-deleted;
+// a deleted comment keeps its place in the listing with Deleted set and
+// nothing else (lifecycle.go).
 package ziik
 
 import (
@@ -126,6 +130,7 @@ func (p *Provider) Info() *model.Provider {
 			model.CapabilityListComments, model.CapabilityCreateComment, model.CapabilityMentions,
 			model.CapabilityReplies, model.CapabilityAttachments, model.CapabilityReactions,
 			model.CapabilityUserDirectory, model.CapabilityListThreads,
+			model.CapabilityEditComments, model.CapabilityDeleteComments,
 		},
 	}
 }

@@ -220,7 +220,27 @@ func TestNewChecksOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := p.Info()
-	if info.ID != "z" || info.Name != "Ziik" || info.Kind != model.ProviderKindZiik || len(info.Capabilities) != 8 || info.Has(model.CapabilityPushEvents) {
+	if info.ID != "z" || info.Name != "Ziik" || info.Kind != model.ProviderKindZiik || len(info.Capabilities) != 10 || info.Has(model.CapabilityPushEvents) {
 		t.Errorf("info %+v", info)
+	}
+	// The lifecycle capabilities say exactly which optional interfaces the
+	// gateway will find; Ziik documents no read marking.
+	_, edits := providers.Lifecycle[providers.Editor](p)
+	_, deletes := providers.Lifecycle[providers.Deleter](p)
+	_, marks := providers.Lifecycle[providers.ReadMarker](p)
+	for _, c := range []struct {
+		capability model.Capability
+		implements bool
+	}{
+		{model.CapabilityEditComments, edits},
+		{model.CapabilityDeleteComments, deletes},
+		{model.CapabilityMarkRead, marks},
+	} {
+		if info.Has(c.capability) != c.implements {
+			t.Errorf("capability %s listed %v, interface implemented %v", c.capability, info.Has(c.capability), c.implements)
+		}
+	}
+	if !edits || !deletes || marks {
+		t.Errorf("implements Editor %v Deleter %v ReadMarker %v", edits, deletes, marks)
 	}
 }
