@@ -149,6 +149,7 @@ func New(opts Options) (*Provider, error) {
 				model.CapabilityListComments, model.CapabilityCreateComment, model.CapabilityMentions,
 				model.CapabilityAttachments, model.CapabilityReadReceipts, model.CapabilityUserDirectory,
 				model.CapabilityListThreads, model.CapabilityPushEvents,
+				model.CapabilityDeleteComments, model.CapabilityMarkRead,
 			},
 		},
 		call: newCaller(opts),

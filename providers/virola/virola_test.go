@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
 )
 
@@ -105,12 +106,31 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 	for _, c := range []model.Capability{model.CapabilityListComments, model.CapabilityCreateComment, model.CapabilityMentions,
-		model.CapabilityAttachments, model.CapabilityReadReceipts, model.CapabilityUserDirectory, model.CapabilityListThreads, model.CapabilityPushEvents} {
+		model.CapabilityAttachments, model.CapabilityReadReceipts, model.CapabilityUserDirectory, model.CapabilityListThreads, model.CapabilityPushEvents,
+		model.CapabilityDeleteComments, model.CapabilityMarkRead} {
 		if !info.Has(c) {
 			t.Errorf("lacks %s", c)
 		}
 	}
-	if info.Has(model.CapabilityReplies) || info.Has(model.CapabilityReactions) {
-		t.Error("claims replies or reactions")
+	if info.Has(model.CapabilityReplies) || info.Has(model.CapabilityReactions) || info.Has(model.CapabilityEditComments) {
+		t.Error("claims replies, reactions or edits")
+	}
+	// What Info claims is what the Provider implements, seen through a
+	// decorator as the gateway sees it.
+	var wrapped providers.Provider = unwrapper{p}
+	if _, ok := providers.Lifecycle[providers.Deleter](wrapped); !ok {
+		t.Error("no Deleter")
+	}
+	if _, ok := providers.Lifecycle[providers.ReadMarker](wrapped); !ok {
+		t.Error("no ReadMarker")
+	}
+	if _, ok := providers.Lifecycle[providers.Editor](wrapped); ok {
+		t.Error("an Editor, with no edit documented")
 	}
 }
+
+// unwrapper is a decorator like the cache: a Provider that exposes the one it
+// wraps.
+type unwrapper struct{ providers.Provider }
+
+func (u unwrapper) Unwrap() providers.Provider { return u.Provider }
