@@ -213,7 +213,7 @@ func TestUpdateCommentRefusals(t *testing.T) {
 			}
 		})
 	}
-	if m, _ := e.srv.Message(c.deleted); !m.Deleted || m.Text != "" || !m.EditedAt.IsZero() {
+	if m, _ := e.srv.Message(c.deleted); !m.Deleted || m.Text != "gone" || !m.EditedAt.IsZero() {
 		t.Errorf("the deleted message changed: %+v", m)
 	}
 }

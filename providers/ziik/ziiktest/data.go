@@ -41,10 +41,13 @@ type Message struct {
 	Text           string
 	Date           time.Time
 	EditedAt       time.Time // zero: never edited
-	Deleted        bool      // soft-deleted: text, files, voice and reactions are stripped
-	Files          []File
-	Voice          *Voice
-	Reactions      []Reaction
+	// Deleted is a soft-deleted message: files, voice and reactions are
+	// stripped, which is what the notes say a delete strips; the text stays
+	// (a reader must not show it), as after DELETE.
+	Deleted   bool
+	Files     []File
+	Voice     *Voice
+	Reactions []Reaction
 }
 
 // File is an attachment. Processing marks one uploaded but still being
@@ -175,7 +178,7 @@ func (s *Server) addMessage(m Message) (int, error) {
 		m.Voice = &v
 	}
 	if m.Deleted {
-		m.Text, m.Files, m.Voice, m.Reactions = "", nil, nil, nil
+		m.Files, m.Voice, m.Reactions = nil, nil, nil
 	}
 	s.msgs[m.ID] = &message{Message: m}
 	if m.Date.After(c.updated) {

@@ -3,7 +3,8 @@
 // and the captured "Create a new message in a conversation" page: JWT auth with
 // POST /authenticate and POST /renew answering arrays, Unix-second timestamps,
 // `{"error":{code,message,is_ziik_error}}` error bodies, conversations listed by
-// page, messages listed with opaque bi-directional cursors.
+// page, messages listed with opaque bi-directional cursors, a message edited
+// by an update and finalize-update and soft-deleted (lifecycle.go).
 //
 // Where the notes say a shape is undocumented, the emulator takes the notes'
 // stated assumption (Laravel-style `{data, meta}` envelopes, newest-first cursor
