@@ -60,16 +60,17 @@ func (p *Provider) MarkRead(ctx context.Context, thread *model.Thread, refs []st
 		if err != nil {
 			return nil, err
 		}
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
+		if slices.Contains(ids, id) {
+			continue
 		}
+		if len(ids) == maxMarkRead { // before more: refs can be many
+			return nil, &model.Error{Code: model.CodeBadUserInput, Provider: p.opts.ID,
+				Message: "at most " + strconv.Itoa(maxMarkRead) + " comments can be marked read at once"}
+		}
+		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
 		return []*model.Comment{}, nil
-	}
-	if len(ids) > maxMarkRead {
-		return nil, &model.Error{Code: model.CodeBadUserInput, Provider: p.opts.ID,
-			Message: "at most " + strconv.Itoa(maxMarkRead) + " comments can be marked read at once"}
 	}
 	me, err := p.myID(ctx)
 	if err != nil {
