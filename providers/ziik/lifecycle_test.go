@@ -451,3 +451,46 @@ func TestLifecycleAfterTokenExpiry(t *testing.T) {
 		})
 	}
 }
+
+func TestConcurrentEditsAndDeletes(t *testing.T) {
+	e := newEnv(t, nil)
+	zoe := e.user(t, "Zoë", "Park")
+	conv := e.conv(t, "Busy", zoe)
+	ids := make([]int, 8)
+	for i := range ids {
+		ids[i] = e.msg(t, ziiktest.Message{ConversationID: conv, AuthorID: e.srv.BotID(), Text: fmt.Sprint("draft ", i)})
+	}
+	ctx := context.Background()
+	if _, err := e.p.GetComment(ctx, convThread(conv), strconv.Itoa(ids[0])); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.ExpireTokens()
+	e.srv.ResetCalls()
+	errs := make(chan error, len(ids))
+	for i, id := range ids {
+		go func() {
+			ref := strconv.Itoa(id)
+			if i%2 == 0 {
+				errs <- e.p.DeleteComment(ctx, convThread(conv), ref)
+				return
+			}
+			_, err := e.p.UpdateComment(ctx, providers.CommentUpdate{Thread: convThread(conv), Ref: ref, Text: "final {0}",
+				Mentions: []providers.MentionRef{{Index: 0, UserRef: strconv.Itoa(zoe)}}})
+			errs <- err
+		}()
+	}
+	for range ids {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := e.srv.Calls(epAuth); n != 1 {
+		t.Errorf("%d authentications for one expired token", n)
+	}
+	for i, id := range ids {
+		m, _ := e.srv.Message(id)
+		if i%2 == 0 && !m.Deleted || i%2 == 1 && m.Text != "final @Zoë Park" {
+			t.Errorf("message %d: %+v", i, m)
+		}
+	}
+}
