@@ -7,6 +7,9 @@
 // comment back, mentions are plain "@displayName" text recognised against the
 // user list on every read, and Stream turns the WebSocket into Changes,
 // catching up through the comments endpoint after every reconnect.
+//
+// Past creation a comment can be deleted and marked read (providers.Deleter,
+// providers.ReadMarker); Virola documents no edit, so there is no Editor.
 package virola
 
 import (
