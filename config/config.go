@@ -132,7 +132,8 @@ type JWT struct {
 	// UnknownKIDRefreshInterval: a token naming a key (kid) the set does not
 	// hold fetches the set again at once, for keys rotated since the last
 	// fetch, but at most once per this interval; meanwhile such tokens are
-	// refused without a fetch. Default 5m.
+	// refused without a fetch (under an interval shorter than 10s, one of
+	// them may wait for the next). Default 5m.
 	UnknownKIDRefreshInterval Duration `yaml:"unknownKIDRefreshInterval"`
 }
 

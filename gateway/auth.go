@@ -4,21 +4,102 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graphqlws"
+	"github.com/commentgraph/commentgraph/providers"
 )
 
-type authKey struct{}
+// identity is who a request acts for, as authentication found it.
+type identity struct {
+	// fingerprint names the credential for scoping caches, idempotency keys,
+	// stream tokens and shared subscriptions: an API key's fingerprint, or
+	// one of a JWT's issuer, tenant and user (never of the token, so a
+	// refreshed token keeps its scope).
+	fingerprint string
+	// tenant is a JWT's tenant claim; "" is the default tenant (every API key).
+	tenant string
+	// user is a JWT's user claim; "" for an API key, which names no end user.
+	user string
+}
 
-// authenticate guards /query when API keys are configured: a request needs
-// `Authorization: Bearer <key>`. A WebSocket upgrade without the header may
-// present the key in connection_init instead (browsers cannot set headers on
-// sockets); websocketInit checks it there.
+// authKey holds the request's identity; authRefusedKey the refusal of a
+// WebSocket upgrade's Authorization header, for websocketInit to close with.
+type (
+	authKey        struct{}
+	authRefusedKey struct{}
+)
+
+func withIdentity(ctx context.Context, id identity) context.Context {
+	return context.WithValue(ctx, authKey{}, id)
+}
+
+func identityOf(ctx context.Context) (identity, bool) {
+	id, ok := ctx.Value(authKey{}).(identity)
+	return id, ok
+}
+
+// credential is the fingerprint of the caller's credential ("" without auth).
+func credential(ctx context.Context) string {
+	id, _ := identityOf(ctx)
+	return id.fingerprint
+}
+
+// tenant is the caller's tenant: a JWT's tenant claim, "" (the default
+// tenant) for an API key, a JWT without the claim, or no auth.
+func tenant(ctx context.Context) string {
+	id, _ := identityOf(ctx)
+	return id.tenant
+}
+
+// user is the end user a JWT names (its user claim), "" for an API key or
+// without auth.
+func user(ctx context.Context) string {
+	id, _ := identityOf(ctx)
+	return id.user
+}
+
+// Refusals of a request's credential other than a JWT's (jwtRefusal).
+var (
+	errNoCredential = errors.New("no bearer credential")
+	errWrongKey     = errors.New("not an API key")
+)
+
+// openAuth readies what authenticate checks: the API keys' hashes and, with
+// auth.jwt, the JWT verifier (its key set fetched now, then refreshed in the
+// background until Close).
+func (a *App) openAuth() error {
+	for _, k := range a.cfg.Auth.APIKeys {
+		a.apiKeys = append(a.apiKeys, apiKey{hash: sha256.Sum256([]byte(k)), fingerprint: providers.Fingerprint(k)})
+	}
+	c := a.cfg.Auth.JWT
+	if c == nil {
+		return nil
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	a.closers = append(a.closers, stop)
+	v, err := newJWTVerifier(ctx, *c, &http.Client{Transport: a.upstream}, a.log)
+	if err != nil {
+		return err
+	}
+	a.jwt = v
+	return nil
+}
+
+// authRequired says whether /query needs a credential: an API key or a JWT.
+func (a *App) authRequired() bool { return len(a.apiKeys) > 0 || a.jwt != nil }
+
+// authenticate guards /query when API keys or JWTs are configured: a request
+// needs `Authorization: Bearer <key or JWT>`. A WebSocket upgrade without the
+// header may present it in connection_init instead (browsers cannot set
+// headers on sockets); websocketInit checks it there, and closes with 4401 a
+// socket whose upgrade header was refused, since a browser is never shown a
+// refused upgrade's status.
 func (a *App) authenticate(next http.Handler) http.Handler {
-	if len(a.apiKeys) == 0 {
+	if !a.authRequired() {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -27,25 +108,96 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		fp, ok := a.checkKey(h)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="commentgraph"`)
-			writeGraphQLError(w, http.StatusUnauthorized, model.CodeUnauthenticated, "a valid API key is required: Authorization: Bearer <key>")
+		id, err := a.identify(r.Context(), h)
+		if err != nil {
+			if isWebSocketUpgrade(r) {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authRefusedKey{}, err)))
+				return
+			}
+			challenge := `Bearer realm="commentgraph"`
+			if !errors.Is(err, errNoCredential) {
+				challenge += `, error="invalid_token"`
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
+			writeGraphQLError(w, http.StatusUnauthorized, model.CodeUnauthenticated, a.refusalMessage(err))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey{}, fp)))
+		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
 	})
 }
 
-// checkKey compares a bearer value with every configured key in constant time
+// identify checks an Authorization value: an API key (compared first, so a
+// key keeps working whatever its shape), else, with auth.jwt, a value shaped
+// as a JWT. ctx bounds a fetch of the key set for a JWT's unknown kid.
+func (a *App) identify(ctx context.Context, header string) (identity, error) {
+	token, ok := bearerToken(header)
+	if !ok {
+		return identity{}, errNoCredential
+	}
+	if fp, ok := a.checkKey(token); ok {
+		return identity{fingerprint: fp}, nil
+	}
+	if a.jwt == nil || !looksLikeJWT(token) {
+		return identity{}, errWrongKey
+	}
+	id, err := a.jwt.verify(ctx, token)
+	if err != nil {
+		// The reason only: never the token or its claims.
+		a.log.DebugContext(ctx, "jwt refused", "reason", err.Error())
+		return identity{}, err
+	}
+	return id, nil
+}
+
+// refusalMessage is the client's explanation of a refused credential: what
+// is expected, or why a JWT was refused. It never repeats the credential.
+func (a *App) refusalMessage(err error) string {
+	var jr jwtRefusal
+	switch {
+	case errors.As(err, &jr):
+		return "the bearer JWT is not valid: " + jr.reason
+	case a.jwt == nil:
+		return "a valid API key is required: Authorization: Bearer <key>"
+	case len(a.apiKeys) == 0:
+		return "a valid JWT is required: Authorization: Bearer <JWT>"
+	}
+	return "a valid API key or JWT is required: Authorization: Bearer <key or JWT>"
+}
+
+// bearerToken is the credential of an `Authorization: Bearer <token>` value
+// (the scheme is case-insensitive, RFC 9110).
+func bearerToken(header string) (string, bool) {
+	const scheme = "Bearer "
+	if len(header) <= len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
+		return "", false
+	}
+	return header[len(scheme):], true
+}
+
+// looksLikeJWT says whether token has a JWS compact serialization's shape:
+// three base64url parts, the signature's possibly empty (as alg "none"
+// makes it, which is then refused by name rather than as a wrong key).
+func looksLikeJWT(token string) bool {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return false
+	}
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkKey compares a bearer token with every configured key in constant time
 // (hashes first, so neither content nor length leaks through timing) and
 // returns the key's fingerprint.
-func (a *App) checkKey(header string) (string, bool) {
-	token, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok {
-		token, ok = strings.CutPrefix(header, "bearer ")
-	}
-	if !ok || token == "" {
+func (a *App) checkKey(token string) (string, bool) {
+	if token == "" {
 		return "", false
 	}
 	got := sha256.Sum256([]byte(token))
@@ -60,30 +212,41 @@ func (a *App) checkKey(header string) (string, bool) {
 	return fp, found == 1
 }
 
-// websocketInit requires a key in connection_init when the upgrade carried
-// none; a missing or wrong key closes the socket with 4401.
+// websocketInit requires a credential in connection_init when the upgrade
+// carried none; a missing or refused one (there or in the upgrade's header)
+// closes the socket with 4401.
 func (a *App) websocketInit(ctx context.Context, p map[string]any) (context.Context, error) {
-	if len(a.apiKeys) == 0 || ctx.Value(authKey{}) != nil {
+	if !a.authRequired() {
+		return ctx, nil
+	}
+	if err, refused := ctx.Value(authRefusedKey{}).(error); refused {
+		return ctx, a.closeUnauthorized(err)
+	}
+	if _, ok := identityOf(ctx); ok {
 		return ctx, nil
 	}
 	v, _ := p["Authorization"].(string)
 	if v == "" {
 		v, _ = p["authorization"].(string)
 	}
-	if !strings.HasPrefix(strings.ToLower(v), "bearer ") && v != "" {
+	if _, ok := bearerToken(v); !ok && v != "" {
 		v = "Bearer " + v
 	}
-	fp, ok := a.checkKey(v)
-	if !ok {
-		return ctx, graphqlws.CloseError{Code: 4401, Reason: "unauthorized"}
+	id, err := a.identify(ctx, v)
+	if err != nil {
+		return ctx, a.closeUnauthorized(err)
 	}
-	return context.WithValue(ctx, authKey{}, fp), nil
+	return withIdentity(ctx, id), nil
 }
 
-// credential is the caller's API key fingerprint ("" without auth).
-func credential(ctx context.Context) string {
-	fp, _ := ctx.Value(authKey{}).(string)
-	return fp
+// closeUnauthorized is the 4401 close for a refused credential; a JWT's
+// reason goes with it, so a client knows to renew an expired token.
+func (a *App) closeUnauthorized(err error) graphqlws.CloseError {
+	var jr jwtRefusal
+	if errors.As(err, &jr) {
+		return graphqlws.CloseError{Code: 4401, Reason: "invalid token: " + jr.reason} // graphqlws cuts it to a close frame's 123 bytes
+	}
+	return graphqlws.CloseError{Code: 4401, Reason: "unauthorized"}
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {

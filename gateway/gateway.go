@@ -2,7 +2,8 @@
 // the cache, the event bus and the HTTP server, built from a config.Config.
 // Its files follow its concerns: gateway.go (the App and New), lifecycle.go
 // (Open, Drain, Close), routes.go (endpoints and the GraphQL handler),
-// auth.go, errors.go (the error presenter), observe.go (access log and
+// auth.go and jwt.go (who a request acts for: an API key or a verified JWT),
+// errors.go (the error presenter), observe.go (access log and
 // metrics around requests), metrics.go, post.go and sse.go (transports),
 // webhooks.go, providers.go (building each configured provider) and bus.go
 // (events to subscriptions).
@@ -10,7 +11,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net"
@@ -46,6 +46,7 @@ type App struct {
 	resolver      *resolvers.Resolver
 	loaderOptions loaders.Options
 	apiKeys       []apiKey
+	jwt           *jwtVerifier // auth.jwt, nil without
 	readiness     map[string]func(context.Context) error
 	webhooks      map[string]webhookFunc
 	// background jobs (event streams, pollers), started by Open.
@@ -88,8 +89,9 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		upstream:  newUpstreamTransport(cfg.Limits.UpstreamIdleConns),
 	}
 	a.closers = append(a.closers, a.upstream.CloseIdleConnections)
-	for _, k := range cfg.Auth.APIKeys {
-		a.apiKeys = append(a.apiKeys, apiKey{hash: sha256.Sum256([]byte(k)), fingerprint: providers.Fingerprint(k)})
+	if err := a.openAuth(); err != nil {
+		a.closeAll()
+		return nil, err
 	}
 	if err := a.openStores(); err != nil {
 		a.closeAll()

@@ -109,7 +109,7 @@ func (a *App) Open() error {
 			a.log.Error("serve", "err", err)
 		}
 	}()
-	a.log.Info("listening", "addr", ln.Addr().String(), "graphiql", *a.cfg.GraphiQL, "providers", len(a.cfg.Providers), "redis", a.redis != nil, "auth", len(a.apiKeys) > 0)
+	a.log.Info("listening", "addr", ln.Addr().String(), "graphiql", *a.cfg.GraphiQL, "providers", len(a.cfg.Providers), "redis", a.redis != nil, "auth", a.authRequired(), "jwt", a.jwt != nil)
 	return nil
 }
 
