@@ -60,8 +60,11 @@ func (p *Provider) newThread(id int64, info threadInfo) *model.Thread {
 }
 
 // Thread checks that the parent message exists (listing its newest comment,
-// as Virola has no get-one-message call) and returns it with its room. Title
-// is known when the message was seen by ListThreads or the events stream.
+// as Virola has no get-one-message call) and returns it with its room and its
+// title: the parent message's first line, as ListThreads gives it. A title
+// not yet known (the thread was never listed, nor seen on the events stream)
+// costs one more call, reading the parent from its room's messages, so a
+// thread looked up before it is listed is titled all the same.
 func (p *Provider) Thread(ctx context.Context, kind model.ThreadKind, threadRef string) (*model.Thread, error) {
 	id, err := p.threadRef(kind, threadRef)
 	if err != nil {
@@ -77,7 +80,32 @@ func (p *Provider) Thread(ctx context.Context, kind model.ThreadKind, threadRef 
 	if page.RoomID > 0 {
 		info.room = page.RoomID
 	}
+	if info.title == "" && info.room > 0 {
+		info.title = p.parentTitle(ctx, info.room, id)
+	}
+	if info.room > 0 {
+		p.rememberThread(id, info)
+	}
 	return p.newThread(id, info), nil
+}
+
+// parentTitle reads message id from its room's list and returns its title, or
+// "" when it cannot be read. The list is read backward from id+1, two
+// messages, so the message is in the answer whether the server counts the
+// cursor's own message in (the notes cannot tell) or not, and whether or not
+// a message id+1 exists. A failure only costs the title: the thread exists.
+func (p *Provider) parentTitle(ctx context.Context, room, id int64) string {
+	l, err := p.roomMessages(ctx, room, listQuery{cursor: id + 1, limit: 2, backward: true})
+	if err != nil {
+		p.log.WarnContext(ctx, "virola: could not read a thread's parent message for its title", "message", id, "room", room, "err", err)
+		return ""
+	}
+	for _, m := range l.Messages {
+		if m.MessageID == id {
+			return title(m.Text)
+		}
+	}
+	return ""
 }
 
 // ListThreads lists the top-level messages that have comments across the

@@ -1,6 +1,7 @@
 package virola
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -93,4 +94,62 @@ func TestListThreads(t *testing.T) {
 	}
 	_, err = e.p.ListThreads(ctxT(t), providers.Page{First: 2, After: "garbage"})
 	wantCode(t, err, model.CodeBadUserInput)
+}
+
+// TestThreadTitleBeforeListing looks a thread up before ListThreads has seen
+// it: it must carry the parent message's first line all the same, with the
+// cursor counted in or out, and whether or not a newer message follows the
+// parent; ListThreads then agrees, and a second look-up costs no title read.
+func TestThreadTitleBeforeListing(t *testing.T) {
+	for _, inclusive := range []bool{false, true} {
+		for _, newer := range []bool{false, true} {
+			name := fmt.Sprintf("inclusive=%v newer=%v", inclusive, newer)
+			t.Run(name, func(t *testing.T) {
+				e := newEnv(t, virolatest.Options{InclusiveCursor: inclusive}, Options{})
+				e.comment(t, e.parent, virolatest.Message{Text: "c"})
+				if newer {
+					if _, err := e.s.AddMessage(virolatest.Message{RoomID: e.room, Text: "Later topic"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				th, err := e.p.Thread(ctxT(t), model.ThreadKindMessage, ref(e.parent))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if th.Title == nil || *th.Title != "Release plan" || th.RoomRef != ref(e.room) {
+					t.Fatalf("thread looked up first: %+v (title %v)", th, th.Title)
+				}
+				e.s.ResetCalls()
+				th, err = e.p.Thread(ctxT(t), model.ThreadKindMessage, ref(e.parent))
+				if err != nil || th.Title == nil || *th.Title != "Release plan" {
+					t.Fatalf("second look-up: %+v %v", th, err)
+				}
+				if n := e.s.Calls("GET /api/v1/rooms/{roomId}/messages"); n != 0 {
+					t.Fatalf("a known title was read again (%d room message calls)", n)
+				}
+				pg, err := e.p.ListThreads(ctxT(t), providers.Page{First: 5})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(pg.Edges) != 1 || pg.Edges[0].Thread.Title == nil || *pg.Edges[0].Thread.Title != *th.Title {
+					t.Fatalf("listed threads disagree: %+v", pg.Edges)
+				}
+			})
+		}
+	}
+}
+
+// TestThreadTitleUnreadable: when the parent cannot be read for its title,
+// the thread is still returned (it exists), only untitled.
+func TestThreadTitleUnreadable(t *testing.T) {
+	e := newEnv(t, virolatest.Options{}, Options{})
+	e.comment(t, e.parent, virolatest.Message{Text: "c"})
+	e.s.FailNext("GET /api/v1/rooms/{roomId}/messages", virolatest.Fault{Status: 500, Times: 10})
+	th, err := e.p.Thread(ctxT(t), model.ThreadKindMessage, ref(e.parent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.Title != nil || th.RoomRef != ref(e.room) {
+		t.Fatalf("thread %+v", th)
+	}
 }
