@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -32,18 +33,61 @@ func (b busAdapter) Publish(ctx context.Context, c *model.Comment) error {
 	return err
 }
 
+// PublishEvent announces a comment edited or deleted through the gateway,
+// under the key a push source would give the same change, so its echo is
+// not announced again.
+func (b busAdapter) PublishEvent(ctx context.Context, t model.CommentEventType, c *model.Comment) error {
+	_, _, err := b.bus.PublishChange(ctx, t, changeEventKey(t, c, ""), c)
+	return err
+}
+
 // commentEventKey names a comment for the bus's dedupe window: one event per
 // comment, whichever sources and instances see it.
 func commentEventKey(c *model.Comment) string { return c.ProviderID + ":" + c.ID() }
 
+// changeEventKey names an edit or a deletion for the dedupe window, apart
+// from the comment's ADDED key. A deletion happens once: "<key>:deleted". An
+// edit is named by its EditedAt ("<key>:updated:<unix ns>"), so the gateway's
+// own edit and its echo from a push source are one event; a push that says
+// more (Virola's update key counts read receipts, which change no EditedAt)
+// gives its delivery key instead. An update named by neither is never
+// deduplicated.
+func changeEventKey(t model.CommentEventType, c *model.Comment, delivery string) string {
+	switch {
+	case t == model.CommentEventTypeDeleted:
+		return commentEventKey(c) + ":deleted"
+	case delivery != "":
+		return commentEventKey(c) + ":updated:" + delivery
+	case c.EditedAt != nil:
+		return commentEventKey(c) + ":updated:" + strconv.FormatInt(c.EditedAt.UnixNano(), 10)
+	}
+	return ""
+}
+
+// Subscribe delivers new comments only (commentAdded).
 func (b busAdapter) Subscribe(ctx context.Context, threads, providerIDs []string, since string) (<-chan graphql.Event[*model.Comment], error) {
-	sub, err := b.bus.Subscribe(ctx, events.Filter{Threads: threads, Providers: providerIDs}, since)
+	return relay(ctx, b, events.Filter{Threads: threads, Providers: providerIDs, Types: []model.CommentEventType{model.CommentEventTypeAdded}}, since,
+		func(ev *events.Event) *model.Comment { return ev.Comment })
+}
+
+// SubscribeEvents delivers every event type (commentEvents).
+func (b busAdapter) SubscribeEvents(ctx context.Context, threads, providerIDs []string, since string) (<-chan graphql.Event[*model.CommentEvent], error) {
+	return relay(ctx, b, events.Filter{Threads: threads, Providers: providerIDs}, since,
+		func(ev *events.Event) *model.CommentEvent {
+			return &model.CommentEvent{Type: ev.Type, Subject: ev.Comment}
+		})
+}
+
+// relay subscribes to the bus and hands each event to gqlgen as value(ev),
+// on the event's own context.
+func relay[T any](ctx context.Context, b busAdapter, f events.Filter, since string, value func(*events.Event) T) (<-chan graphql.Event[T], error) {
+	sub, err := b.bus.Subscribe(ctx, f, since)
 	if err != nil {
 		return nil, err
 	}
 	// Unbuffered: the bus's own per-subscriber buffer is the only queue, so a
 	// slow client is detected there and closed with ErrSlowConsumer.
-	out := make(chan graphql.Event[*model.Comment])
+	out := make(chan graphql.Event[T])
 	stopWatching := context.AfterFunc(b.stopping, sub.Close)
 	go func() {
 		defer close(out)
@@ -51,7 +95,7 @@ func (b busAdapter) Subscribe(ctx context.Context, threads, providerIDs []string
 		defer sub.Close()
 		for ev := range sub.C {
 			select {
-			case out <- graphql.Event[*model.Comment]{Context: b.scope(resolvers.WithEventID(ctx, ev.ID)), Value: ev.Comment}:
+			case out <- graphql.Event[T]{Context: b.scope(resolvers.WithEventID(ctx, ev.ID)), Value: value(ev)}:
 			case <-ctx.Done():
 				return
 			}

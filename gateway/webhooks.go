@@ -51,8 +51,8 @@ func (a *App) serveWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 // ingest applies a change: the cache learns updated users and rooms and
-// forgets deleted ones; new comments are published once per delivery key
-// across every instance.
+// forgets deleted ones; new, updated and deleted comments are published
+// (ADDED, UPDATED, DELETED), each once across every instance.
 func (a *App) ingest(ctx context.Context, providerID, scope string, ch *providers.Change) error {
 	var errs []error
 	if len(ch.Users) > 0 || len(ch.Rooms) > 0 {
@@ -73,6 +73,21 @@ func (a *App) ingest(ctx context.Context, providerID, scope string, ch *provider
 		// One key per comment: a delivery re-sent, or the same comment reaching
 		// us by webhook and by poll, is published once.
 		if _, _, err := a.bus.PublishOnce(ctx, commentEventKey(c), c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, c := range ch.UpdatedComments {
+		if c == nil {
+			continue
+		}
+		c.Link()
+		if _, _, err := a.bus.PublishChange(ctx, model.CommentEventTypeUpdated, changeEventKey(model.CommentEventTypeUpdated, c, ch.Key), c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range ch.DeletedComments {
+		c := model.Tombstone(providerID, d.ThreadKind, d.ThreadRef, d.Ref)
+		if _, _, err := a.bus.PublishChange(ctx, model.CommentEventTypeDeleted, changeEventKey(model.CommentEventTypeDeleted, c, ch.Key), c); err != nil {
 			errs = append(errs, err)
 		}
 	}

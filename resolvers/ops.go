@@ -174,15 +174,8 @@ func (r *Resolver) createComment(ctx context.Context, in model.CreateCommentInpu
 		return nil, providers.Unsupported(tid.Provider, "creating comments")
 	}
 	ci := providers.CommentInput{Text: in.Text}
-	for i, m := range in.Mentions {
-		uid, err := model.DecodeIDOf(m.User, model.TypeUser)
-		if err != nil {
-			return nil, err
-		}
-		if uid.Provider != tid.Provider {
-			return nil, model.Errorf(model.CodeBadUserInput, "mentions[%d].user belongs to provider %q, not the thread's %q", i, uid.Provider, tid.Provider)
-		}
-		ci.Mentions = append(ci.Mentions, providers.MentionRef{Index: m.Index, UserRef: uid.Ref[0]})
+	if ci.Mentions, err = mentionRefs(tid.Provider, in.Mentions); err != nil {
+		return nil, err
 	}
 	// Refuse a bad template before anything else is asked of the upstream.
 	if _, err := providers.ParseTemplate(ci.Text, ci.Mentions); err != nil {
@@ -244,31 +237,9 @@ func fingerprint(in model.CreateCommentInput) string {
 }
 
 func (r *Resolver) commentAdded(ctx context.Context, threads, providerIDs []string, since *string) (<-chan graphql.Event[*model.Comment], error) {
-	if r.Bus == nil {
-		return nil, model.Errorf(model.CodeUnsupported, "subscriptions are not available")
-	}
-	for _, id := range threads {
-		gid, err := model.DecodeIDOf(id, model.TypeThread)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := r.provider(gid.Provider); err != nil {
-			return nil, err
-		}
-	}
-	for _, id := range providerIDs {
-		if _, err := r.provider(id); err != nil {
-			return nil, err
-		}
-	}
-	from := ""
-	if since != nil {
-		from = *since
-	} else if graphql.HasOperationContext(ctx) {
-		// SSE clients resume the standard way.
-		if h := graphql.GetOperationContext(ctx).Headers; h != nil {
-			from = h.Get("Last-Event-ID")
-		}
+	from, err := r.subscriptionArgs(ctx, threads, providerIDs, since)
+	if err != nil {
+		return nil, err
 	}
 	return r.Bus.Subscribe(ctx, threads, providerIDs, from)
 }

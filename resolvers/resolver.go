@@ -17,7 +17,7 @@ import (
 // Resolver is the root resolver; the server sets its dependencies.
 type Resolver struct {
 	Providers *providers.Registry
-	// Bus carries new comments to subscribers.
+	// Bus carries comment events to subscribers.
 	Bus CommentBus
 	// Idempotency makes clientMutationId create one comment. Nil: keys ignored.
 	Idempotency idempotency.Store
@@ -44,12 +44,18 @@ type Limits struct {
 type CommentBus interface {
 	// Publish announces a comment created through the gateway.
 	Publish(ctx context.Context, c *model.Comment) error
+	// PublishEvent announces a comment changed through the gateway: t
+	// UPDATED with the comment as it now is, DELETED with a model.Tombstone.
+	PublishEvent(ctx context.Context, t model.CommentEventType, c *model.Comment) error
 	// Subscribe delivers new comments matching the filters until ctx is done,
 	// each with a context derived from ctx that carries its event id
 	// (WithEventID). threads are global thread IDs, providers instance ids;
 	// empty means all. since resumes after an event id the client saw ("" =
 	// live only).
 	Subscribe(ctx context.Context, threads, providers []string, since string) (<-chan graphql.Event[*model.Comment], error)
+	// SubscribeEvents is Subscribe for every event type (ADDED, UPDATED,
+	// DELETED), on the same event ids.
+	SubscribeEvents(ctx context.Context, threads, providers []string, since string) (<-chan graphql.Event[*model.CommentEvent], error)
 }
 
 type eventIDKey struct{}
