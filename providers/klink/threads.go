@@ -4,21 +4,38 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
 )
 
-// Thread checks a room reference and that the room exists (one cheap list call).
+// Thread checks a room reference and that the room exists (reading its
+// comments), and titles it (see title).
 func (p *Provider) Thread(ctx context.Context, kind model.ThreadKind, ref string) (*model.Thread, error) {
 	if err := p.checkThread(kind, ref); err != nil {
 		return nil, err
 	}
-	if _, err := p.fetchPage(ctx, ref, 1, 1); err != nil {
-		return nil, err
+	t := &model.Thread{ProviderID: p.opts.ID, Kind: model.ThreadKindRoom, Ref: ref, RoomRef: ref}
+	name := p.roomNames(ctx, []string{ref})[ref]
+	if name != "" {
+		if _, err := p.fetchPage(ctx, ref, 1, 1); err != nil {
+			return nil, err
+		}
+		t.Title = &name
+	} else {
+		// Reading the latest comment checks the room exists too.
+		text, err := p.latestText(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		t.Title = titleOf(text)
 	}
 	p.learnRoom(ctx, ref, "")
-	return p.thread(ctx, ref), nil
+	return t, nil
 }
 
 func (p *Provider) checkThread(kind model.ThreadKind, ref string) error {
@@ -28,19 +45,68 @@ func (p *Provider) checkThread(kind model.ThreadKind, ref string) error {
 	return checkRef(p.opts.ID, "room", ref)
 }
 
-func (p *Provider) thread(ctx context.Context, roomID string) *model.Thread {
-	t := &model.Thread{ProviderID: p.opts.ID, Kind: model.ThreadKindRoom, Ref: roomID, RoomRef: roomID}
-	rooms, err := p.dir.LookupRooms(ctx, p.scope, []string{roomID})
-	if err != nil {
-		p.log.Warn("klink: room directory look-up failed", "err", err)
-	} else if r := rooms[roomID]; r != nil && r.Name != nil {
-		t.Title = r.Name
+// A room's title is its contact's name: a K-LINK room is the conversation
+// with one contact, and the name is learned from the webhooks that carry the
+// contact (message events, contact.create) into the Directory. K-LINK has no
+// room or contact-of-room endpoint, so a room no webhook has named yet is
+// titled from its latest comment's text instead (the only messages of a room
+// K-LINK lets the gateway list): its first line, at most maxTitleRunes code
+// points, "…" marking a cut. A room with neither is untitled.
+const maxTitleRunes = 80
+
+// titleOf makes a title of a message's text; nil when it has none.
+func titleOf(text string) *string {
+	for line := range strings.Lines(text) {
+		line = strings.Join(strings.Fields(line), " ")
+		if line == "" {
+			continue
+		}
+		if utf8.RuneCountInString(line) > maxTitleRunes {
+			line = string([]rune(line)[:maxTitleRunes-1]) + "…"
+		}
+		return &line
 	}
-	return t
+	return nil
 }
 
+// roomNames answers the rooms' contact names from the Directory, "" where
+// none is known. A Directory failure is logged and answers no names.
+func (p *Provider) roomNames(ctx context.Context, ids []string) map[string]string {
+	out := make(map[string]string, len(ids))
+	rooms, err := p.dir.LookupRooms(ctx, p.scope, ids)
+	if err != nil {
+		p.log.Warn("klink: room directory look-up failed", "err", err)
+		return out
+	}
+	for id, r := range rooms {
+		if r != nil && r.Name != nil {
+			out[id] = strings.TrimSpace(*r.Name)
+		}
+	}
+	return out
+}
+
+// latestText reads the text of a room's newest comment ("" when the room has
+// none). The list's order is undocumented, so this is a one-edge backward
+// page through the same scan ListComments uses.
+func (p *Provider) latestText(ctx context.Context, room string) (string, error) {
+	w, start, end, err := p.newScan(room).collect(ctx, providers.Page{Last: 1}, nil)
+	if err != nil {
+		return "", err
+	}
+	if end <= start {
+		return "", nil
+	}
+	return w.items[end-1].c.Text, nil
+}
+
+// titleReads bounds the rooms one ListThreads page reads at once for titles.
+const titleReads = 4
+
 // ListThreads lists the configured rooms, then the ones learned, forward only.
-// A cursor is the room id of the previous page's last edge.
+// A cursor is the room id of the previous page's last edge. Each room is
+// titled as Thread titles it; a room whose latest comment cannot be read is
+// listed untitled (and logged) rather than failing the page.
 func (p *Provider) ListThreads(ctx context.Context, page providers.Page) (*providers.ThreadPage, error) {
 	if page.Last > 0 || page.Before != "" {
 		return nil, providers.Unsupported(p.opts.ID, "listing threads backward")
@@ -60,16 +126,35 @@ func (p *Provider) ListThreads(ctx context.Context, page providers.Page) (*provi
 		start = i + 1
 	}
 	end := min(start+page.First, len(rooms))
-	names, err := p.dir.LookupRooms(ctx, p.scope, rooms[start:end])
-	if err != nil {
-		p.log.Warn("klink: room directory look-up failed", "err", err)
+	ids := rooms[start:end]
+	names := p.roomNames(ctx, ids)
+	titles := make([]*string, len(ids))
+	var g errgroup.Group
+	g.SetLimit(titleReads)
+	for i, r := range ids {
+		if n := names[r]; n != "" {
+			titles[i] = &n
+			continue
+		}
+		g.Go(func() error {
+			text, err := p.latestText(ctx, r)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				p.log.Warn("klink: could not read a room's latest comment for its title", "room", r, "err", err)
+				return nil
+			}
+			titles[i] = titleOf(text)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	out := &providers.ThreadPage{HasNextPage: end < len(rooms)}
-	for _, r := range rooms[start:end] {
-		t := &model.Thread{ProviderID: p.opts.ID, Kind: model.ThreadKindRoom, Ref: r, RoomRef: r}
-		if room := names[r]; room != nil {
-			t.Title = room.Name
-		}
+	for i, r := range ids {
+		t := &model.Thread{ProviderID: p.opts.ID, Kind: model.ThreadKindRoom, Ref: r, RoomRef: r, Title: titles[i]}
 		out.Edges = append(out.Edges, providers.ThreadEdge{Cursor: r, Thread: t})
 	}
 	return out, nil
