@@ -53,3 +53,17 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 	})
 }
+
+// An entry of any type (t, m) decodes to that type or is refused; never a
+// panic, never a type the schema does not have.
+func FuzzDecodeTypedEntry(f *testing.F) {
+	f.Fuzz(func(t *testing.T, id, typ, m, at string) {
+		ev, err := decodeEntry(id, map[string]any{"t": typ, "m": m, "at": at})
+		if err != nil {
+			return
+		}
+		if !ev.Type.IsValid() || string(ev.Type) != typ || ev.Comment == nil || ev.Comment.ProviderID == "" {
+			t.Fatalf("decodeEntry(%q, t=%q, m=%q) = %+v", id, typ, m, ev)
+		}
+	})
+}
