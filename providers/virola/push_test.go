@@ -1,11 +1,16 @@
 package virola
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -377,5 +382,272 @@ func TestFactoryStreamPassesEveryChange(t *testing.T) {
 	}
 	if c := next(t, ch); len(c.DeletedThreads) != 1 || c.DeletedThreads[0] != ref(e.parent) {
 		t.Fatalf("thread delete change %+v", c)
+	}
+}
+
+// outage cuts the events stream and keeps it refused (503) until the
+// returned func is called, which waits until the stream has noticed (it is
+// retrying), lets it back in and waits until it is connected again.
+func outage(t *testing.T, e *env) (reconnect func()) {
+	t.Helper()
+	e.s.FailNext("GET /api/v1/events", virolatest.Fault{Status: 503, Times: 1 << 30})
+	e.s.DropStreams()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	if err := e.s.WaitStreams(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	refused := e.s.Calls("GET /api/v1/events")
+	return func() {
+		t.Helper()
+		waitFor(t, func() bool { return e.s.Calls("GET /api/v1/events") > refused })
+		e.s.ClearFaults()
+		if err := e.s.WaitStreams(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// ticking is a server clock a millisecond further on at every reading, so
+// the order of the emulator's createdUtc and lastModifiedUtc is the order of
+// the test's steps even within one real millisecond.
+func ticking() func() time.Time {
+	var n atomic.Int64
+	return func() time.Time { return time.Now().Add(time.Duration(n.Add(1)) * time.Millisecond) }
+}
+
+func (e *env) roomMessage(t *testing.T, room int64, text string) int64 {
+	t.Helper()
+	id, err := e.s.AddMessage(virolatest.Message{RoomID: room, Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func createdKeys(ids ...int64) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = fmt.Sprintf("virola:%d:TextMessagesCreated", id)
+	}
+	return out
+}
+
+// nextKeys takes n changes and returns their keys.
+func nextKeys(t *testing.T, ch <-chan *providers.Change, n int) []string {
+	t.Helper()
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = next(t, ch).Key
+	}
+	return keys
+}
+
+// expectOnlySentinel posts a comment and requires it to be the next change:
+// a duplicate or a stray old comment from the catch-up would come first.
+func expectOnlySentinel(t *testing.T, e *env, ch <-chan *providers.Change, parent int64) {
+	t.Helper()
+	sentinel := e.comment(t, parent, virolatest.Message{Text: "sentinel"})
+	if c := next(t, ch); c.Key != createdKeys(sentinel)[0] {
+		t.Fatalf("extra change %s before the sentinel", c.Key)
+	}
+}
+
+// After the events stream comes back, the comments posted while it was down
+// arrive in creation order from every room the token can list: in a thread
+// the gateway never read or watched, in a new thread, in a room created
+// meanwhile; and no comment from before the cut comes again. With no event
+// seen before the cut (no id floor), the comments' creation times keep the
+// old ones out.
+func TestStreamCatchUpCoversThreadsNeverRead(t *testing.T) {
+	for _, liveFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "after a live event", false: "with nothing live before the cut"}[liveFirst], func(t *testing.T) {
+			e := newEnv(t, virolatest.Options{Now: ticking()}, Options{})
+			unread := e.roomMessage(t, e.room, "never read")
+			old := virolatest.Message{Text: "old"}
+			if !liveFirst {
+				// Older than the connection, as comments posted during it
+				// would have raised the floor.
+				old.Created = time.Now().Add(-time.Hour)
+			}
+			e.comment(t, unread, old)
+			e.comment(t, e.parent, old)
+			ch := streaming(t, e)
+			if liveFirst {
+				live := e.comment(t, e.parent, virolatest.Message{Text: "live"})
+				if c := next(t, ch); c.Key != createdKeys(live)[0] {
+					t.Fatalf("live change %+v", c)
+				}
+			}
+
+			reconnect := outage(t, e)
+			var want []int64
+			want = append(want, e.comment(t, unread, virolatest.Message{Text: "missed 1"}))
+			fresh := e.roomMessage(t, e.room, "new during the outage")
+			want = append(want, e.comment(t, fresh, virolatest.Message{Text: "missed in a new thread"}))
+			room := e.s.AddRoom(virolatest.Room{Name: "Opened during the outage"}).ID
+			elsewhere := e.roomMessage(t, room, "in a new room")
+			want = append(want, e.comment(t, elsewhere, virolatest.Message{Text: "missed in a new room"}))
+			want = append(want, e.comment(t, unread, virolatest.Message{Text: "missed 2"}))
+			reconnect()
+
+			var got []*providers.Change
+			for range want {
+				got = append(got, next(t, ch))
+			}
+			for i, c := range got {
+				if c.Key != createdKeys(want[i])[0] || len(c.Comments) != 1 {
+					t.Fatalf("change %d: %+v, want the comments %v in creation order", i, c, want)
+				}
+			}
+			if c := got[2].Comments[0]; c.ThreadRef != ref(elsewhere) || c.Text != "missed in a new room" {
+				t.Fatalf("comment from the new room %+v", c)
+			}
+			expectOnlySentinel(t, e, ch, unread)
+		})
+	}
+}
+
+// syncBuffer is a log sink the test reads while the stream may write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Past each bound of the catch-up, what is left out is logged with counts
+// (and no message text) and passed to OnDropped, and the rest is delivered.
+func TestStreamCatchUpBudget(t *testing.T) {
+	// Each case posts during the outage into room A (threads t1 older, t2
+	// newer, both never read) and, through newRoom, a thread in a room made
+	// meanwhile; it returns the comments it expects, in order.
+	type world struct {
+		e      *env
+		t1, t2 int64
+	}
+	tests := []struct {
+		name   string
+		opts   CatchUpOptions
+		outage func(t *testing.T, w world) []int64
+		want   CatchUpDropped
+		log    string
+	}{
+		{
+			name: "comments: the newest are kept",
+			opts: CatchUpOptions{Comments: 2},
+			outage: func(t *testing.T, w world) []int64 {
+				w.e.comment(t, w.t1, virolatest.Message{Text: "secret 1"})
+				w.e.comment(t, w.t2, virolatest.Message{Text: "secret 2"})
+				w.e.comment(t, w.t1, virolatest.Message{Text: "secret 3"})
+				a := w.e.comment(t, w.t2, virolatest.Message{Text: "secret 4"})
+				b := w.e.comment(t, w.t1, virolatest.Message{Text: "secret 5"})
+				return []int64{a, b}
+			},
+			want: CatchUpDropped{Comments: 3},
+			log:  "commentsDropped=3",
+		},
+		{
+			name: "threads: the latest changed is read",
+			opts: CatchUpOptions{Threads: 1},
+			outage: func(t *testing.T, w world) []int64 {
+				a := w.e.comment(t, w.t1, virolatest.Message{Text: "secret 1"})
+				w.e.comment(t, w.t2, virolatest.Message{Text: "secret 2"})
+				b := w.e.comment(t, w.t1, virolatest.Message{Text: "secret 3"})
+				return []int64{a, b}
+			},
+			want: CatchUpDropped{Threads: 1},
+			log:  "threadsUnread=1",
+		},
+		{
+			name: "rooms: the latest active is read",
+			opts: CatchUpOptions{Rooms: 1},
+			outage: func(t *testing.T, w world) []int64 {
+				w.e.comment(t, w.t1, virolatest.Message{Text: "secret 1"})
+				room := w.e.s.AddRoom(virolatest.Room{Name: "B"}).ID
+				return []int64{w.e.comment(t, w.e.roomMessage(t, room, "in B"), virolatest.Message{Text: "secret 2"})}
+			},
+			want: CatchUpDropped{Rooms: 1},
+			log:  "roomsUnread=1",
+		},
+		{
+			name: "messages: the newest threads of a room are read",
+			opts: CatchUpOptions{Messages: 1},
+			outage: func(t *testing.T, w world) []int64 {
+				w.e.comment(t, w.t1, virolatest.Message{Text: "secret 1"})
+				return []int64{w.e.comment(t, w.t2, virolatest.Message{Text: "secret 2"})}
+			},
+			want: CatchUpDropped{PartialRooms: 1},
+			log:  "roomsPartlyRead=1",
+		},
+		{
+			name: "negative rooms: only tracked threads, by choice",
+			opts: CatchUpOptions{Rooms: -1},
+			outage: func(t *testing.T, w world) []int64 {
+				w.e.comment(t, w.t1, virolatest.Message{Text: "secret 1"})
+				return nil
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			e := newEnv(t, virolatest.Options{Now: ticking()}, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			drops := make(chan CatchUpDropped, 4)
+			opts := tt.opts
+			opts.OnDropped = func(d CatchUpDropped) { drops <- d }
+			e.p.SetCatchUp(opts)
+			w := world{e: e, t1: e.roomMessage(t, e.room, "t1"), t2: e.roomMessage(t, e.room, "t2")}
+			ch := streaming(t, e)
+			live := e.comment(t, e.parent, virolatest.Message{Text: "live"})
+			if c := next(t, ch); c.Key != createdKeys(live)[0] {
+				t.Fatalf("live change %+v", c)
+			}
+
+			reconnect := outage(t, e)
+			want := tt.outage(t, w)
+			reconnect()
+			if got := nextKeys(t, ch, len(want)); !slices.Equal(got, createdKeys(want...)) {
+				t.Fatalf("delivered %v, want %v", got, createdKeys(want...))
+			}
+			expectOnlySentinel(t, e, ch, e.parent) // the catch-up is over
+
+			var got CatchUpDropped
+			select {
+			case got = <-drops:
+			default:
+			}
+			if got != tt.want {
+				t.Fatalf("OnDropped %+v, want %+v", got, tt.want)
+			}
+			select {
+			case d := <-drops:
+				t.Fatalf("OnDropped called again with %+v", d)
+			default:
+			}
+			out := logs.String()
+			if tt.log == "" {
+				if strings.Contains(out, "catch-up") {
+					t.Fatalf("catch-up logged with nothing left out:\n%s", out)
+				}
+				return
+			}
+			if !strings.Contains(out, "level=WARN") || !strings.Contains(out, tt.log) {
+				t.Fatalf("log lacks a WARN with %s:\n%s", tt.log, out)
+			}
+			if strings.Contains(out, "secret") {
+				t.Fatalf("log holds message text:\n%s", out)
+			}
+		})
 	}
 }
