@@ -6,7 +6,6 @@ import (
 
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/events"
-	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/poller"
 	"github.com/commentgraph/commentgraph/providers"
 
@@ -85,8 +84,8 @@ func (a *App) pollThreads(p providers.Provider, threads []providers.PollThread, 
 	}
 	for _, th := range threads {
 		a.jobs = append(a.jobs, func(ctx context.Context) {
-			poller.Thread(ctx, p, th.Kind, th.Ref, func(ctx context.Context, cs []*model.Comment) error {
-				return a.ingest(ctx, p.Info().ID, scope, &providers.Change{Comments: cs})
+			poller.Thread(ctx, p, th.Kind, th.Ref, func(ctx context.Context, ch *providers.Change) error {
+				return a.ingest(ctx, p.Info().ID, scope, ch)
 			}, opts)
 		})
 	}
