@@ -491,8 +491,9 @@ type CatchUpOptions struct {
 type CatchUpDropped struct {
 	// Rooms is how many rooms were not read at all (past Rooms).
 	Rooms int
-	// PartialRooms is how many rooms hold more top-level messages than were
-	// read (past Messages): older threads there may hold missed comments.
+	// PartialRooms is how many rooms were read only to Messages top-level
+	// messages with a full last page (Virola has no has-more flag): older
+	// threads there may hold missed comments.
 	PartialRooms int
 	// Threads is how many threads changed since the cut but had their
 	// comments not read (past Threads), or not read back to the cut (past
@@ -664,7 +665,9 @@ func (p *Provider) catchUp(ctx context.Context, emit func(context.Context, *prov
 		return
 	}
 
-	found.trimLocked() // no goroutine is left: no lock needed
+	found.mu.Lock()
+	found.trimLocked()
+	found.mu.Unlock()
 	p.track.see(found.top)
 	var users *userList
 	for i := range found.msgs {
