@@ -276,7 +276,8 @@ type lifecycleWorld struct {
 	conv   int
 	// ziikMsgs are two messages of conv by the gateway's own user.
 	ziikMsgs []int
-	events   <-chan commentEvent
+	events   <-chan commentEvent // g's commentEvents subscriber
+	config   func() *config.Config
 }
 
 func newLifecycleWorld(t *testing.T, redisURL string) *lifecycleWorld {
@@ -291,9 +292,12 @@ func newLifecycleWorld(t *testing.T, redisURL string) *lifecycleWorld {
 		}
 		w.ziikMsgs = append(w.ziikMsgs, id)
 	}
-	cfg := newTestConfig(t, config.Provider{ID: "virola", Kind: "virola", BaseURL: w.virola.URL, Token: virolatest.DefaultToken}, ziikProvider(w.ziik))
-	cfg.Redis.URL = redisURL
-	w.g = MustStartGateway(t, cfg)
+	w.config = func() *config.Config {
+		cfg := newTestConfig(t, config.Provider{ID: "virola", Kind: "virola", BaseURL: w.virola.URL, Token: virolatest.DefaultToken}, ziikProvider(w.ziik))
+		cfg.Redis.URL = redisURL
+		return cfg
+	}
+	w.g = MustStartGateway(t, w.config())
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
 	if err := w.virola.WaitStreams(ctx, 1); err != nil {
@@ -312,7 +316,12 @@ func (w *lifecycleWorld) ziikComment(n int) string {
 // next event: nothing else (a duplicate) was queued ahead of it.
 func (w *lifecycleWorld) fenceZiik(t *testing.T, text string) {
 	t.Helper()
-	resp := w.g.query(`mutation($in: CreateCommentInput!) { createComment(input: $in) { comment { id } } }`,
+	w.fenceZiikOn(t, w.g, text)
+}
+
+func (w *lifecycleWorld) fenceZiikOn(t *testing.T, g *gateway, text string) {
+	t.Helper()
+	resp := g.query(`mutation($in: CreateCommentInput!) { createComment(input: $in) { comment { id } } }`,
 		map[string]any{"in": map[string]any{"thread": model.ThreadID("ziik", model.ThreadKindConversation, fmt.Sprint(w.conv)), "text": text}})
 	resp.mustNoErrors(t)
 	if ev := nextCommentEvent(t, w.events); ev.Type != "ADDED" || ev.Comment == nil || ev.Comment.Text != text {
@@ -382,7 +391,18 @@ func TestDeleteCommentPublishesDeleted(t *testing.T) {
 			} else {
 				w.fenceZiik(t, "after the delete")
 			}
-			// Deleting it again is NOT_FOUND and publishes nothing.
+			// The same clientMutationId again answers the same, and deletes
+			// nothing more upstream.
+			w.virola.ResetCalls()
+			w.ziik.ResetCalls()
+			replay := w.g.query(`mutation($in: DeleteCommentInput!) { deleteComment(input: $in) { deletedCommentId clientMutationId } }`,
+				map[string]any{"in": map[string]any{"comment": tt.id, "clientMutationId": "del-" + tt.provider}})
+			replay.mustNoErrors(t)
+			deletes := w.virola.Calls("DELETE /api/v1/messages/{messageId}") + w.ziik.Calls("DELETE /conversations/{conversation}/messages/{message}")
+			if string(replay.Data) != string(resp.Data) || deletes != 0 {
+				t.Fatalf("replayed delete answered %s after %s, with %d upstream deletes", replay.Data, resp.Data, deletes)
+			}
+			// Deleting it again without one is NOT_FOUND and publishes nothing.
 			again := w.g.query(`mutation($in: DeleteCommentInput!) { deleteComment(input: $in) { deletedCommentId } }`,
 				map[string]any{"in": map[string]any{"comment": tt.id}})
 			if c := again.codes(); len(c) != 1 || c[0] != "NOT_FOUND" {
@@ -529,4 +549,46 @@ func TestOlderInstancesEventReadsAsAdded(t *testing.T) {
 	if a := next(t, added); a.Text != c.Text || a.Source != "klink" {
 		t.Fatalf("commentAdded got %+v", a)
 	}
+}
+
+// Two instances on one Redis, both following Virola's stream: an edit
+// (Ziik) and a delete (Virola) made on B reach A's subscriber once each,
+// though the delete's echo from the stream reaches both instances too.
+func TestTwoInstancesDeliverEditsAndDeletesOnce(t *testing.T) {
+	r := redistest.MustStart(t)
+	w := newLifecycleWorld(t, r.URL)
+	b := MustStartGateway(t, w.config())
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := w.virola.WaitStreams(ctx, 2); err != nil {
+		t.Fatalf("both instances should follow Virola's events: %v", err)
+	}
+	target, err := w.virola.AddComment(w.parent, virolatest.Message{UserID: w.virola.BotID(), Text: "to be deleted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextCommentEvent(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "to be deleted" {
+		t.Fatalf("got %v", ev)
+	}
+	id := model.CommentID("virola", model.ThreadKindMessage, fmt.Sprint(w.parent), fmt.Sprint(target))
+	b.query(`mutation($in: DeleteCommentInput!) { deleteComment(input: $in) { deletedCommentId } }`,
+		map[string]any{"in": map[string]any{"comment": id}}).mustNoErrors(t)
+	if ev := nextCommentEvent(t, w.events); ev.Type != "DELETED" || ev.CommentID != id || ev.Comment != nil {
+		t.Fatalf("got %+v, want DELETED of %s", ev, id)
+	}
+	// Each instance reads the stream's TextMessageDeleted before this comment.
+	if _, err := w.virola.AddComment(w.parent, virolatest.Message{UserID: 3, Text: "after the delete"}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextCommentEvent(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "after the delete" {
+		t.Fatalf("after the delete came %v", ev)
+	}
+
+	edit := w.ziikComment(0)
+	b.query(`mutation($in: UpdateCommentInput!) { updateComment(input: $in) { comment { id } } }`,
+		map[string]any{"in": map[string]any{"comment": edit, "text": "fixed on B"}}).mustNoErrors(t)
+	if ev := nextCommentEvent(t, w.events); ev.Type != "UPDATED" || ev.CommentID != edit || ev.Comment == nil || ev.Comment.Text != "fixed on B" {
+		t.Fatalf("got %+v, want UPDATED of %s", ev, edit)
+	}
+	w.fenceZiikOn(t, b, "after the edit")
 }

@@ -62,7 +62,7 @@ func newMetrics() *metrics {
 			Buckets: []float64{.0001, .0002, .0003, .0004, .0005, .0006, .0007, .0008, .0009, .001, .0011, .0012, .0013, .0014, .0015, .0016, .0018, .002, .0025, .003, .004, .005, .0075, .01, .025, .05, .1, .25, 1},
 		}),
 		subscribers: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "commentgraph_subscriptions_active", Help: "Open commentAdded subscriptions on this instance.",
+			Name: "commentgraph_subscriptions_active", Help: "Open subscriptions (commentAdded, commentEvents) on this instance.",
 		}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "commentgraph_webhooks_total", Help: "Webhook deliveries by provider instance and result.",
