@@ -164,7 +164,7 @@ func (p *Provider) post(ctx context.Context, identifier, body, alias string) (*m
 	if alias != "" {
 		aliases = append(aliases, alias)
 	}
-	e := p.entry(ctx, created.ContactID, stored, *created.CreatedAt, p.opts.BotUserRef)
+	e := p.entry(ctx, created.ContactID, stored, *created.CreatedAt, p.opts.BotUserRef, nil)
 	got, _, err := p.opts.Journal.Append(ctx, p.scope, e, aliases...)
 	if err != nil {
 		// The comment is posted; failing now would make the client post it
@@ -187,9 +187,11 @@ func (p *Provider) ambiguous(err error) error {
 }
 
 // entry builds a journal entry, rendering mentions with names from the user
-// directory. A name it cannot get (unknown user, upstream trouble) is shown
-// as user.<id>; the span still points at the right user.
-func (p *Provider) entry(ctx context.Context, contactID int64, body string, createdAt int64, sender string) Entry {
+// directory and contact variables with the contact's fields (contact is what
+// a payload carried, nil for none; see contactFor). A name it cannot get
+// (unknown user, upstream trouble) is shown as user.<id>; the span still
+// points at the right user. A variable it cannot fill stays as written.
+func (p *Provider) entry(ctx context.Context, contactID int64, body string, createdAt int64, sender string, contact *contactJSON) Entry {
 	names := map[string]string{}
 	if refs := mentionedUsers(body); len(refs) > 0 {
 		users, err := p.Users(ctx, refs)
@@ -205,7 +207,7 @@ func (p *Provider) entry(ctx context.Context, contactID int64, body string, crea
 			return n
 		}
 		return unknownName(ref)
-	})
+	}, contactField(p.contactFor(ctx, contactID, body, contact)))
 	return Entry{
 		Ref:       EntryRef(createdAt, body),
 		ContactID: contactID,
@@ -215,4 +217,27 @@ func (p *Provider) entry(ctx context.Context, contactID int64, body string, crea
 		CreatedAt: createdAt,
 		SenderRef: sender,
 	}
+}
+
+// contactFor returns the contact whose fields fill body's variables: nil when
+// body uses none. given (a webhook's contact object) serves when it carries a
+// name; otherwise the contact is fetched, once, outside the request's call
+// budget: the comment is already posted and its text is journaled for good.
+// A failed fetch is logged and leaves the variables as written.
+func (p *Provider) contactFor(ctx context.Context, id int64, body string, given *contactJSON) *contactJSON {
+	if !hasContactFields(body) {
+		return nil
+	}
+	if given != nil && given.ID == id && (str(given.FirstName) != "" || str(given.LastName) != "") {
+		return given
+	}
+	c, err := p.getContact(providers.WithoutCallBudget(ctx), contactIdentifier(id))
+	if err != nil {
+		p.log.WarnContext(ctx, "aelyst: could not read the contact to fill its variables", "contact", id, "err", err)
+		if given != nil && given.ID == id {
+			return given
+		}
+		return nil
+	}
+	return c
 }

@@ -17,7 +17,7 @@ import (
 
 func FuzzRenderBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
-		text, mentions := renderBody(body, func(ref string) string { return "Zoë " + ref })
+		text, mentions := renderBody(body, func(ref string) string { return "Zoë " + ref }, func(string) (string, bool) { return "Jane Doe", true })
 		runes := []rune(text)
 		prevEnd := 0
 		for _, m := range mentions {
@@ -29,8 +29,12 @@ func FuzzRenderBody(f *testing.F) {
 			}
 			prevEnd = m.Offset + m.Length
 		}
-		if len(mentions) == 0 && text != body {
-			t.Fatalf("text changed without mentions: %q → %q", body, text)
+		if len(mentions) == 0 && !hasContactFields(body) && text != body {
+			t.Fatalf("text changed without mentions or variables: %q → %q", body, text)
+		}
+		// Rendering with nothing known fills no variable.
+		if bare, _ := renderBody(body, func(ref string) string { return "Zoë " + ref }, nil); len(mentions) == 0 && bare != body {
+			t.Fatalf("text changed with no contact: %q → %q", body, bare)
 		}
 	})
 }

@@ -71,7 +71,7 @@ func TestWebhookCommentCreated(t *testing.T) {
 		t.Fatalf("change = %+v", r.change)
 	}
 	c := r.change.Comments[0]
-	if c.Text != "日本語で対応します 🙂 @Zoë Park — {{$contact.name}} is happy" || c.ThreadRef != "id:2003" || c.SenderRef != "" {
+	if c.Text != "日本語で対応します 🙂 @Zoë Park — Aiko is happy" || c.ThreadRef != "id:2003" || c.SenderRef != "" {
 		t.Fatalf("comment = %+v", c)
 	}
 	if len(c.Mentions) != 1 || c.Mentions[0].Offset != 12 || c.Mentions[0].Length != 9 || c.Mentions[0].UserRef != "107" {
