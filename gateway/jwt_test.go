@@ -781,3 +781,45 @@ func TestLooksLikeJWT(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJWTVerify: whatever a client sends as a bearer JWT, without the key it
+// is refused, for a reason that never repeats what was sent.
+func FuzzJWTVerify(f *testing.F) {
+	key := testKey{method: jwt.SigningMethodEdDSA, priv: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}
+	other := testKey{method: jwt.SigningMethodEdDSA, priv: ed25519.NewKeyFromSeed([]byte("another key, another key, 32 byt"))}
+	der, err := x509.MarshalPKIXPublicKey(key.priv.Public())
+	if err != nil {
+		f.Fatal(err)
+	}
+	path := filepath.Join(f.TempDir(), "jwt.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	v, err := newJWTVerifier(context.Background(), *jwtConfig("", path), nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	sign := func(k testKey, c jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(k.method, c).SignedString(k.priv)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return s
+	}
+	f.Add(sign(other, claims(nil)))
+	f.Add(sign(key, claims(map[string]any{"exp": time.Now().Add(-time.Hour).Unix(), "iat": time.Now().Add(-2 * time.Hour).Unix()})))
+	f.Add(sign(key, claims(map[string]any{"aud": "elsewhere"})))
+	f.Fuzz(func(t *testing.T, token string) {
+		id, err := v.verify(context.Background(), token)
+		if err == nil {
+			t.Fatalf("accepted %q as %+v", token, id)
+		}
+		var jr jwtRefusal
+		if !errors.As(err, &jr) {
+			t.Fatalf("refused with %T %v", err, err)
+		}
+		if len(token) >= 8 && strings.Contains(jr.reason, token) {
+			t.Fatalf("the reason %q repeats the token", jr.reason)
+		}
+	})
+}
