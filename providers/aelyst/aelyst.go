@@ -45,8 +45,15 @@ type Options struct {
 	// rotation (the journal is the only record of the comments).
 	JournalScope string
 	// BotUserRef is the Aelyst user id the token belongs to; comments created
-	// through the gateway name it as sender. Empty: their sender is unknown.
+	// through the gateway name it as sender (Aelyst's answer and webhook name
+	// no author, and it has no "who am I" call). Empty: BotUserEmail.
 	BotUserRef string
+	// BotUserEmail names the token's user by email instead, resolved to its id
+	// by listing the space users (Aelyst has no look-up by email) when the
+	// first comment is posted; a failed look-up is retried a minute later.
+	// Used when BotUserRef is empty. Both empty: the sender of comments the
+	// gateway posts is unknown (null).
+	BotUserEmail string
 	// HTTPClient makes the calls. Nil: a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Logger receives boundary logs. Nil: discard.
@@ -104,6 +111,11 @@ type Provider struct {
 	contacts map[string]int64 // identifier → contact id
 	users    map[string]cachedUser
 	flight   singleflight.Group
+	// bot is BotUserEmail's resolution, when it was tried (actingUser).
+	bot *cachedUser
+	// posting are the comments being posted now, so that a webhook echo
+	// arriving before the POST's answer is known as the gateway's (postTrack).
+	posting map[*pendingPost]bool
 }
 
 type cachedUser struct {
@@ -155,6 +167,7 @@ func New(opts Options) (*Provider, error) {
 		scope:    opts.JournalScope,
 		contacts: map[string]int64{},
 		users:    map[string]cachedUser{},
+		posting:  map[*pendingPost]bool{},
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -199,7 +212,10 @@ func build(cfg providers.Config, deps providers.Deps) (*providers.Instance, erro
 	}
 	p, err := New(Options{
 		ID: cfg.ID, Name: cfg.Name, BaseURL: cfg.BaseURL, Token: cfg.Token, WebhookSecret: cfg.WebhookSecret,
-		Journal: journal, HTTPClient: deps.HTTPClient, Logger: deps.Logger, OnCall: deps.OnCall,
+		// A provider's email, meaningless to Aelyst's token auth, names the
+		// token's user: the sender of the comments the gateway posts.
+		BotUserEmail: cfg.Email,
+		Journal:      journal, HTTPClient: deps.HTTPClient, Logger: deps.Logger, OnCall: deps.OnCall,
 	})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package aelyst
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -88,6 +90,99 @@ func TestWebhookContactVariables(t *testing.T) {
 			}
 			if n := f.srv.Calls(aelysttest.EndpointGetContact); n != tc.reads {
 				t.Fatalf("%d contact reads, want %d", n, tc.reads)
+			}
+		})
+	}
+}
+
+// holdCreate lets a test hold the answer to the comment POST until it has
+// seen the webhook echo: Aelyst may deliver before it answers.
+type holdCreate struct {
+	base    http.RoundTripper
+	release chan struct{}
+}
+
+func (h *holdCreate) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := h.base.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/comment") {
+		<-h.release
+	}
+	return resp, err
+}
+
+// TestPostedCommentSender: a comment the gateway posts names the token's
+// user as sender — given by id, or by email (found by paging the space
+// users, once) — in the create's answer, in the journal, and in the webhook
+// echo even when the echo is ingested before the POST is answered.
+func TestPostedCommentSender(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  func(*Options)
+		want  string
+		lists int
+	}{
+		{"by id", func(o *Options) {}, "100", 0},
+		{"by email", func(o *Options) { o.BotUserRef, o.BotUserEmail = "", " API.bot@Example.com " }, "5000", 3},
+		{"email of nobody", func(o *Options) { o.BotUserRef, o.BotUserEmail = "", "ghost@example.com" }, "", 3},
+		{"neither", func(o *Options) { o.BotUserRef = "" }, "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hold := &holdCreate{base: http.DefaultTransport, release: make(chan struct{})}
+			f := newFixture(t, func(o *Options) {
+				tc.opts(o)
+				o.HTTPClient = &http.Client{Transport: hold}
+			})
+			// The bot sits on the third page of space users.
+			for i := range 220 {
+				f.srv.AddUser(aelysttest.User{ID: int64(1000 + i), FirstName: "Agent", LastName: fmt.Sprint(i), Email: fmt.Sprintf("agent%d@example.com", i)})
+			}
+			f.srv.AddUser(aelysttest.User{ID: 5000, FirstName: "API", LastName: "Bot", Email: "api.bot@example.com"})
+			url, got := receiver(t, f.p)
+			f.srv.SetWebhook(url, testSecret)
+			ctx := context.Background()
+
+			for i, text := range []string{"First {{$contact.name}} note", "Second note"} {
+				type result struct {
+					sender string
+					err    error
+				}
+				done := make(chan result, 1)
+				go func() {
+					c, err := f.p.CreateComment(ctx, providers.CommentInput{Thread: contactThread("email:jane@acme.com"), Text: text})
+					if err != nil {
+						done <- result{err: err}
+						return
+					}
+					done <- result{sender: c.SenderRef}
+				}()
+				echo := next(t, got) // ingested while the POST's answer is held
+				hold.release <- struct{}{}
+				r := <-done
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				if echo.err != nil || len(echo.change.Comments) != 1 || echo.change.Comments[0].SenderRef != tc.want {
+					t.Fatalf("comment %d: echo %+v (%v), want sender %q", i, echo.change, echo.err, tc.want)
+				}
+				if r.sender != tc.want {
+					t.Fatalf("comment %d: created with sender %q, want %q", i, r.sender, tc.want)
+				}
+			}
+			page, err := f.p.ListComments(ctx, contactThread("id:2001"), providers.Page{First: 10})
+			if err != nil || len(page.Edges) != 2 {
+				t.Fatalf("journal %+v %v", page, err)
+			}
+			for _, e := range page.Edges {
+				if e.Comment.SenderRef != tc.want {
+					t.Fatalf("journaled %q with sender %q, want %q", e.Comment.Text, e.Comment.SenderRef, tc.want)
+				}
+			}
+			if page.Edges[0].Comment.Text != "First Jane Doe note" {
+				t.Fatalf("journaled text %q", page.Edges[0].Comment.Text)
+			}
+			if n := f.srv.Calls(aelysttest.EndpointListUsers); n != tc.lists {
+				t.Fatalf("%d space-user list calls for two comments, want %d", n, tc.lists)
 			}
 		})
 	}

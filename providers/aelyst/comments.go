@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -136,6 +137,9 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 // post sends the comment once (with the 429/449 retries of call) and
 // journals what Aelyst answered.
 func (p *Provider) post(ctx context.Context, identifier, body, alias string) (*model.Comment, error) {
+	sender := p.actingUser(ctx)
+	done := p.trackPost(identifier, body, sender)
+	defer done()
 	var created createdJSON
 	err := p.call(ctx, true, providers.Request{
 		Method:   "POST",
@@ -164,7 +168,7 @@ func (p *Provider) post(ctx context.Context, identifier, body, alias string) (*m
 	if alias != "" {
 		aliases = append(aliases, alias)
 	}
-	e := p.entry(ctx, created.ContactID, stored, *created.CreatedAt, p.opts.BotUserRef, nil)
+	e := p.entry(ctx, created.ContactID, stored, *created.CreatedAt, sender, nil)
 	got, _, err := p.opts.Journal.Append(ctx, p.scope, e, aliases...)
 	if err != nil {
 		// The comment is posted; failing now would make the client post it
@@ -173,6 +177,56 @@ func (p *Provider) post(ctx context.Context, identifier, body, alias string) (*m
 		got = e
 	}
 	return p.commentOf(&got), nil
+}
+
+// pendingPost is a comment being posted: where to, its body as sent, and who
+// it will be attributed to.
+type pendingPost struct {
+	identifier, body, sender string
+}
+
+// trackPost notes a comment about to be posted until done is called. Aelyst
+// may deliver its webhook echo, which names no author, before the POST is
+// answered and journaled; postedBy lets that echo name the sender all the
+// same, so no subscriber sees the gateway's comment with a null sender. (An
+// echo landing on another instance meanwhile is attributed once the create
+// journals it: the journal fills a missing sender.)
+func (p *Provider) trackPost(identifier, body, sender string) (done func()) {
+	if sender == "" {
+		return func() {}
+	}
+	pp := &pendingPost{identifier: identifier, body: body, sender: sender}
+	p.mu.Lock()
+	p.posting[pp] = true
+	p.mu.Unlock()
+	return func() {
+		p.mu.Lock()
+		delete(p.posting, pp)
+		p.mu.Unlock()
+	}
+}
+
+// postedBy is the sender of a comment with body this process is posting to
+// contact c, "" when it is posting none.
+func (p *Provider) postedBy(c *contactJSON, body string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for pp := range p.posting {
+		if pp.body != body {
+			continue
+		}
+		if id, known := p.contacts[pp.identifier]; known && id == c.ID {
+			return pp.sender
+		}
+		kind, v, _ := strings.Cut(pp.identifier, ":")
+		switch {
+		case kind == "id" && v == strconv.FormatInt(c.ID, 10),
+			kind == "email" && strings.EqualFold(v, str(c.Email)),
+			kind == "phone" && v == str(c.Phone):
+			return pp.sender
+		}
+	}
+	return ""
 }
 
 // ambiguous rewords errors after which the comment may exist upstream.

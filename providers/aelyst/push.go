@@ -116,7 +116,9 @@ func (p *Provider) commentCreated(ctx context.Context, w *webhookJSON, ch *provi
 		ch.Rooms = append(ch.Rooms, p.roomOf(c))
 	}
 	p.rememberIdentifiers(c)
-	e := p.entry(ctx, c.ID, *w.Comment.Text, *w.Comment.CreatedAt, "", c)
+	// The delivery names no author; a comment this process is posting is
+	// the acting user's (see trackPost).
+	e := p.entry(ctx, c.ID, *w.Comment.Text, *w.Comment.CreatedAt, p.postedBy(c, *w.Comment.Text), c)
 	stored, _, err := p.opts.Journal.Append(ctx, p.scope, e, "event:"+w.EventID)
 	if err != nil {
 		// Failing makes Aelyst retry (if it does) rather than lose the comment.

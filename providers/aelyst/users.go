@@ -3,7 +3,9 @@ package aelyst
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/commentgraph/commentgraph/graph/model"
@@ -134,4 +136,82 @@ func dedupe(refs []string) []string {
 		}
 	}
 	return out
+}
+
+// maxUserPages bounds the space-user pages read to find BotUserEmail (100
+// users a page).
+const maxUserPages = 20
+
+// actingUser is the user ref comments posted with the token are attributed
+// to: Options.BotUserRef, else the space user whose email is
+// Options.BotUserEmail, "" when neither is set or the email matches no user.
+// The email's resolution is kept (a miss, or a failed look-up, for
+// missingUserTTL); a failure is logged, never the caller's: the comment is
+// posted all the same, without a sender.
+func (p *Provider) actingUser(ctx context.Context) string {
+	if p.opts.BotUserRef != "" || p.opts.BotUserEmail == "" {
+		return p.opts.BotUserRef
+	}
+	now := p.now()
+	p.mu.Lock()
+	bot := p.bot
+	p.mu.Unlock()
+	if bot != nil && (bot.user != nil || now.Sub(bot.at) < missingUserTTL) {
+		if bot.user == nil {
+			return ""
+		}
+		return bot.user.Ref
+	}
+	v, _, _ := p.flight.Do("bot", func() (any, error) {
+		ctx := providers.WithoutCallBudget(ctx) // shared with other requests: no one request's budget pays for it
+		u, err := p.userByEmail(ctx, p.opts.BotUserEmail)
+		if err != nil {
+			p.log.WarnContext(ctx, "aelyst: could not find the token's user by email; posted comments have no sender", "err", err)
+		} else if u == nil {
+			p.log.WarnContext(ctx, "aelyst: no space user has the configured email; posted comments have no sender")
+		}
+		p.mu.Lock()
+		p.bot = &cachedUser{user: u, at: now}
+		p.mu.Unlock()
+		return u, nil
+	})
+	if u, _ := v.(*model.User); u != nil {
+		return u.Ref
+	}
+	return ""
+}
+
+// userByEmail lists the space users (GET /space/user, at most maxUserPages
+// pages) and returns the one with email, case-insensitively; nil for none.
+func (p *Provider) userByEmail(ctx context.Context, email string) (*model.User, error) {
+	var cursor int64
+	for range maxUserPages {
+		q := url.Values{"limit": {"100"}}
+		if cursor > 0 {
+			q.Set("cursorId", strconv.FormatInt(cursor, 10))
+		}
+		var list listJSON[jsonRaw]
+		if err := p.call(ctx, false, providers.Request{Method: "GET", Endpoint: "/space/user", Path: "/space/user?" + q.Encode()}, &list); err != nil {
+			return nil, err
+		}
+		for _, raw := range list.Items {
+			uj, err := decodeUser(raw)
+			if err != nil {
+				return nil, providers.GarbageError(p.opts.ID, fmt.Errorf("GET /space/user: %w", err))
+			}
+			if strings.EqualFold(str(uj.Email), strings.TrimSpace(email)) {
+				u := p.userOf(uj)
+				p.mu.Lock()
+				p.users[u.Ref] = cachedUser{user: u, at: p.now()}
+				p.mu.Unlock()
+				return u, nil
+			}
+		}
+		next := nextCursor(list.Pagination.Next)
+		if next <= 0 || next == cursor || len(list.Items) == 0 {
+			return nil, nil
+		}
+		cursor = next
+	}
+	return nil, fmt.Errorf("no match in the first %d pages of space users", maxUserPages)
 }
