@@ -50,8 +50,9 @@ func (p *Provider) checkThread(kind model.ThreadKind, ref string) error {
 // contact (message events, contact.create) into the Directory. K-LINK has no
 // room or contact-of-room endpoint, so a room no webhook has named yet is
 // titled from its latest comment's text instead (the only messages of a room
-// K-LINK lets the gateway list): its first line, at most maxTitleRunes code
-// points, "…" marking a cut. A room with neither is untitled.
+// K-LINK lets the gateway list; see latestText): its first line, at most
+// maxTitleRunes code points, "…" marking a cut. A room with neither is
+// untitled.
 const maxTitleRunes = 80
 
 // titleOf makes a title of a message's text; nil when it has none.
@@ -86,18 +87,51 @@ func (p *Provider) roomNames(ctx context.Context, ids []string) map[string]strin
 	return out
 }
 
-// latestText reads the text of a room's newest comment ("" when the room has
-// none). The list's order is undocumented, so this is a one-edge backward
-// page through the same scan ListComments uses.
+// latestText reads the text of a room's newest comment: "" when the room has
+// none, or when it lies out of cheap reach. The list's order is undocumented,
+// so it costs at most two calls: page 1, and, when page 1 is not the whole
+// list and holds the oldest comments, the last page the legacy block names.
+// An oldest-first list without that block would need every page read, so
+// such a room goes untitled rather than cost a scan (and a failure on the
+// second page only costs the title: page 1 showed the room exists).
 func (p *Provider) latestText(ctx context.Context, room string) (string, error) {
-	w, start, end, err := p.newScan(room).collect(ctx, providers.Page{Last: 1}, nil)
+	s := p.newScan(room)
+	l, err := s.fetch(ctx, 1)
 	if err != nil {
 		return "", err
 	}
-	if end <= start {
+	page := itemsOf(l.Data)
+	if len(page) == 0 {
 		return "", nil
 	}
-	return w.items[end-1].c.Text, nil
+	if newestFirst(page) {
+		return page[0].c.Text, nil
+	}
+	if s.isLast(l, 1) {
+		return page[len(page)-1].c.Text, nil
+	}
+	if l.LastPage == nil || *l.LastPage <= 1 {
+		p.log.Debug("klink: room lists oldest first without a page count; untitled", "room", room)
+		return "", nil
+	}
+	last, err := s.fetch(ctx, *l.LastPage)
+	if err != nil {
+		p.log.Warn("klink: could not read a room's last page for its title", "room", room, "err", err)
+		return "", nil
+	}
+	if len(last.Data) == 0 {
+		return page[len(page)-1].c.Text, nil // the list shrank meanwhile
+	}
+	return last.Data[len(last.Data)-1].Text, nil
+}
+
+func itemsOf(cs []wireComment) []item {
+	out := make([]item, len(cs))
+	for i := range cs {
+		at, _ := parseTime(cs[i].CreatedAt)
+		out[i] = item{c: cs[i], at: at}
+	}
+	return out
 }
 
 // titleReads bounds the rooms one ListThreads page reads at once for titles.

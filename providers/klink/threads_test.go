@@ -14,7 +14,8 @@ import (
 
 // TestThreadTitles titles rooms against the emulator, in both list orders
 // and with and without the legacy pagination block: a room no webhook has
-// named takes its latest comment's first line (bounded); once a message
+// named takes its latest comment's first line (bounded; at most two pages
+// read, so none when an oldest-first list gives no page count); once a message
 // event names the contact, the contact's name; an empty room has no title;
 // a room that cannot be read is listed untitled without failing the page.
 func TestThreadTitles(t *testing.T) {
@@ -43,6 +44,11 @@ func TestThreadTitles(t *testing.T) {
 			if r := []rune(want["room-1"]); len(r) > maxTitleRunes {
 				want["room-1"] = string(r[:maxTitleRunes-1]) + "…"
 			}
+			if eo.OldestFirst && eo.OmitPagination {
+				// Its newest comment is pages away with no page count to
+				// jump by: untitled rather than a scan of every page.
+				delete(want, "room-1")
+			}
 			check := func(t *testing.T, th *model.Thread) {
 				t.Helper()
 				w, titled := want[th.Ref]
@@ -56,11 +62,15 @@ func TestThreadTitles(t *testing.T) {
 				}
 			}
 			for _, ref := range []string{"room-1", "room-2", "room-3"} {
+				e.emu.ResetCalls()
 				th, err := e.p.Thread(ctx, model.ThreadKindRoom, ref)
 				if err != nil {
 					t.Fatal(err)
 				}
 				check(t, th)
+				if n := e.emu.Calls(klinktest.EndpointListComments); n > 2 {
+					t.Errorf("%s: titling read %d pages, want at most 2", ref, n)
+				}
 			}
 			_, err := e.p.Thread(ctx, model.ThreadKindRoom, "room-gone")
 			wantCode(t, err, model.CodeNotFound)
