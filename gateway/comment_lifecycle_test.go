@@ -68,20 +68,25 @@ func decodeCommentEvent(t *testing.T, payload []byte) commentEvent {
 }
 
 // subscribeEvents opens commentEvents with vars over transport
-// ("graphql-transport-ws" or "sse") and returns its deliveries.
+// ("graphql-transport-ws", legacy "graphql-ws" or "sse") and returns its
+// deliveries.
 func subscribeEvents(t *testing.T, g *gateway, transport string, vars map[string]any) <-chan commentEvent {
 	t.Helper()
 	before := subscriberCount(g)
 	out := make(chan commentEvent, 100)
 	body, _ := json.Marshal(map[string]any{"query": commentEventsQuery, "variables": vars})
 	switch transport {
-	case "graphql-transport-ws":
+	case "graphql-transport-ws", "graphql-ws":
 		c := wsDial(t, g, transport, nil)
 		_ = c.WriteJSON(wsMsg{Type: "connection_init"})
 		if m := wsRead(t, c); m.Type != "connection_ack" {
 			t.Fatalf("got %+v", m)
 		}
-		_ = c.WriteJSON(wsMsg{ID: "e", Type: "subscribe", Payload: body})
+		start, nextType := "subscribe", "next"
+		if transport == "graphql-ws" {
+			start, nextType = "start", "data"
+		}
+		_ = c.WriteJSON(wsMsg{ID: "e", Type: start, Payload: body})
 		go func() {
 			defer close(out)
 			for {
@@ -90,7 +95,7 @@ func subscribeEvents(t *testing.T, g *gateway, transport string, vars map[string
 					return
 				}
 				switch m.Type {
-				case "next":
+				case nextType:
 					out <- decodeCommentEvent(t, m.Payload)
 				case "error":
 					t.Errorf("subscription refused: %s", m.Payload)
@@ -218,9 +223,10 @@ func TestQueryProviderByID(t *testing.T) {
 
 // Virola's event stream tells of a comment edited (TextMessagesUpdated) and
 // deleted (TextMessageDeleted): commentEvents receives UPDATED and DELETED,
-// over WebSocket and SSE, while commentAdded receives only new comments.
+// over both WebSocket protocols and SSE, while commentAdded receives only new
+// comments.
 func TestCommentEventsFromTheVirolaStream(t *testing.T) {
-	for _, transport := range []string{"graphql-transport-ws", "sse"} {
+	for _, transport := range []string{"graphql-transport-ws", "graphql-ws", "sse"} {
 		t.Run(transport, func(t *testing.T) {
 			v, _, parent := virolaWorld(t)
 			g := MustStartGateway(t, newTestConfig(t, config.Provider{ID: "virola", Kind: "virola", BaseURL: v.URL, Token: virolatest.DefaultToken}))
