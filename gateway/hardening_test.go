@@ -72,7 +72,7 @@ func TestIntrospectionOffIsAClientError(t *testing.T) {
 		}
 	}
 	t.Run("no suggestions", func(t *testing.T) {
-		resp := g.query(`{ provider { id } }`, nil)
+		resp := g.query(`{ providr { id } }`, nil)
 		if len(resp.Errors) == 0 {
 			t.Fatal("an unknown field was accepted")
 		}
@@ -87,7 +87,7 @@ func TestIntrospectionOffIsAClientError(t *testing.T) {
 	}
 	t.Run("suggestions stay with introspection on", func(t *testing.T) {
 		g := MustStartGateway(t, newTestConfig(t, klinkProvider(k)))
-		resp := g.query(`{ provider { id } }`, nil)
+		resp := g.query(`{ providr { id } }`, nil)
 		if len(resp.Errors) == 0 || !strings.Contains(resp.Errors[0].Message, "Did you mean") {
 			t.Errorf("errors %+v", resp.Errors)
 		}
