@@ -72,6 +72,13 @@ func decodeCommentEvent(t *testing.T, payload []byte) commentEvent {
 // deliveries.
 func subscribeEvents(t *testing.T, g *gateway, transport string, vars map[string]any) <-chan commentEvent {
 	t.Helper()
+	return openEvents(t, g, transport, vars, "")
+}
+
+// openEvents is subscribeEvents; over SSE, lastEventID (when set) is sent as
+// Last-Event-ID.
+func openEvents(t *testing.T, g *gateway, transport string, vars map[string]any, lastEventID string) <-chan commentEvent {
+	t.Helper()
 	before := subscriberCount(g)
 	out := make(chan commentEvent, 100)
 	body, _ := json.Marshal(map[string]any{"query": commentEventsQuery, "variables": vars})
@@ -106,7 +113,11 @@ func subscribeEvents(t *testing.T, g *gateway, transport string, vars map[string
 	case "sse":
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
-		resp := g.request(ctx, http.MethodPost, "", string(body), http.Header{"Accept": {"text/event-stream"}})
+		h := http.Header{"Accept": {"text/event-stream"}}
+		if lastEventID != "" {
+			h.Set("Last-Event-ID", lastEventID)
+		}
+		resp := g.request(ctx, http.MethodPost, "", string(body), h)
 		t.Cleanup(func() { resp.Body.Close() })
 		evs := readEvents(resp.Body)
 		go func() {
@@ -597,4 +608,38 @@ func TestTwoInstancesDeliverEditsAndDeletesOnce(t *testing.T) {
 		t.Fatalf("got %+v, want UPDATED of %s", ev, edit)
 	}
 	w.fenceZiikOn(t, b, "after the edit")
+}
+
+// commentEvents resumes like commentAdded: from since over WebSocket, from
+// Last-Event-ID over SSE, replaying the edits and deletions missed, in order.
+func TestCommentEventsResume(t *testing.T) {
+	w := newLifecycleWorld(t, "")
+	edit, gone := w.ziikComment(0), w.ziikComment(1)
+	// This comment's event id is where a reconnecting client resumes.
+	resp := w.g.query(`mutation($in: CreateCommentInput!) { createComment(input: $in) { comment { id } } }`,
+		map[string]any{"in": map[string]any{"thread": model.ThreadID("ziik", model.ThreadKindConversation, fmt.Sprint(w.conv)), "text": "last seen"}})
+	resp.mustNoErrors(t)
+	last := nextCommentEvent(t, w.events)
+	w.g.query(`mutation($in: UpdateCommentInput!) { updateComment(input: $in) { comment { id } } }`,
+		map[string]any{"in": map[string]any{"comment": edit, "text": "edited while away"}}).mustNoErrors(t)
+	w.g.query(`mutation($in: DeleteCommentInput!) { deleteComment(input: $in) { deletedCommentId } }`,
+		map[string]any{"in": map[string]any{"comment": gone}}).mustNoErrors(t)
+	want := []string{"UPDATED " + edit, "DELETED " + gone}
+
+	for _, transport := range []string{"graphql-transport-ws", "sse"} {
+		t.Run(transport, func(t *testing.T) {
+			vars, lastEventID := map[string]any{"providers": []string{"ziik"}}, ""
+			if transport == "sse" {
+				lastEventID = last.EventID
+			} else {
+				vars["since"] = last.EventID
+			}
+			evs := openEvents(t, w.g, transport, vars, lastEventID)
+			for _, wt := range want {
+				if ev := nextCommentEvent(t, evs); ev.Type+" "+ev.CommentID != wt {
+					t.Fatalf("resumed with %+v, want %s", ev, wt)
+				}
+			}
+		})
+	}
 }
