@@ -248,7 +248,8 @@ type Provider struct {
 	BaseURL string `yaml:"baseURL"`
 	// Token is the API token (klink, virola, aelyst).
 	Token string `yaml:"token"`
-	// Email and Password log in to Ziik.
+	// Email and Password log in to Ziik. For Aelyst, Email names the token's
+	// own user, so the comments the gateway posts carry it as their sender.
 	Email    string `yaml:"email"`
 	Password string `yaml:"password"`
 	// WebhookSecret verifies webhook signatures (klink, aelyst). Empty: the

@@ -62,7 +62,7 @@ func Start(log *slog.Logger) (*World, error) {
 	cfg.Providers = []config.Provider{
 		{ID: "klink", Kind: "klink", BaseURL: d.klink.URL, Token: klinktest.DefaultToken, WebhookSecret: webhookSecret, Threads: d.klink.Rooms()},
 		{ID: "virola", Kind: "virola", BaseURL: d.virola.URL, Token: virolatest.DefaultToken},
-		{ID: "aelyst", Kind: "aelyst", BaseURL: d.aelyst.URL, Token: aelysttest.DefaultToken, WebhookSecret: webhookSecret, Threads: d.aelyst.Contacts()},
+		{ID: "aelyst", Kind: "aelyst", BaseURL: d.aelyst.URL, Token: aelysttest.DefaultToken, Email: "bot@commentgraph.dev", WebhookSecret: webhookSecret, Threads: d.aelyst.Contacts()},
 		{ID: "ziik", Kind: "ziik", BaseURL: d.ziik.URL, Email: ziikEmail, Password: ziikPassword, Threads: d.ziik.Conversations()},
 	}
 	if err := cfg.Validate(); err != nil {
