@@ -628,6 +628,7 @@ func TestCommentEventsResume(t *testing.T) {
 
 	for _, transport := range []string{"graphql-transport-ws", "sse"} {
 		t.Run(transport, func(t *testing.T) {
+			waitSubscribers(t, w.g, 1) // the world's own; the last subtest's has gone
 			vars, lastEventID := map[string]any{"providers": []string{"ziik"}}, ""
 			if transport == "sse" {
 				lastEventID = last.EventID
