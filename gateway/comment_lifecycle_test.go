@@ -536,6 +536,24 @@ func TestMarkReadThroughVirola(t *testing.T) {
 	if got := w.virola.ReadBy(otherComment); len(got) != 1 || got[0].UserID != w.virola.BotID() {
 		t.Fatalf("upstream receipts: %+v", got)
 	}
+
+	// A thread that fails fails the mutation, naming its provider; the other
+	// thread's comment is read all the same.
+	fresh, err := w.virola.AddComment(other, virolatest.Message{UserID: 3, Text: "unread"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = w.g.query(`mutation($in: MarkReadInput!) { markRead(input: $in) { comments { id } } }`,
+		map[string]any{"in": map[string]any{"comments": []string{
+			model.CommentID("virola", model.ThreadKindMessage, fmt.Sprint(w.parent), "999999"),
+			model.CommentID("virola", model.ThreadKindMessage, fmt.Sprint(other), fmt.Sprint(fresh)),
+		}}})
+	if len(resp.Errors) != 1 || resp.Errors[0].Extensions["provider"] != "virola" || string(resp.Data) != "null" {
+		t.Fatalf("with one comment unknown: %s %+v", resp.Data, resp.Errors)
+	}
+	if got := w.virola.ReadBy(fresh); len(got) != 1 {
+		t.Fatalf("the other thread's comment was not read: %+v", got)
+	}
 }
 
 // An event written by an instance that predates event types (a stream entry

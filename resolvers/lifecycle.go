@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
+	"slices"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -112,7 +112,9 @@ func (r *Resolver) deleteComment(ctx context.Context, in model.DeleteCommentInpu
 
 // markRead groups the comments by thread (a ReadMarker marks one thread's at a
 // time), checks every provider can before any call, and marks the threads
-// concurrently. The comments come back in the order asked.
+// concurrently. The comments come back in the order asked. A thread that
+// fails fails the mutation, each failure reported with its provider; the
+// threads that succeeded stay read (marking them again changes nothing).
 func (r *Resolver) markRead(ctx context.Context, in model.MarkReadInput) (*model.MarkReadPayload, error) {
 	if len(in.Comments) > r.limits().MaxPageSize {
 		return nil, model.Errorf(model.CodeBadUserInput, "comments may hold at most %d IDs", r.limits().MaxPageSize)
@@ -129,6 +131,7 @@ func (r *Resolver) markRead(ctx context.Context, in model.MarkReadInput) (*model
 	var groups []*group
 	byThread := map[string]*group{}
 	at := make([]*group, len(in.Comments))
+	ids := make([]string, len(in.Comments)) // canonical, to find each in its answer
 	for i, id := range in.Comments {
 		cid, rm, err := lifecycle[providers.ReadMarker](r, id, "marking comments read")
 		if err != nil {
@@ -141,10 +144,10 @@ func (r *Resolver) markRead(ctx context.Context, in model.MarkReadInput) (*model
 			byThread[tid] = g
 			groups = append(groups, g)
 		}
-		if !containsRef(g.refs, cid.Ref[2]) {
+		if !slices.Contains(g.refs, cid.Ref[2]) {
 			g.refs = append(g.refs, cid.Ref[2])
 		}
-		at[i] = g
+		at[i], ids[i] = g, model.CommentID(cid.Provider, g.kind, g.thread, cid.Ref[2])
 	}
 	var wg sync.WaitGroup
 	for _, g := range groups {
@@ -165,10 +168,13 @@ func (r *Resolver) markRead(ctx context.Context, in model.MarkReadInput) (*model
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		for _, err := range errs[1:] {
+			graphql.AddError(ctx, err)
+		}
+		return nil, errs[0]
 	}
 	out := make([]*model.Comment, len(in.Comments))
-	for i, id := range in.Comments {
+	for i, id := range ids {
 		for _, c := range at[i].got {
 			if c != nil && c.ID() == id {
 				c.Link()
@@ -181,15 +187,6 @@ func (r *Resolver) markRead(ctx context.Context, in model.MarkReadInput) (*model
 		}
 	}
 	return &model.MarkReadPayload{Comments: out}, nil
-}
-
-func containsRef(refs []string, ref string) bool {
-	for _, r := range refs {
-		if r == ref {
-			return true
-		}
-	}
-	return false
 }
 
 // mentionRefs translates mention inputs to the provider's user refs; a user
