@@ -115,6 +115,17 @@ func (b *countingBus) Subscribe(ctx context.Context, threads, providerIDs []stri
 	return out, nil
 }
 
+// PublishEvent and SubscribeEvents complete resolvers.CommentBus; these
+// tests subscribe to commentAdded only.
+func (b *countingBus) PublishEvent(ctx context.Context, t model.CommentEventType, c *model.Comment) error {
+	_, _, err := b.bus.PublishChange(ctx, t, "", c)
+	return err
+}
+
+func (b *countingBus) SubscribeEvents(context.Context, []string, []string, string) (<-chan graphql.Event[*model.CommentEvent], error) {
+	return nil, model.Errorf(model.CodeUnsupported, "commentEvents is not wired in these tests")
+}
+
 var seq atomic.Int64
 
 func comment(text string) *model.Comment {
