@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"strconv"
 
@@ -47,11 +49,12 @@ func commentEventKey(c *model.Comment) string { return c.ProviderID + ":" + c.ID
 
 // changeEventKey names an edit or a deletion for the dedupe window, apart
 // from the comment's ADDED key. A deletion happens once: "<key>:deleted". An
-// edit is named by its EditedAt ("<key>:updated:<unix ns>"), so the gateway's
-// own edit and its echo from a push source are one event; a push that says
-// more (Virola's update key counts read receipts, which change no EditedAt)
-// gives its delivery key instead. An update named by neither is never
-// deduplicated.
+// edit is named by its EditedAt and a hash of its body ("<key>:updated:<unix
+// ns>:<hash>"; the body tells apart two edits within Ziik's one-second
+// edited_at), so the gateway's own edit and its echo from a poll are one
+// event. A push that says more (Virola's update key counts read receipts,
+// which change no EditedAt) gives its delivery key instead. An update named by
+// neither (K-LINK gives no edit time) is never deduplicated.
 func changeEventKey(t model.CommentEventType, c *model.Comment, delivery string) string {
 	switch {
 	case t == model.CommentEventTypeDeleted:
@@ -59,7 +62,8 @@ func changeEventKey(t model.CommentEventType, c *model.Comment, delivery string)
 	case delivery != "":
 		return commentEventKey(c) + ":updated:" + delivery
 	case c.EditedAt != nil:
-		return commentEventKey(c) + ":updated:" + strconv.FormatInt(c.EditedAt.UnixNano(), 10)
+		sum := sha256.Sum256([]byte(c.Body))
+		return commentEventKey(c) + ":updated:" + strconv.FormatInt(c.EditedAt.UnixNano(), 10) + ":" + hex.EncodeToString(sum[:8])
 	}
 	return ""
 }

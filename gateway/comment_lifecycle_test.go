@@ -14,6 +14,7 @@ import (
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/redistest"
+	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/aelyst/aelysttest"
 	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
 	"github.com/commentgraph/commentgraph/providers/ziik/ziiktest"
@@ -661,4 +662,44 @@ func TestCommentEventsResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The gateway's own edit, seen again by a poll (the comment as Ziik then
+// lists it), is one UPDATED event; a second edit in the same second (Ziik's
+// edited_at has one-second resolution) is an event of its own.
+func TestPolledEchoOfAnEditIsTheSameEvent(t *testing.T) {
+	w := newLifecycleWorld(t, "")
+	id := w.ziikComment(0)
+	edit := func(text string) {
+		t.Helper()
+		w.g.query(`mutation($in: UpdateCommentInput!) { updateComment(input: $in) { comment { id } } }`,
+			map[string]any{"in": map[string]any{"comment": id, "text": text}}).mustNoErrors(t)
+		if ev := nextCommentEvent(t, w.events); ev.Type != "UPDATED" || ev.Comment == nil || ev.Comment.Text != text {
+			t.Fatalf("got %+v, want UPDATED %q", ev, text)
+		}
+	}
+	echo := func() {
+		t.Helper()
+		p, err := w.g.app.registry.Get("ziik")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		th, err := p.Thread(ctx, model.ThreadKindConversation, fmt.Sprint(w.conv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := p.GetComment(ctx, th, fmt.Sprint(w.ziikMsgs[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.g.app.ingest(ctx, "ziik", "ziik", &providers.Change{UpdatedComments: []*model.Comment{c}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit("first fix")
+	echo()
+	edit("second fix")
+	echo()
+	w.fenceZiik(t, "after the echoes")
 }
