@@ -29,6 +29,40 @@ type execution struct {
 	slow    []*socket
 }
 
+// pacerKey is the context key under which an execution of its own is found
+// by AwaitRoom.
+type pacerKey struct{}
+
+// AwaitRoom is flow control for a resolver whose events are not live: a
+// subscription's replay of what its client missed (since, Last-Event-ID),
+// which may be far longer than Options.MaxQueued. Called with the
+// subscription's context before handing over each such event, it waits until
+// the socket that will receive it has written all but MaxQueued/2 of its
+// queued frames, so the backlog flows at the client's pace and is never
+// taken for a slow consumer. It returns at once when the socket is closing
+// or ctx belongs to no operation of this transport (another transport, or a
+// shared execution, which never resumes), and the ctx's error when ctx ends
+// first.
+//
+// Live events must not wait: a client that cannot keep up with them is
+// closed with 4429 "slow consumer", as ever.
+func AwaitRoom(ctx context.Context) error {
+	e, _ := ctx.Value(pacerKey{}).(*execution)
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	var s *socket
+	if len(e.members) == 1 {
+		s = e.members[0].sock
+	}
+	e.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s.awaitRoom(ctx)
+}
+
 // add makes m a member unless the execution is done or m's socket closed or
 // dropped m meanwhile. Joining an active execution counts m at once.
 func (e *execution) add(m *member) bool {

@@ -1,6 +1,7 @@
 package graphqlws
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -32,6 +33,10 @@ type socket struct {
 	closed     chan struct{}
 	subs       []*member
 	ticker     *time.Timer // keep-alive
+	// room is closed, and reset to nil, when the queue drains to
+	// roomLeft() frames or the socket closes; nil while nobody waits (see
+	// awaitRoom).
+	room chan struct{}
 }
 
 // member is one operation of a socket: its share of an execution.
@@ -120,6 +125,7 @@ func (s *socket) shutdown(code int, reason string, dropPending bool) {
 	if dropPending {
 		s.queue = nil
 	}
+	s.signalRoomLocked()
 	schedule := false
 	if code != 0 {
 		s.queue = append(s.queue, frame{kind: frameClose, code: code, reason: closeReason(reason)})
@@ -155,6 +161,7 @@ func (s *socket) flush() {
 		f := s.queue[0]
 		s.queue[0] = frame{}
 		s.queue = s.queue[1:]
+		s.signalRoomLocked()
 		s.mu.Unlock()
 		if err := s.write(f); err != nil {
 			s.t.opts.Logger.Debug("websocket write failed; closing", "err", err)
@@ -176,6 +183,43 @@ func (s *socket) flush() {
 			}
 			s.closeWritten(true)
 		}
+	}
+}
+
+// roomLeft is how many frames may wait for a socket before awaitRoom waits:
+// half of MaxQueued, so that what a paced operation still has on its way
+// (the response being executed, another operation's frames, keep-alives)
+// fits in the other half.
+func (s *socket) roomLeft() int { return s.t.opts.MaxQueued / 2 }
+
+// awaitRoom returns once at most roomLeft frames wait for the socket, or it
+// is closing (the frame will be dropped anyway), or ctx is done (its error).
+func (s *socket) awaitRoom(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		if s.closing || len(s.queue) <= s.roomLeft() {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.room == nil {
+			s.room = make(chan struct{})
+		}
+		room := s.room
+		s.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// signalRoomLocked wakes awaitRoom's waiters when the queue has room or the
+// socket is closing; s.mu is held.
+func (s *socket) signalRoomLocked() {
+	if s.room != nil && (s.closing || len(s.queue) <= s.roomLeft()) {
+		close(s.room)
+		s.room = nil
 	}
 }
 

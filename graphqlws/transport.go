@@ -323,6 +323,10 @@ func (t *Transport) start(ctx context.Context, exec graphql.GraphExecutor, mem *
 	// keeps the socket's values but not its cancellation.
 	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e := &execution{t: t, cancel: cancel}
+	if !shared {
+		// Only an execution of its own may be paced by its one socket.
+		ectx = context.WithValue(ectx, pacerKey{}, e)
+	}
 	if shared {
 		t.mu.Lock()
 		if g := t.groups[key]; g != nil {
