@@ -38,12 +38,17 @@ type Subscription struct {
 	// channel): live events queue in backlog, in order, instead of going to
 	// c, and the catch-up goroutine, not the closer, closes c.
 	catching bool
-	backlog  []*Event
-	queued   int // live events added to backlog while catching
-	lag      int // how many may be queued before the subscriber counts as slow
-	wake     chan struct{}
-	closed   bool
-	err      error
+	// replaying is true while the events being delivered are the replay of a
+	// since and the live events queued behind it; replayEnd is then the ID
+	// of the last of them (see FromReplay).
+	replaying bool
+	replayEnd eventID
+	backlog   []*Event
+	queued    int // live events added to backlog while catching
+	lag       int // how many may be queued before the subscriber counts as slow
+	wake      chan struct{}
+	closed    bool
+	err       error
 }
 
 // Err says why the subscription ended: ErrSlowConsumer, ErrClosed, the ctx's
@@ -52,6 +57,25 @@ func (s *Subscription) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// FromReplay says whether ev, received from C, is part of what the
+// subscriber missed: the replay of its since, or a live event that queued
+// behind that replay. Such events are held by the bus, not counted against
+// the subscriber's buffer, so a transport may pace them to its client's own
+// speed; live events must not wait, or a slow client would hold up the events
+// behind it instead of being closed with ErrSlowConsumer.
+func (s *Subscription) FromReplay(ev *Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replaying {
+		return true
+	}
+	if s.replayEnd == (eventID{}) || ev == nil {
+		return false
+	}
+	id, err := parseID(ev.ID)
+	return err == nil && !s.replayEnd.less(id)
 }
 
 // Close ends the subscription (Err then returns ErrClosed). It is safe to call
@@ -163,7 +187,7 @@ func (s *Subscription) startCatchUp(replay []*Event) {
 	}
 	s.backlog = append(replay, s.backlog...)
 	if len(s.backlog) == 0 {
-		s.catching, s.backlog = false, nil
+		s.catching, s.replaying, s.backlog = false, false, nil
 		return
 	}
 	s.wake = make(chan struct{})
@@ -187,6 +211,7 @@ func (s *Subscription) failCatchUp(err error) {
 // catchUp delivers the backlog, blocking on the subscriber as a replay may be
 // longer than the buffer, then switches the subscription to live delivery.
 func (s *Subscription) catchUp(wake <-chan struct{}) {
+	var last *Event // the last event handed to c
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -195,7 +220,11 @@ func (s *Subscription) catchUp(wake <-chan struct{}) {
 			return
 		}
 		if len(s.backlog) == 0 {
-			s.catching, s.backlog, s.wake, s.queued = false, nil, nil, 0
+			if s.replaying && last != nil {
+				// The events up to last may still wait in c.
+				s.replayEnd, _ = parseID(last.ID)
+			}
+			s.catching, s.replaying, s.backlog, s.wake, s.queued = false, false, nil, nil, 0
 			s.mu.Unlock()
 			return
 		}
@@ -206,6 +235,7 @@ func (s *Subscription) catchUp(wake <-chan struct{}) {
 		select {
 		case s.c <- ev:
 			s.hub.delivered.Add(1)
+			last = ev
 		case <-wake:
 		}
 	}
@@ -243,7 +273,7 @@ func (h *hub) subscribe(ctx context.Context, f Filter, catchUp bool, after event
 	}
 	c := make(chan *Event, h.buffer)
 	s := &Subscription{
-		C: c, c: c, hub: h, catching: catchUp, lag: h.replayLag,
+		C: c, c: c, hub: h, catching: catchUp, replaying: catchUp, lag: h.replayLag,
 		threads: compact(f.Threads), providers: compact(f.Providers), types: compact(f.Types), after: after,
 	}
 	// If ctx is already done, the callback ends s at once (in its own
