@@ -11,6 +11,7 @@ import (
 
 	"github.com/commentgraph/commentgraph/events"
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/resolvers"
 )
 
@@ -98,6 +99,15 @@ func relay[T any](ctx context.Context, b busAdapter, f events.Filter, since stri
 		defer stopWatching()
 		defer sub.Close()
 		for ev := range sub.C {
+			// A replay flows at the client's pace: over WebSocket it waits
+			// for the socket to write what is queued, where a live event
+			// would overflow it (4429). SSE writes each event before asking
+			// for the next, so it paces itself.
+			if sub.FromReplay(ev) {
+				if graphqlws.AwaitRoom(ctx) != nil {
+					return
+				}
+			}
 			select {
 			case out <- graphql.Event[T]{Context: b.scope(resolvers.WithEventID(ctx, ev.ID)), Value: value(ev)}:
 			case <-ctx.Done():
