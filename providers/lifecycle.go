@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"io"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 )
@@ -40,6 +41,34 @@ type Deleter interface {
 // them, their ReadBy including the caller.
 type ReadMarker interface {
 	MarkRead(ctx context.Context, thread *model.Thread, refs []string) ([]*model.Comment, error)
+}
+
+// MessageSender is a Provider that sends messages to contacts over its
+// messaging channel (capability SEND_MESSAGE). It returns the message as the
+// provider answered it. Input the provider cannot take (a malformed contact,
+// empty text) is BAD_USER_INPUT, and attachments it cannot send UNSUPPORTED,
+// both before any upstream call.
+type MessageSender interface {
+	SendMessage(ctx context.Context, in MessageInput) (*model.Message, error)
+}
+
+// MessageInput is a message to send: Text to the provider's contact Contact,
+// with Attachments where the provider can send them.
+type MessageInput struct {
+	Contact     string
+	Text        string
+	Attachments []File
+	// IdempotencyKey is the client's clientMutationId, where it gave one.
+	IdempotencyKey string
+}
+
+// File is an uploaded file on its way to a provider. Content is read at most
+// once; Size is what the client declared (-1 or 0: unknown).
+type File struct {
+	Name        string
+	ContentType string
+	Size        int64
+	Content     io.Reader
 }
 
 // Lifecycle returns p's implementation of an optional interface, looking

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // Anything with a global ID. IDs are opaque and stable: they carry the provider instance, the type and the provider's own reference.
@@ -55,10 +58,48 @@ type MentionInput struct {
 	User  string `json:"user"`
 }
 
+// A message sent to a contact, as the provider answered it.
+type Message struct {
+	// The provider's own id of the message.
+	Ref      string    `json:"ref"`
+	Provider *Provider `json:"provider"`
+	// The contact it went to.
+	Contact string `json:"contact"`
+	// The conversation with the contact, where the provider names one.
+	Room *Room `json:"room,omitempty"`
+	// The text as the provider holds it (the text sent, where its answer leaves it empty).
+	Text string `json:"text"`
+	// The provider's message type (K-LINK: text, image, …).
+	Type   string        `json:"type"`
+	Status MessageStatus `json:"status"`
+	// The id the channel's platform (Messenger, WhatsApp, …) gave the message, where the provider tells.
+	PlatformMessageID *string   `json:"platformMessageId,omitempty"`
+	CreatedAt         time.Time `json:"createdAt"`
+	// When the contact read it, where the provider tells.
+	ReadAt *time.Time `json:"readAt,omitempty"`
+}
+
 type Mutation struct {
 }
 
 type Query struct {
+}
+
+type SendMessageInput struct {
+	// The provider instance to send through.
+	Provider string `json:"provider"`
+	// The provider's id of the contact (K-LINK: a contact UUID).
+	Contact string `json:"contact"`
+	Text    string `json:"text"`
+	// Files to send with the text (GraphQL multipart request), where the provider can.
+	Attachments []*graphql.Upload `json:"attachments,omitempty"`
+	// Idempotency key: the same key twice sends one message.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type SendMessagePayload struct {
+	Message          *Message `json:"message"`
+	ClientMutationID *string  `json:"clientMutationId,omitempty"`
 }
 
 type Subscription struct {
@@ -166,6 +207,8 @@ const (
 	CapabilityDeleteComments Capability = "DELETE_COMMENTS"
 	// markRead records that the caller has read comments (reflected in Comment.readBy).
 	CapabilityMarkRead Capability = "MARK_READ"
+	// sendMessage sends a message to a contact.
+	CapabilitySendMessage Capability = "SEND_MESSAGE"
 )
 
 var AllCapability = []Capability{
@@ -183,11 +226,12 @@ var AllCapability = []Capability{
 	CapabilityEditComments,
 	CapabilityDeleteComments,
 	CapabilityMarkRead,
+	CapabilitySendMessage,
 }
 
 func (e Capability) IsValid() bool {
 	switch e {
-	case CapabilityListComments, CapabilityListCommentsFromJournal, CapabilityCreateComment, CapabilityMentions, CapabilityReplies, CapabilityAttachments, CapabilityReactions, CapabilityReadReceipts, CapabilityUserDirectory, CapabilityListThreads, CapabilityPushEvents, CapabilityEditComments, CapabilityDeleteComments, CapabilityMarkRead:
+	case CapabilityListComments, CapabilityListCommentsFromJournal, CapabilityCreateComment, CapabilityMentions, CapabilityReplies, CapabilityAttachments, CapabilityReactions, CapabilityReadReceipts, CapabilityUserDirectory, CapabilityListThreads, CapabilityPushEvents, CapabilityEditComments, CapabilityDeleteComments, CapabilityMarkRead, CapabilitySendMessage:
 		return true
 	}
 	return false
@@ -344,6 +388,63 @@ func (e *Markup) UnmarshalJSON(b []byte) error {
 }
 
 func (e Markup) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type MessageStatus string
+
+const (
+	// Accepted by the provider for delivery.
+	MessageStatusSent MessageStatus = "SENT"
+	// Read by the contact.
+	MessageStatusRead MessageStatus = "READ"
+)
+
+var AllMessageStatus = []MessageStatus{
+	MessageStatusSent,
+	MessageStatusRead,
+}
+
+func (e MessageStatus) IsValid() bool {
+	switch e {
+	case MessageStatusSent, MessageStatusRead:
+		return true
+	}
+	return false
+}
+
+func (e MessageStatus) String() string {
+	return string(e)
+}
+
+func (e *MessageStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MessageStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MessageStatus", str)
+	}
+	return nil
+}
+
+func (e MessageStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MessageStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MessageStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
