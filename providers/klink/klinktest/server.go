@@ -87,6 +87,7 @@ type Server struct {
 	order    []string // room ids in the order added
 	comments map[string][]*comment
 	contacts map[string]string // contact id → room id
+	sent     []SentMessage
 	hook     webhook
 	lastTime time.Time
 }

@@ -231,35 +231,105 @@ func TestSendMessage(t *testing.T) {
 	defer s.Close()
 	contact := s.AddRoom("room-1", "Acme")
 	status, body := call(t, s, "POST", "/api/v1/messages/send", DefaultToken, map[string]any{
-		"contactId": contact, "messageType": "text", "message": "Hello 👋",
+		"contactId": contact, "messageType": "text", "message": "Hello 👋", "createdAt": "2026-01-08T16:03:39.923Z",
 	})
 	if status != 200 || body["status"] != 200.0 || body["message"] != "Message sent successfully" {
 		t.Fatalf("status %d: %v", status, body)
 	}
 	data := body["data"].(map[string]any)
-	if data["roomId"] != "room-1" || data["message"] != "Hello 👋" {
+	if data["roomId"] != "room-1" || data["message"] != "Hello 👋" || data["contactId"] != contact || data["direction"] != "outgoing" || data["type"] != "text" {
 		t.Errorf("data %v", data)
 	}
 	if got := data["createdAt"]; got != "2026-02-20T11:46:31.616038000Z" {
 		t.Errorf("createdAt %v, want 9 fraction digits", got)
 	}
+	sent := s.SentMessages()
+	if len(sent) != 1 || sent[0].Token != DefaultToken || sent[0].ContactID != contact || sent[0].Message != "Hello 👋" ||
+		sent[0].CreatedAt != "2026-01-08T16:03:39.923Z" || sent[0].ID != data["id"] || sent[0].RoomID != "room-1" ||
+		strings.Join(sent[0].Fields, ",") != "contactId,createdAt,message,messageType" {
+		t.Errorf("sent %+v", sent)
+	}
 	for _, tc := range []struct {
-		name string
-		body any
-		want int
+		name  string
+		token string
+		body  any
+		want  int
 	}{
-		{"no contact", map[string]any{"messageType": "text", "message": "x"}, 400},
-		{"unknown contact", map[string]any{"contactId": "ghost", "messageType": "text", "message": "x"}, 404},
-		{"empty message", map[string]any{"contactId": contact, "messageType": "text", "message": ""}, 400},
-		{"unknown type", map[string]any{"contactId": contact, "messageType": "sticker", "message": "x"}, 400},
-		{"bad createdAt", map[string]any{"contactId": contact, "messageType": "text", "message": "x", "createdAt": "yesterday"}, 400},
+		{"no contact", DefaultToken, map[string]any{"messageType": "text", "message": "x"}, 400},
+		{"contact not a UUID", DefaultToken, map[string]any{"contactId": "ghost", "messageType": "text", "message": "x"}, 400},
+		{"unknown contact", DefaultToken, map[string]any{"contactId": "81d8f399-e4d3-4fd4-a8ec-61bb3c3dc8c4", "messageType": "text", "message": "x"}, 404},
+		{"empty message", DefaultToken, map[string]any{"contactId": contact, "messageType": "text", "message": ""}, 400},
+		{"unknown type", DefaultToken, map[string]any{"contactId": contact, "messageType": "sticker", "message": "x"}, 400},
+		{"bad createdAt", DefaultToken, map[string]any{"contactId": contact, "messageType": "text", "message": "x", "createdAt": "yesterday"}, 400},
+		{"not JSON", DefaultToken, "just text", 400},
+		{"no token", "", map[string]any{"contactId": contact, "messageType": "text", "message": "x"}, 401},
+		{"wrong token", "kpt_nope", map[string]any{"contactId": contact, "messageType": "text", "message": "x"}, 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if status, body := call(t, s, "POST", "/api/v1/messages/send", DefaultToken, tc.body); status != tc.want {
+			if status, body := call(t, s, "POST", "/api/v1/messages/send", tc.token, tc.body); status != tc.want {
 				t.Fatalf("status %d, want %d: %v", status, tc.want, body)
 			}
 		})
 	}
+	if n := len(s.SentMessages()); n != 1 {
+		t.Fatalf("%d messages sent, want the one accepted", n)
+	}
+}
+
+// The answer has the reference page's response example's fields, in its
+// order, at both levels.
+func TestSendMessageAnswersTheSeedShape(t *testing.T) {
+	s := NewServer(Options{})
+	defer s.Close()
+	contact := s.AddRoom("room-1", "Acme")
+	b, _ := json.Marshal(map[string]any{"contactId": contact, "messageType": "text", "message": "It is your message."})
+	req, _ := http.NewRequest("POST", s.URL+"/api/v1/messages/send", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+DefaultToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	wantTop, wantData := jsonKeys(t, []byte(SeedSendMessageResponse))
+	gotTop, gotData := jsonKeys(t, got)
+	if strings.Join(gotTop, ",") != strings.Join(wantTop, ",") {
+		t.Errorf("envelope keys %v, want %v", gotTop, wantTop)
+	}
+	if strings.Join(gotData, ",") != strings.Join(wantData, ",") {
+		t.Errorf("data keys\n got %v\nwant %v", gotData, wantData)
+	}
+}
+
+// jsonKeys returns the keys of a JSON object and of its "data" object, in
+// document order.
+func jsonKeys(t *testing.T, doc []byte) (top, data []string) {
+	t.Helper()
+	keys := func(raw []byte) []string {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Fatalf("not an object: %s", raw)
+		}
+		var out []string
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, tok.(string))
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	var env struct{ Data json.RawMessage }
+	if err := json.Unmarshal(doc, &env); err != nil {
+		t.Fatal(err)
+	}
+	return keys(doc), keys(env.Data)
 }
 
 func TestFaultsAndCounters(t *testing.T) {
