@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
@@ -145,63 +143,4 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 	p.learnUsers(ctx, dedupUsers(p.usersOf([]wireComment{*out.Data})))
 	p.learnRoom(ctx, in.Thread.Ref, "")
 	return p.toComment(out.Data, in.Thread.Ref), nil
-}
-
-// Message is a message sent to a contact.
-type Message struct {
-	ID         string
-	RoomRef    string
-	ContactRef string
-	Text       string
-	CreatedAt  time.Time
-}
-
-type sendRequest struct {
-	ContactID   string `json:"contactId"`
-	MessageType string `json:"messageType"`
-	Message     string `json:"message"`
-	CreatedAt   string `json:"createdAt,omitempty"`
-}
-
-// SendMessage sends text to a contact (POST /api/v1/messages/send) and learns
-// the contact's room from the answer.
-func (p *Provider) SendMessage(ctx context.Context, contactID, text string) (*Message, error) {
-	if err := checkRef(p.opts.ID, "contact", contactID); err != nil {
-		return nil, err
-	}
-	if strings.TrimSpace(text) == "" {
-		return nil, &model.Error{Code: model.CodeBadUserInput, Provider: p.opts.ID, Message: "message text is empty"}
-	}
-	req := sendRequest{ContactID: contactID, MessageType: "text", Message: text,
-		CreatedAt: p.opts.Now().UTC().Format("2006-01-02T15:04:05.000Z")}
-	resp, err := p.caller.Do(ctx, providers.Request{Method: http.MethodPost, Endpoint: endpointSendMessage, Path: endpointSendMessage, Body: req})
-	if err != nil {
-		return nil, err
-	}
-	out, err := parseSendResponse(resp.Body)
-	if err != nil {
-		return nil, providers.GarbageError(p.opts.ID, fmt.Errorf("POST %s: %w", endpointSendMessage, err))
-	}
-	// The envelope repeats the status; believe it when it says failure.
-	if status, err := strconv.Atoi(strings.Trim(string(out.Status), `"`)); err == nil && status >= 400 {
-		return nil, providers.StatusError(p.opts.ID, status, p.clean(out.Message), resp.Header)
-	}
-	if out.Data == nil || out.Data.ID == "" {
-		return nil, providers.GarbageError(p.opts.ID, fmt.Errorf("POST %s: answer has no data.id", endpointSendMessage))
-	}
-	created, err := parseTime(out.Data.CreatedAt)
-	if err != nil {
-		p.log.Debug("klink: message timestamp unreadable", "message", out.Data.ID, "err", err)
-	}
-	m := &Message{ID: out.Data.ID, RoomRef: out.Data.RoomID, ContactRef: contactID, Text: text, CreatedAt: created}
-	if out.Data.Message != "" {
-		m.Text = out.Data.Message
-	}
-	if out.Data.ContactID != nil && *out.Data.ContactID != "" {
-		m.ContactRef = *out.Data.ContactID
-	}
-	if m.RoomRef != "" {
-		p.learnRoom(ctx, m.RoomRef, "")
-	}
-	return m, nil
 }

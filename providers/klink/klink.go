@@ -134,6 +134,7 @@ func New(opts Options) (*Provider, error) {
 			Capabilities: []model.Capability{
 				model.CapabilityListComments, model.CapabilityCreateComment,
 				model.CapabilityMentions, model.CapabilityListThreads,
+				model.CapabilitySendMessage,
 			},
 		},
 		log:        opts.Logger.With("provider", opts.ID),

@@ -589,8 +589,18 @@ func TestBadInputCostsNoCall(t *testing.T) {
 		}(), model.CodeUnsupported},
 		{"get with bad ref", func() error { _, err := e.p.GetComment(ctx, e.thread(), "a/b"); return err }(), model.CodeBadUserInput},
 		{"thread of another kind", func() error { _, err := e.p.Thread(ctx, model.ThreadKindContact, "x"); return err }(), model.CodeUnsupported},
-		{"send to a bad contact", func() error { _, err := e.p.SendMessage(ctx, "a b", "hi"); return err }(), model.CodeBadUserInput},
-		{"send nothing", func() error { _, err := e.p.SendMessage(ctx, "c1", " "); return err }(), model.CodeBadUserInput},
+		{"send to a bad contact", func() error {
+			_, err := e.p.SendMessage(ctx, providers.MessageInput{Contact: "a b", Text: "hi"})
+			return err
+		}(), model.CodeBadUserInput},
+		{"send nothing", func() error {
+			_, err := e.p.SendMessage(ctx, providers.MessageInput{Contact: "c1", Text: " "})
+			return err
+		}(), model.CodeBadUserInput},
+		{"send an attachment", func() error {
+			_, err := e.p.SendMessage(ctx, providers.MessageInput{Contact: "c1", Text: "hi", Attachments: []providers.File{{Name: "a.png"}}})
+			return err
+		}(), model.CodeUnsupported},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.err, tc.code) })
 	}
@@ -616,11 +626,11 @@ func TestThreadsAndRooms(t *testing.T) {
 	wantCode(t, err, model.CodeNotFound)
 
 	// Sending a message teaches the adapter the contact's room.
-	msg, err := e.p.SendMessage(ctx, contact, "Hello from the API 👋")
+	msg, err := e.p.SendMessage(ctx, providers.MessageInput{Contact: contact, Text: "Hello from the API 👋"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg.RoomRef != "room-4" || msg.ID == "" || msg.CreatedAt.IsZero() || msg.CreatedAt.Location() != time.UTC {
+	if msg.Room == nil || msg.Room.Ref != "room-4" || msg.Ref == "" || msg.CreatedAt.IsZero() || msg.CreatedAt.Location() != time.UTC {
 		t.Fatalf("message %+v", msg)
 	}
 	var refs []string

@@ -146,18 +146,27 @@ func (p *Provider) usersOf(cs []wireComment) []*model.User {
 	return out
 }
 
-// sendResponse is the answer to POST /api/v1/messages/send: an envelope that
-// repeats the HTTP status, and the message as stored.
+// sendResponse is the answer to POST /api/v1/messages/send (seed 001): an
+// envelope that repeats the HTTP status, and the message as stored. Of the
+// example's forty-odd data fields only those the gateway shows are read.
 type sendResponse struct {
 	Status  json.RawMessage `json:"status"`
 	Message string          `json:"message"`
-	Data    *struct {
-		ID        string  `json:"id"`
-		RoomID    string  `json:"roomId"`
-		ContactID *string `json:"contactId"`
-		Message   string  `json:"message"`
-		CreatedAt string  `json:"createdAt"`
-	} `json:"data"`
+	Data    *wireMessage    `json:"data"`
+}
+
+// wireMessage is a message as K-LINK stores it. contactId is null in the
+// example answer (to a send by contactId), so it may be absent.
+type wireMessage struct {
+	ID                string  `json:"id"`
+	RoomID            string  `json:"roomId"`
+	ContactID         *string `json:"contactId"`
+	Message           string  `json:"message"`
+	Type              string  `json:"type"`
+	Direction         string  `json:"direction"`
+	PlatformMessageID *string `json:"platformMessageId"`
+	CreatedAt         string  `json:"createdAt"`
+	ReadAt            *string `json:"readAt"`
 }
 
 func parseSendResponse(body []byte) (*sendResponse, error) {
