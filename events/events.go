@@ -21,8 +21,20 @@
 // failing forever on a Last-Event-ID it cannot change, at the cost of not being
 // told that events older than the window are gone.
 //
-// A subscriber that does not keep up is closed with ErrSlowConsumer rather than
-// holding up the publisher or the other subscribers.
+// A replay is paced by its subscriber: the store is read a page at a time
+// (replayPage events), the next page only once the subscriber has taken the
+// previous one from Subscription.C, so a backlog of any length inside the
+// window never counts against the subscriber's buffer. Live events are not
+// queued meanwhile; when a read reaches what the bus has fanned out, the
+// subscription goes live from the last ID read (live events up to it are
+// skipped), so the two meet with no gap and nothing twice. A replay so slow
+// that retention drops events it has yet to read ends with ErrSlowConsumer.
+// Subscription.FromReplay tells a transport which events it may pace to its
+// client (graphqlws.AwaitRoom); live events must not wait.
+//
+// A subscriber that does not keep up with live events is closed with
+// ErrSlowConsumer rather than holding up the publisher or the other
+// subscribers.
 package events
 
 import (

@@ -17,11 +17,14 @@ type Memory struct {
 	opts Options
 	hub  *hub
 
-	mu     sync.Mutex
-	ring   []retained // the retention window, oldest first
-	last   eventID
-	once   *seenKeys
-	closed bool
+	mu   sync.Mutex
+	ring []retained // the retention window, oldest first
+	last eventID
+	// dropped is the newest event that left the window: a replay behind it
+	// has lost events.
+	dropped eventID
+	once    *seenKeys
+	closed  bool
 }
 
 type retained struct {
@@ -77,6 +80,7 @@ func (m *Memory) PublishChange(_ context.Context, t model.CommentEventType, key 
 	m.trim(now)
 	if m.opts.Retention > 0 {
 		if len(m.ring) >= m.opts.Retention {
+			m.dropped = m.ring[0].id
 			m.ring[0] = retained{}
 			m.ring = m.ring[1:]
 		}
@@ -95,14 +99,16 @@ func (m *Memory) trim(now time.Time) {
 	oldest := now.Add(-m.opts.RetentionAge)
 	n := 0
 	for n < len(m.ring) && m.ring[n].ev.At.Before(oldest) {
+		m.dropped = m.ring[n].id
 		m.ring[n] = retained{}
 		n++
 	}
 	m.ring = m.ring[n:]
 }
 
-// Subscribe implements Bus. The replay is taken and the subscription
-// registered under the publish lock, so no event falls between the two.
+// Subscribe implements Bus. With since, the subscription is registered and
+// the first page of its replay read under the publish lock; the rest of the
+// replay is read as the subscriber takes it (see Subscription.replay).
 func (m *Memory) Subscribe(ctx context.Context, f Filter, since string) (*Subscription, error) {
 	var from eventID
 	if since != "" {
@@ -116,26 +122,48 @@ func (m *Memory) Subscribe(ctx context.Context, f Filter, since string) (*Subscr
 		m.mu.Unlock()
 		return nil, ErrClosed
 	}
-	s, _, err := m.hub.subscribe(ctx, f, since != "", eventID{})
-	if err != nil {
+	// Without retention there is nothing to replay: live from now.
+	replay := since != "" && m.opts.Retention > 0
+	s, _, err := m.hub.subscribe(ctx, f, replay, eventID{})
+	if err != nil || !replay {
 		m.mu.Unlock()
-		return nil, err
+		return s, err
 	}
-	var replay []*Event
-	if since != "" {
-		m.trim(m.opts.Now())
-		i := sort.Search(len(m.ring), func(i int) bool { return from.less(m.ring[i].id) })
-		for _, r := range m.ring[i:] {
-			if s.matches(r.ev.Type, r.ev.Comment.ThreadID(), r.ev.Comment.ProviderID) {
-				replay = append(replay, r.ev)
-			}
-		}
-	}
+	first, end, _ := m.readLocked(from, replayPage, false)
 	m.mu.Unlock()
-	if since != "" {
-		s.startCatchUp(replay)
-	}
+	go s.replay(ctx, m.history, from, first, end)
 	return s, nil
+}
+
+// history is the ring read as a history, for a paced replay.
+func (m *Memory) history(_ context.Context, after eventID, n int, resumed bool) ([]*Event, eventID, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.readLocked(after, n, resumed)
+}
+
+// readLocked reads up to n retained events after after; m.mu is held. An
+// after older than the window reads from the oldest retained event, unless
+// resumed: then the replay fell out of the window, and the events it had
+// yet to read are gone.
+func (m *Memory) readLocked(after eventID, n int, resumed bool) ([]*Event, eventID, error) {
+	if m.closed {
+		return nil, after, ErrClosed
+	}
+	m.trim(m.opts.Now())
+	if resumed && after.less(m.dropped) {
+		return nil, after, ErrSlowConsumer
+	}
+	i := sort.Search(len(m.ring), func(i int) bool { return after.less(m.ring[i].id) })
+	page := m.ring[i:min(len(m.ring), i+n)]
+	if len(page) == 0 {
+		return nil, after, nil
+	}
+	out := make([]*Event, len(page))
+	for j, r := range page {
+		out[j] = r.ev
+	}
+	return out, page[len(page)-1].id, nil
 }
 
 // Stats implements Bus.

@@ -102,7 +102,3 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
-
-// replayLag is how many live events a subscriber may queue behind its replay
-// before it counts as slow: a whole retention window plus its usual lag.
-func (o Options) replayLag() int { return o.Retention + o.Buffer + o.MaxLag }

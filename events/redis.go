@@ -494,13 +494,13 @@ func (b *Redis) sleep(ctx context.Context, backoff *time.Duration) {
 	*backoff = min(*backoff*2, b.opts.MaxBackoff)
 }
 
-// Subscribe implements Bus. With since, the subscription is registered first
-// (live events queue behind the replay), then the stream is read with XRANGE
-// from since up to the reader's position at registration: events up to that
-// position come from the replay, events after it live, so none is missed or
-// doubled. A since ahead of that position (an ID another instance sent,
-// which this one's reader has yet to reach) replays nothing, and the live
-// events up to it are skipped.
+// Subscribe implements Bus. With since, the subscription is registered
+// first, then the stream is read with XRANGE from since, one page at a time
+// as the subscriber takes them (see Subscription.replay), until the replay
+// has read what this instance's reader has fanned out; the events after that
+// come live, so none is missed or doubled. A since ahead of the reader (an
+// ID another instance sent) replays what the stream holds after it, and the
+// live events up to it are skipped.
 func (b *Redis) Subscribe(ctx context.Context, f Filter, since string) (*Subscription, error) {
 	var from eventID
 	if since != "" {
@@ -512,50 +512,55 @@ func (b *Redis) Subscribe(ctx context.Context, f Filter, since string) (*Subscri
 	if b.closed.Load() {
 		return nil, ErrClosed
 	}
-	s, cursor, err := b.hub.subscribe(ctx, f, since != "", from)
+	s, _, err := b.hub.subscribe(ctx, f, since != "", from)
 	if err != nil || since == "" {
 		return s, err
 	}
-	replay, err := b.replay(ctx, s, from, cursor)
+	// The first page is read here, so that an unreachable store is the
+	// subscribe's error.
+	first, end, err := b.history(ctx, from, replayPage, false)
 	if err != nil {
-		s.failCatchUp(err)
+		s.endReplay(err)
 		return nil, err
 	}
-	s.startCatchUp(replay)
+	go s.replay(ctx, b.history, from, first, end)
 	return s, nil
 }
 
-// replayPage is how many entries one XRANGE asks for.
-const replayPage = 512
-
-// replay reads the matching events after from, up to and including through.
-func (b *Redis) replay(ctx context.Context, s *Subscription, from, through eventID) ([]*Event, error) {
-	var out []*Event
-	start := from.next()
-	for !through.less(start) {
-		msgs, err := b.client.XRangeN(ctx, b.opts.Stream, start.String(), through.String(), replayPage).Result()
-		if err != nil {
-			return nil, &model.Error{Code: model.CodeUpstreamUnavailable, Message: "the event store is unreachable; retry the subscription", Err: err}
-		}
-		for _, msg := range msgs {
-			id, err := parseID(msg.ID)
-			if err != nil {
-				continue
-			}
-			start = id.next()
-			ev, err := decodeEntry(msg.ID, msg.Values)
-			if err != nil {
-				continue // logged by the reader when it saw the entry
-			}
-			if s.matches(ev.Type, ev.Comment.ThreadID(), ev.Comment.ProviderID) {
-				out = append(out, ev)
-			}
-		}
-		if len(msgs) < replayPage {
-			break
-		}
+// history reads up to n entries after after with XRANGE. A resumed read
+// starts at after itself, which the replay read before: when it is no longer
+// the stream's, MAXLEN trimmed the stream past the replay, and the events it
+// had yet to read may be gone (ErrSlowConsumer).
+func (b *Redis) history(ctx context.Context, after eventID, n int, resumed bool) ([]*Event, eventID, error) {
+	start := after.next()
+	if resumed {
+		start, n = after, n+1
 	}
-	return out, nil
+	msgs, err := b.client.XRangeN(ctx, b.opts.Stream, start.String(), "+", int64(n)).Result()
+	if err != nil {
+		return nil, after, &model.Error{Code: model.CodeUpstreamUnavailable, Message: "the event store is unreachable; retry the subscription", Err: err}
+	}
+	if resumed {
+		if len(msgs) == 0 || msgs[0].ID != after.String() {
+			return nil, after, ErrSlowConsumer
+		}
+		msgs = msgs[1:]
+	}
+	end := after
+	out := make([]*Event, 0, len(msgs))
+	for _, msg := range msgs {
+		id, err := parseID(msg.ID)
+		if err != nil {
+			continue
+		}
+		end = id
+		ev, err := decodeEntry(msg.ID, msg.Values)
+		if err != nil {
+			continue // logged by the reader when it saw the entry
+		}
+		out = append(out, ev)
+	}
+	return out, end, nil
 }
 
 // maxPayload bounds one entry's comment JSON: a comment is a few KB at most,

@@ -35,12 +35,12 @@ type Subscription struct {
 	mu   sync.Mutex
 	stop func() bool // unregisters the ctx.AfterFunc; nil until set
 	// catching is true while the subscriber is behind (a replay, or a full
-	// channel): live events queue in backlog, in order, instead of going to
-	// c, and the catch-up goroutine, not the closer, closes c.
+	// channel) and a goroutine (replay or catchUp), not the closer, closes
+	// c. After a full channel, live events queue in backlog, in order.
 	catching bool
-	// replaying is true while the events being delivered are the replay of a
-	// since and the live events queued behind it; replayEnd is then the ID
-	// of the last of them (see FromReplay).
+	// replaying is true while a since-replay runs: live events are dropped,
+	// as the replay reads them from the store. replayEnd is then the ID of
+	// the last event it delivered (see FromReplay).
 	replaying bool
 	replayEnd eventID
 	backlog   []*Event
@@ -147,6 +147,11 @@ func (s *Subscription) offer(ev *Event) (slow bool, stop func() bool) {
 	if s.closed {
 		return false, nil
 	}
+	if s.replaying {
+		// The replay reads this event from the store when it gets there
+		// (see handOver): nothing is queued for a subscriber catching up.
+		return false, nil
+	}
 	if s.catching {
 		if s.queued >= s.lag {
 			s.closeLocked(ErrSlowConsumer)
@@ -175,32 +180,79 @@ func (s *Subscription) offer(ev *Event) (slow bool, stop func() bool) {
 	return false, nil
 }
 
-// startCatchUp puts replay ahead of whatever live events queued since the
-// subscription was registered, and delivers them all before going live.
-func (s *Subscription) startCatchUp(replay []*Event) {
+// replayPage is how many entries one read of the history takes: a paced
+// replay holds at most one page per subscriber.
+const replayPage = 256
+
+// history reads, oldest first, up to n stored events with IDs after after,
+// and the ID of the last entry it read, matching or not (end), so that a page
+// whose events the subscriber does not want still moves the replay on. A
+// replay whose position was trimmed from the store meanwhile (resumed is
+// true: the position was an event the replay read) gets ErrSlowConsumer.
+type history func(ctx context.Context, after eventID, n int, resumed bool) (evs []*Event, end eventID, err error)
+
+// replay delivers what the subscriber missed after from, paced by the
+// subscriber: the next page of history is read only when it has taken the
+// previous one from C, so a long backlog costs neither a queue nor the live
+// buffer. Live events are not queued meanwhile (offer drops them while
+// replaying); once a read comes back short, handOver switches the
+// subscription to live from the last ID read, so the events after it come
+// live and none is missed or doubled. first is the page Subscribe read
+// (so that an unreachable store is the caller's error).
+func (s *Subscription) replay(ctx context.Context, read history, from eventID, first []*Event, firstEnd eventID) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		// closeLocked left c open for the catch-up that now will not run.
-		close(s.c)
+	wake, closed := s.wake, s.closed
+	s.mu.Unlock()
+	if closed {
+		s.endReplay(nil)
 		return
 	}
-	s.backlog = append(replay, s.backlog...)
-	if len(s.backlog) == 0 {
-		s.catching, s.replaying, s.backlog = false, false, nil
-		return
+	pos, evs, end := from, first, firstEnd
+	var last *Event // the last event handed to c
+	reread := false // evs was read after a hand-over found the hub ahead
+	for {
+		for _, ev := range evs {
+			if !s.matches(ev.Type, ev.Comment.ThreadID(), ev.Comment.ProviderID) {
+				continue
+			}
+			select {
+			case s.c <- ev:
+				s.hub.delivered.Add(1)
+				last = ev
+			case <-wake:
+				s.endReplay(nil)
+				return
+			}
+		}
+		progressed := pos.less(end)
+		if progressed {
+			pos = end
+		}
+		// A read after the hub was found ahead that brings nothing new
+		// means the store does not hold what the hub fanned out (no
+		// retention, a recreated stream): go live rather than spin.
+		if s.hub.handOver(s, pos, last, reread && !progressed) {
+			return
+		}
+		var err error
+		if evs, end, err = read(ctx, pos, replayPage, pos != from); err != nil {
+			s.endReplay(err)
+			return
+		}
+		reread = true
 	}
-	s.wake = make(chan struct{})
-	go s.catchUp(s.wake)
 }
 
-// failCatchUp ends a subscription whose replay could not be read.
-func (s *Subscription) failCatchUp(err error) {
+// endReplay ends a replay early: the subscription closed (err nil), or its
+// history could not be read. The replay owns c until it ends.
+func (s *Subscription) endReplay(err error) {
 	s.mu.Lock()
-	ended := s.closeLocked(err)
-	if ended {
-		close(s.c) // still catching: nobody else closes it
+	ended := false
+	if err != nil {
+		ended = s.closeLocked(err)
 	}
+	s.catching, s.replaying = false, false
+	close(s.c)
 	stop := s.stop
 	s.mu.Unlock()
 	if ended {
@@ -208,10 +260,36 @@ func (s *Subscription) failCatchUp(err error) {
 	}
 }
 
-// catchUp delivers the backlog, blocking on the subscriber as a replay may be
-// longer than the buffer, then switches the subscription to live delivery.
+// handOver switches s from its replay to live delivery when the replay has
+// read up to pos everything this hub has fanned out: every later event then
+// reaches s live, and live events up to pos are skipped. It is false when
+// the hub has fanned out events past pos meanwhile, unless force: the replay
+// reads on.
+func (h *hub) handOver(s *Subscription, pos eventID, last *Event, force bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if pos.less(h.cursor) && !force {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		close(s.c)
+	}
+	if last != nil {
+		// The events up to last may still wait in c.
+		s.replayEnd, _ = parseID(last.ID)
+	}
+	if s.after.less(pos) {
+		s.after = pos
+	}
+	s.catching, s.replaying, s.wake = false, false, nil
+	return true
+}
+
+// catchUp delivers the backlog of live events that overflowed c, blocking on
+// the subscriber, then switches the subscription back to direct delivery.
 func (s *Subscription) catchUp(wake <-chan struct{}) {
-	var last *Event // the last event handed to c
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -220,11 +298,7 @@ func (s *Subscription) catchUp(wake <-chan struct{}) {
 			return
 		}
 		if len(s.backlog) == 0 {
-			if s.replaying && last != nil {
-				// The events up to last may still wait in c.
-				s.replayEnd, _ = parseID(last.ID)
-			}
-			s.catching, s.replaying, s.backlog, s.wake, s.queued = false, false, nil, nil, 0
+			s.catching, s.backlog, s.wake, s.queued = false, nil, nil, 0
 			s.mu.Unlock()
 			return
 		}
@@ -235,7 +309,6 @@ func (s *Subscription) catchUp(wake <-chan struct{}) {
 		select {
 		case s.c <- ev:
 			s.hub.delivered.Add(1)
-			last = ev
 		case <-wake:
 		}
 	}
@@ -245,9 +318,8 @@ func (s *Subscription) catchUp(wake <-chan struct{}) {
 // a loop of non-blocking channel sends under one lock: no goroutine per
 // subscriber, and a slow subscriber is closed instead of waited for.
 type hub struct {
-	replayLag int
-	maxLag    int
-	buffer    int
+	maxLag int
+	buffer int
 
 	mu     sync.Mutex
 	subs   map[*Subscription]struct{}
@@ -260,20 +332,24 @@ type hub struct {
 }
 
 func newHub(o Options) *hub {
-	return &hub{replayLag: o.replayLag(), maxLag: o.MaxLag, buffer: o.Buffer, subs: make(map[*Subscription]struct{})}
+	return &hub{maxLag: o.MaxLag, buffer: o.Buffer, subs: make(map[*Subscription]struct{})}
 }
 
-// subscribe registers a new subscription. With catchUp, live events queue
-// behind a replay to be given to startCatchUp. Live events with IDs up to
-// after are skipped. It returns the cursor at the moment of registration:
+// subscribe registers a new subscription. With replay, live events are not
+// delivered until the replay (Subscription.replay) hands over. Live events
+// with IDs up to after are skipped. It returns the cursor at the moment of registration:
 // every later event reaches the subscription live.
-func (h *hub) subscribe(ctx context.Context, f Filter, catchUp bool, after eventID) (*Subscription, eventID, error) {
+func (h *hub) subscribe(ctx context.Context, f Filter, replay bool, after eventID) (*Subscription, eventID, error) {
 	if err := context.Cause(ctx); err != nil {
 		return nil, eventID{}, err
 	}
 	c := make(chan *Event, h.buffer)
-	s := &Subscription{
-		C: c, c: c, hub: h, catching: catchUp, replaying: catchUp, lag: h.replayLag,
+	var wake chan struct{}
+	if replay {
+		wake = make(chan struct{})
+	}
+	s := &Subscription{wake: wake,
+		C: c, c: c, hub: h, catching: replay, replaying: replay,
 		threads: compact(f.Threads), providers: compact(f.Providers), types: compact(f.Types), after: after,
 	}
 	// If ctx is already done, the callback ends s at once (in its own
