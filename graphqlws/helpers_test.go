@@ -105,6 +105,10 @@ func (b *countingBus) Subscribe(ctx context.Context, threads, providerIDs []stri
 		defer close(out)
 		defer sub.Close()
 		for ev := range sub.C {
+			// As the gateway's relay: a replay waits for the socket.
+			if sub.FromReplay(ev) && graphqlws.AwaitRoom(ctx) != nil {
+				return
+			}
 			select {
 			case out <- graphql.Event[*model.Comment]{Context: resolvers.WithEventID(ctx, ev.ID), Value: ev.Comment}:
 			case <-ctx.Done():
