@@ -87,7 +87,7 @@ type Options struct {
 	// MaxQueued is how many frames may wait for a socket while one is being
 	// written to it. One more and the socket is a slow consumer: what it has
 	// not been sent is dropped and it is closed with 4429 "slow consumer".
-	// 0: 64.
+	// AwaitRoom (a replay) waits while more than half of it wait. 0: 64.
 	MaxQueued int
 	// Writers is how many goroutines at most write frames to sockets at once
 	// (they start when there is something to write and end when there is

@@ -13,8 +13,10 @@
 //     same bytes go to every subscriber with its own id around them.
 //     Subscriptions that resume (Options.ResumeArgument), queries and
 //     mutations run on their own.
-//   - A subscriber that falls Options.MaxQueued frames behind is closed with
-//     4429 "slow consumer"; nobody waits for it.
+//   - A subscriber that falls Options.MaxQueued frames behind on live events
+//     is closed with 4429 "slow consumer"; nobody waits for it. A resolver
+//     replaying what a resuming subscriber missed paces it with AwaitRoom
+//     instead.
 //   - A socket the server closes gets the close frame and then is read on,
 //     its input discarded, until the client's close frame (a second at
 //     most): closing at once with unread input would reset the connection,
