@@ -195,10 +195,10 @@ type history func(ctx context.Context, after eventID, n int, resumed bool) (evs 
 // subscriber: the next page of history is read only when it has taken the
 // previous one from C, so a long backlog costs neither a queue nor the live
 // buffer. Live events are not queued meanwhile (offer drops them while
-// replaying); once a read comes back short, handOver switches the
-// subscription to live from the last ID read, so the events after it come
-// live and none is missed or doubled. first is the page Subscribe read
-// (so that an unreachable store is the caller's error).
+// replaying); once the replay has read up to what the hub has fanned out,
+// handOver switches the subscription to live from the last ID read, so the
+// events after it come live and none is missed or doubled. first is the page
+// Subscribe read (so that an unreachable store is the caller's error).
 func (s *Subscription) replay(ctx context.Context, read history, from eventID, first []*Event, firstEnd eventID) {
 	s.mu.Lock()
 	wake, closed := s.wake, s.closed
