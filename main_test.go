@@ -5,8 +5,9 @@ import (
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/commentgraph/commentgraph/internal/logtest"
 )
 
 func TestRunRefusesBadConfigInOneLine(t *testing.T) {
@@ -41,20 +42,4 @@ func writeFile(path, content string) error {
 	return os.WriteFile(path, []byte(content), 0o600)
 }
 
-// logBuffer collects run's log lines; the gateway writes from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = logtest.Buffer

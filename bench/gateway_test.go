@@ -15,12 +15,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/commentgraph/commentgraph/internal/logtest"
 )
 
 // gateway is the real commentgraph binary running as a child process with a
@@ -479,27 +480,7 @@ func (g *gateway) savePprof(ctx context.Context, path, endpoint string) error {
 	return f.Close()
 }
 
-// syncBuffer collects the child's output; it is written by exec's copier
-// goroutine and read on failure.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 64<<10 {
-		return len(p), nil // keep the start; a flood of warnings adds nothing
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = logtest.Buffer
 
 // mustStartGateway is startGateway for a benchmark, stopped when it ends.
 func mustStartGateway(b *testing.B, bin string, w *World, gc gatewayConfig, profiling bool) *gateway {

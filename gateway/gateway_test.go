@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/commentgraph/commentgraph/config"
+	"github.com/commentgraph/commentgraph/internal/logtest"
 )
 
 // gateway is a real App serving on 127.0.0.1:0 for one test.
@@ -40,23 +40,7 @@ func newTestConfig(t *testing.T, providers ...config.Provider) *config.Config {
 	return cfg
 }
 
-// logBuffer collects the app's log lines; the app writes from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = logtest.Buffer
 
 // MustStartGateway runs the real gateway on a free port until the test ends.
 func MustStartGateway(t *testing.T, cfg *config.Config) *gateway {

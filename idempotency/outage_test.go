@@ -18,6 +18,7 @@ import (
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/idempotency"
+	"github.com/commentgraph/commentgraph/internal/logtest"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 )
 
@@ -54,23 +55,7 @@ func (u *upstream) createAfter(ref string, started, gate chan struct{}) func(con
 	}
 }
 
-// logBuffer collects an instance's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = logtest.Buffer
 
 // faults stands between an instance and Redis: it can refuse the instance's
 // dials as if Redis were down (while Redis stays up for other instances), or

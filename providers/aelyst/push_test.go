@@ -1,7 +1,6 @@
 package aelyst
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,11 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/internal/logtest"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/aelyst/aelysttest"
 )
@@ -254,22 +253,7 @@ func TestWebhookUnknownEventIsAcknowledged(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = logtest.Buffer
 
 func signed(secret string, body []byte) http.Header {
 	return http.Header{"X-Webhook-Signature": {aelysttest.Sign(secret, body)}}

@@ -1,7 +1,6 @@
 package virola
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/commentgraph/commentgraph/internal/logtest"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
 )
@@ -508,23 +508,7 @@ func TestStreamCatchUpCoversThreadsNeverRead(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the test reads while the stream may write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = logtest.Buffer
 
 // Past each bound of the catch-up, what is left out is logged with counts
 // (and no message text) and passed to OnDropped, and the rest is delivered.

@@ -1,7 +1,6 @@
 package ziik_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/clocktest"
+	"github.com/commentgraph/commentgraph/internal/logtest"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/ziik"
 	"github.com/commentgraph/commentgraph/providers/ziik/ziiktest"
@@ -61,22 +61,7 @@ type env struct {
 	rec   *recorder
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = logtest.Buffer
 
 func newEnv(t *testing.T, tweak func(*ziik.Options)) *env {
 	t.Helper()
