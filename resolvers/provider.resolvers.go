@@ -19,7 +19,9 @@ func (r *providerResolver) Healthy(ctx context.Context, obj *model.Provider) (bo
 
 // Threads is the resolver for the threads field.
 func (r *providerResolver) Threads(ctx context.Context, obj *model.Provider, first *int, after *string) (*model.ThreadConnection, error) {
-	return r.threads(ctx, obj, first, after)
+	// Cursors carry the provider id; see threadcursor.go for the rules on a
+	// foreign cursor (BAD_USER_INPUT here, an empty page in providers { }).
+	return r.providerThreads(ctx, obj, first, after)
 }
 
 func (r *Resolver) Provider() graph.ProviderResolver { return &providerResolver{r} }
