@@ -175,7 +175,8 @@ type Limits struct {
 // Events tunes subscriptions and their sources.
 type Events struct {
 	// PollInterval is how often threads of providers with no push are polled.
-	// Default 5s.
+	// Default 5s; a negative duration (-1s) polls nothing (no live comments
+	// from those providers).
 	PollInterval Duration `yaml:"pollInterval"`
 	// MaxSubscriptionsPerConnection caps subscriptions on one socket. Default 20.
 	MaxSubscriptionsPerConnection int `yaml:"maxSubscriptionsPerConnection"`

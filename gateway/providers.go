@@ -70,7 +70,7 @@ func (a *App) buildProvider(pc config.Provider) (providers.Provider, error) {
 // pollThreads runs a poller per thread of a provider that pushes no comments.
 // The lease keeps one poller per thread across instances.
 func (a *App) pollThreads(p providers.Provider, threads []providers.PollThread, scope string) {
-	if len(threads) == 0 {
+	if len(threads) == 0 || a.cfg.Events.PollInterval < 0 {
 		return
 	}
 	opts := poller.Options{Interval: a.cfg.Events.PollInterval.D(), Logger: a.log}

@@ -55,7 +55,9 @@ func cursorWorld(t *testing.T, n int) (*gateway, *ziiktest.Server, interface {
 		}
 	}
 	k := klinkWorld(t, 1)
-	return MustStartGateway(t, newTestConfig(t, ziikProvider(z), klinkProvider(k))), z, k
+	cfg := newTestConfig(t, ziikProvider(z), klinkProvider(k))
+	cfg.Events.PollInterval = -1 // no pollers: every call an emulator counts is the query's
+	return MustStartGateway(t, cfg), z, k
 }
 
 func providerThreads(t *testing.T, g *gateway, id string, first int, after *string) (threadsPage, gqlResponse) {
