@@ -51,8 +51,25 @@ type Config struct {
 	// PersistedDocuments serves operations by hash: Automatic Persisted
 	// Queries and a manifest of trusted documents.
 	PersistedDocuments PersistedDocuments `yaml:"persistedDocuments"`
+	// Attachments tunes the signed download links Attachment.url hands out.
+	Attachments Attachments `yaml:"attachments"`
 	// Providers are the upstream instances, in the order Query.providers lists them.
 	Providers []Provider `yaml:"providers"`
+}
+
+// Attachments configures GET /attachments/…: Attachment.url is a gateway
+// link, signed (HMAC-SHA256) over the attachment, the caller's tenant and
+// credential and an expiry, that streams the upstream file with the
+// provider's credential.
+type Attachments struct {
+	// SigningKey is the HMAC key of the links, at least 32 characters
+	// (${VAR} to keep it out of the file). Default: a random key made at
+	// start, per instance: a link then works only on the instance that made
+	// it, and not after a restart. Set the same key on every instance behind
+	// one load balancer.
+	SigningKey string `yaml:"signingKey"`
+	// URLExpiry is how long a link stays valid. Default 15m.
+	URLExpiry Duration `yaml:"urlExpiry"`
 }
 
 // Redis configures the shared Redis: one server, or a Redis Cluster. Set url
@@ -387,6 +404,9 @@ func (c *Config) applyDefaults() {
 	if c.Cache.TTL == 0 {
 		c.Cache.TTL = Duration(5 * time.Minute)
 	}
+	if c.Attachments.URLExpiry == 0 {
+		c.Attachments.URLExpiry = Duration(15 * time.Minute)
+	}
 	if j := c.Auth.JWT; j != nil {
 		if j.TenantClaim == "" {
 			j.TenantClaim = "tenant"
@@ -425,6 +445,12 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 func (c *Config) Validate() error {
 	if err := c.Redis.validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if k := c.Attachments.SigningKey; k != "" && len(k) < 32 {
+		return fmt.Errorf("config: attachments.signingKey: is shorter than 32 characters")
+	}
+	if c.Attachments.URLExpiry < 0 {
+		return fmt.Errorf("config: attachments.urlExpiry: must be positive")
 	}
 	for i, k := range c.Auth.APIKeys {
 		if strings.TrimSpace(k) == "" {

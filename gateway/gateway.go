@@ -25,6 +25,7 @@ import (
 	"github.com/commentgraph/commentgraph/cache"
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/events"
+	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graph/persisted"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/resolvers"
@@ -40,6 +41,8 @@ type App struct {
 	metrics *metrics
 
 	registry *providers.Registry
+	// attachments signs and checks the Attachment.url links (attachments.go).
+	attachments *attachmentSigner
 	// manifest is the trusted documents (persistedDocuments.manifest), nil
 	// without one.
 	manifest      persisted.Manifest
@@ -89,6 +92,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		upstream:  newUpstreamTransport(cfg.Limits.UpstreamIdleConns),
 	}
 	a.closers = append(a.closers, a.upstream.CloseIdleConnections)
+	a.attachments = newAttachmentSigner(cfg.Attachments)
 	if err := a.openAuth(); err != nil {
 		a.closeAll()
 		return nil, err
@@ -139,8 +143,11 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Idempotency: a.idempotencyStore(),
 		Health:      a.metrics.isHealthy,
 		Credential:  credential,
-		Limits:      resolvers.Limits{MaxPageSize: cfg.Limits.MaxPageSize},
-		Logger:      log,
+		AttachmentURL: func(ctx context.Context, at *model.Attachment) *string {
+			return a.attachmentURL(tenant(ctx), credential(ctx), at)
+		},
+		Limits: resolvers.Limits{MaxPageSize: cfg.Limits.MaxPageSize},
+		Logger: log,
 	}
 	return a, nil
 }

@@ -32,6 +32,7 @@ import (
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/query", a.observe("query", a.withCORS(a.measureOwnTime(a.authenticate(a.limitBody(a.graphqlHandler()))))))
+	mux.Handle("GET /attachments/{provider}/{ref}/{name}", a.observe("attachments", a.authenticate(http.HandlerFunc(a.serveAttachment))))
 	mux.Handle("POST /webhooks/{providerId}", a.observe("webhooks", http.HandlerFunc(a.serveWebhook)))
 	mux.Handle("GET /healthz", a.observe("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

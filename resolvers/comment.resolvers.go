@@ -13,6 +13,15 @@ import (
 	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
 
+// URL is the resolver for the url field: the gateway's signed link for the
+// caller where AttachmentURL gives one, else the adapter's URL.
+func (r *attachmentResolver) URL(ctx context.Context, obj *model.Attachment) (*string, error) {
+	if r.AttachmentURL != nil {
+		return r.AttachmentURL(ctx, obj), nil
+	}
+	return obj.URL, nil
+}
+
 // Provider is the resolver for the provider field.
 func (r *commentResolver) Provider(ctx context.Context, obj *model.Comment) (*model.Provider, error) {
 	return r.providerInfo(obj.ProviderID)
@@ -59,6 +68,8 @@ func (r *userResolver) Provider(ctx context.Context, obj *model.User) (*model.Pr
 	return r.providerInfo(obj.ProviderID)
 }
 
+func (r *Resolver) Attachment() graph.AttachmentResolver { return &attachmentResolver{r} }
+
 func (r *Resolver) Comment() graph.CommentResolver { return &commentResolver{r} }
 
 func (r *Resolver) Mention() graph.MentionResolver { return &mentionResolver{r} }
@@ -70,6 +81,7 @@ func (r *Resolver) ReadReceipt() graph.ReadReceiptResolver { return &readReceipt
 func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 
 type (
+	attachmentResolver  struct{ *Resolver }
 	commentResolver     struct{ *Resolver }
 	mentionResolver     struct{ *Resolver }
 	reactionResolver    struct{ *Resolver }

@@ -26,8 +26,11 @@ type Resolver struct {
 	// Credential names the caller's credential (an API key fingerprint) for
 	// scoping idempotency keys. Nil: one scope for all.
 	Credential func(ctx context.Context) string
-	Limits     Limits
-	Logger     *slog.Logger
+	// AttachmentURL is Attachment.url for the caller of ctx (a signed
+	// gateway link). Nil: the URL the adapter mapped.
+	AttachmentURL func(ctx context.Context, a *model.Attachment) *string
+	Limits        Limits
+	Logger        *slog.Logger
 }
 
 // Limits bound paging.

@@ -231,9 +231,10 @@ type executor struct {
 	pageCtx context.Context
 	// The field resolvers, made once per executor (the root hands out a new
 	// one on each call).
-	commentR graph.CommentResolver
-	mentionR graph.MentionResolver
-	threadR  graph.ThreadResolver
+	commentR    graph.CommentResolver
+	attachmentR graph.AttachmentResolver
+	mentionR    graph.MentionResolver
+	threadR     graph.ThreadResolver
 	// plans memoizes a type's plan per selection set, for the response and
 	// all its forks: a page asks the same few selections once per comment,
 	// mention and user, and the threads of a response the same as each other.

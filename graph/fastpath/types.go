@@ -207,7 +207,7 @@ var attachmentType = &object[*model.Attachment]{name: "Attachment", fields: map[
 	"name":     text("String!", func(a *model.Attachment) string { return a.Name }),
 	"mimeType": optText(func(a *model.Attachment) *string { return a.MimeType }),
 	"size":     optInteger(func(a *model.Attachment) *int { return a.Size }),
-	"url":      optText(func(a *model.Attachment) *string { return a.URL }),
+	"url":      {fieldDesc{kind: resolved, typ: "String", inPage: true}, writeAttachmentURL},
 	"state":    enum("AttachmentState!", func(a *model.Attachment) model.AttachmentState { return a.State }),
 	"kind":     text("String!", func(a *model.Attachment) string { return a.Kind }),
 	"width":    optInteger(func(a *model.Attachment) *int { return a.Width }),
@@ -615,6 +615,38 @@ func writeAttachments(e *executor, f *graphql.CollectedField, c *model.Comment, 
 	}
 	e.buf.WriteByte(']')
 	return ok
+}
+
+// writeAttachmentURL calls Attachment.url (a link signed for the caller) with
+// the page's context, the way resolveUser calls Comment.sender.
+func writeAttachmentURL(e *executor, f *graphql.CollectedField, a *model.Attachment, at *pathNode) bool {
+	here := e.field(at, f)
+	u, failed := e.resolveAttachmentURL(a, here)
+	if failed {
+		u = nil
+	}
+	writeOptString(&e.buf, u) // nullable: a failure is null and an error
+	return true
+}
+
+func (e *executor) resolveAttachmentURL(a *model.Attachment, at *pathNode) (u *string, failed bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ctx := e.fieldCtx(at)
+			e.op.Error(ctx, e.op.Recover(ctx, r))
+			u, failed = nil, true
+		}
+	}()
+	if e.attachmentR == nil {
+		e.attachmentR = e.s.resolvers.Attachment()
+	}
+	u, err := e.attachmentR.URL(e.pageCtx, a)
+	if err != nil {
+		ctx := e.fieldCtx(at)
+		e.op.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return nil, true
+	}
+	return u, false
 }
 
 // resolveUser calls Comment.sender (obj a *model.Comment) or Mention.user

@@ -1,6 +1,7 @@
 package virolatest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"time"
 )
 
 func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request, uid int64) {
@@ -375,7 +377,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request, uid int6
 		ctype = "application/octet-stream"
 	}
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Length", strconv.Itoa(len(content)))
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
-	_, _ = w.Write(content)
+	// ServeContent sets Content-Length and answers Range with 206.
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(content))
 }
