@@ -264,3 +264,38 @@ func TestAttachmentURLInGraphQLIsSigned(t *testing.T) {
 		t.Fatalf("node url %q: status %d, %d bytes", one.Node.URL, r.StatusCode, len(body))
 	}
 }
+
+// With attachments.signingKey shared, a link made on one instance works on
+// another; with the random per-instance key (no signingKey) it does not, and
+// that refusal makes no upstream call.
+func TestAttachmentLinkAcrossInstances(t *testing.T) {
+	w := newAttachmentWorld(t)
+	instance := func(key string) *gateway {
+		cfg := newTestConfig(t, config.Provider{ID: "virola", Kind: "virola", BaseURL: w.virola.URL, Token: virolatest.DefaultToken})
+		cfg.Auth.APIKeys = []string{attachKeyA, attachKeyB}
+		cfg.Events.PollInterval = -1
+		cfg.Attachments.SigningKey = key
+		return startGatewayWith(t, cfg, nil)
+	}
+	const shared = "a-signing-key-of-at-least-32-characters"
+	one, two := instance(shared), instance(shared)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := w.virola.WaitStreams(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	ref := strconv.FormatInt(w.attID, 10)
+	link := one.app.attachments.url("virola", ref, w.name, "", providers.Fingerprint(attachKeyA))
+	other := &attachmentWorld{g: two}
+	if r, body := other.get(t, link, attachKeyA, ""); r.StatusCode != http.StatusOK || !bytes.Equal(body, w.content) {
+		t.Fatalf("on the other instance with the shared key: status %d, %d bytes", r.StatusCode, len(body))
+	}
+	w.virola.ResetCalls()
+	// w.g has a random key of its own.
+	if r, _ := w.get(t, link, attachKeyA, ""); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("on an instance with its own random key: status %d, want 403", r.StatusCode)
+	}
+	if n := w.virola.TotalCalls(); n != 0 {
+		t.Fatalf("%d upstream calls for a refused link", n)
+	}
+}
