@@ -232,18 +232,8 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, uid int) {
 }
 
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, uid int) {
-	var body map[string]json.RawMessage
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "The request body is not valid JSON.")
-		return
-	}
-	var text string
-	if err := json.Unmarshal(body["message"], &text); err != nil || strings.TrimSpace(text) == "" {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_parameters", "The message field is required.")
-		return
-	}
-	if utf8.RuneCountInString(text) > maxMessageLength {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_parameters", fmt.Sprintf("The message may not be greater than %d characters.", maxMessageLength))
+	body, text, ok := readMessageBody(w, r)
+	if !ok {
 		return
 	}
 	var parent *int
@@ -286,4 +276,25 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, _ int) {
 		return
 	}
 	s.single(w, http.StatusOK, s.userJSON(u))
+}
+
+// readMessageBody reads a create or update body: JSON with a non-empty
+// "message" of at most maxMessageLength characters. On a bad one it has
+// answered the error and returns false.
+func readMessageBody(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, string, bool) {
+	var body map[string]json.RawMessage
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "The request body is not valid JSON.")
+		return nil, "", false
+	}
+	var text string
+	if err := json.Unmarshal(body["message"], &text); err != nil || strings.TrimSpace(text) == "" {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_parameters", "The message field is required.")
+		return nil, "", false
+	}
+	if utf8.RuneCountInString(text) > maxMessageLength {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_parameters", fmt.Sprintf("The message may not be greater than %d characters.", maxMessageLength))
+		return nil, "", false
+	}
+	return body, text, true
 }

@@ -1,12 +1,8 @@
 package ziiktest
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 )
 
 // Editing and deleting a message, as the notes describe them (§4 "Other
@@ -49,18 +45,8 @@ func (s *Server) writableMessage(w http.ResponseWriter, r *http.Request, uid int
 }
 
 func (s *Server) updateMessage(w http.ResponseWriter, r *http.Request, uid int) {
-	var body map[string]json.RawMessage
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "The request body is not valid JSON.")
-		return
-	}
-	var text string
-	if err := json.Unmarshal(body["message"], &text); err != nil || strings.TrimSpace(text) == "" {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_parameters", "The message field is required.")
-		return
-	}
-	if utf8.RuneCountInString(text) > maxMessageLength {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_parameters", fmt.Sprintf("The message may not be greater than %d characters.", maxMessageLength))
+	_, text, ok := readMessageBody(w, r)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
