@@ -85,16 +85,7 @@ func openEvents(t *testing.T, g *gateway, transport string, vars map[string]any,
 	body, _ := json.Marshal(map[string]any{"query": commentEventsQuery, "variables": vars})
 	switch transport {
 	case "graphql-transport-ws", "graphql-ws":
-		c := wsDial(t, g, transport, nil)
-		_ = c.WriteJSON(wsMsg{Type: "connection_init"})
-		if m := wsRead(t, c); m.Type != "connection_ack" {
-			t.Fatalf("got %+v", m)
-		}
-		start, nextType := "subscribe", "next"
-		if transport == "graphql-ws" {
-			start, nextType = "start", "data"
-		}
-		_ = c.WriteJSON(wsMsg{ID: "e", Type: start, Payload: body})
+		c, nextType := wsSubscribe(t, g, transport, "e", body)
 		go func() {
 			defer close(out)
 			for {

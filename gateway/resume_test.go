@@ -130,17 +130,8 @@ func openResume(t *testing.T, g *gateway, transport, since string) <-chan resume
 	query := `subscription($since: String) { commentAdded(since: $since) { text } }`
 	switch transport {
 	case "graphql-transport-ws", "graphql-ws":
-		c := wsDial(t, g, transport, nil)
-		_ = c.WriteJSON(wsMsg{Type: "connection_init"})
-		if m := wsRead(t, c); m.Type != "connection_ack" {
-			t.Fatalf("got %+v", m)
-		}
-		start, nextType := "subscribe", "next"
-		if transport == "graphql-ws" {
-			start, nextType = "start", "data"
-		}
 		body, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]any{"since": since}})
-		_ = c.WriteJSON(wsMsg{ID: "r", Type: start, Payload: body})
+		c, nextType := wsSubscribe(t, g, transport, "r", body)
 		go func() {
 			defer close(out)
 			for {

@@ -43,6 +43,24 @@ func wsDial(t *testing.T, g *gateway, protocol string, header http.Header) *webs
 	return c
 }
 
+// wsSubscribe opens a socket with protocol (graphql-transport-ws or the
+// legacy graphql-ws), acknowledges it and starts operation body as id. It
+// returns the socket and the message type its results arrive as.
+func wsSubscribe(t *testing.T, g *gateway, protocol, id string, body []byte) (*websocket.Conn, string) {
+	t.Helper()
+	c := wsDial(t, g, protocol, nil)
+	_ = c.WriteJSON(wsMsg{Type: "connection_init"})
+	if m := wsRead(t, c); m.Type != "connection_ack" {
+		t.Fatalf("got %+v", m)
+	}
+	start, nextType := "subscribe", "next"
+	if protocol == "graphql-ws" {
+		start, nextType = "start", "data"
+	}
+	_ = c.WriteJSON(wsMsg{ID: id, Type: start, Payload: body})
+	return c, nextType
+}
+
 // wsRead reads the next message that is not a keep-alive, with a deadline.
 func wsRead(t *testing.T, c *websocket.Conn) wsMsg {
 	t.Helper()
