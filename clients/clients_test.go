@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/demo"
 	"github.com/commentgraph/commentgraph/gateway"
 )
@@ -92,7 +93,7 @@ func mustStartGateway(t *testing.T) string {
 	t.Cleanup(world.Close)
 	cfg := world.Config
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Auth.APIKeys = []string{apiKey}
+	cfg.Auth.APIKeys = config.Keys(apiKey)
 	app, err := gateway.New(cfg, log)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)

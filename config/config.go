@@ -53,9 +53,63 @@ type Config struct {
 	PersistedDocuments PersistedDocuments `yaml:"persistedDocuments"`
 	// Attachments tunes the signed download links Attachment.url hands out.
 	Attachments Attachments `yaml:"attachments"`
-	// Providers are the upstream instances, in the order Query.providers lists them.
+	// Providers are the upstream instances of the default tenant, in the
+	// order Query.providers lists them.
+	Providers []Provider `yaml:"providers"`
+	// Tenants are customers that share nothing a user can observe: each has
+	// its own API keys and providers. A request's tenant comes from its API
+	// key or its JWT's tenant claim. Absent: one default tenant, with
+	// auth.apiKeys and the top-level providers.
+	Tenants []Tenant `yaml:"tenants"`
+}
+
+// Tenant is one customer: its keys and its own provider instances. Its
+// provider ids may repeat another tenant's; global IDs, caches, idempotency
+// keys, poll leases and events are kept apart all the same.
+type Tenant struct {
+	// ID names the tenant, as JWTs' tenant claim does. Required, unique,
+	// [a-z0-9_-], not "default".
+	ID string `yaml:"id"`
+	// APIKeys act for this tenant. Default: none (JWT users only).
+	APIKeys []APIKey `yaml:"apiKeys"`
+	// Providers are the tenant's upstream instances, the same shape as the
+	// top-level providers.
 	Providers []Provider `yaml:"providers"`
 }
+
+// APIKey is a bearer key. In YAML a plain string is a key that forwards no
+// credentials; {key, forwardCredentials} sets both.
+type APIKey struct {
+	// Key is the secret, at least 16 characters. Required.
+	Key string `yaml:"key"`
+	// ForwardCredentials honours X-Upstream-Credential-<providerId> headers
+	// from this key's requests, for providers with credentials: user: a
+	// server-side caller passing its end users' own upstream credentials.
+	// Default false: the headers are ignored.
+	ForwardCredentials bool `yaml:"forwardCredentials"`
+}
+
+// UnmarshalYAML reads a plain string as a key without forwarding.
+func (k *APIKey) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&k.Key)
+	}
+	type plain APIKey
+	return n.Decode((*plain)(k))
+}
+
+// Keys makes API keys without forwarding from plain strings.
+func Keys(keys ...string) []APIKey {
+	out := make([]APIKey, len(keys))
+	for i, k := range keys {
+		out[i] = APIKey{Key: k}
+	}
+	return out
+}
+
+// DefaultTenant is the tenant of auth.apiKeys, the top-level providers and
+// JWTs without a tenant claim.
+const DefaultTenant = ""
 
 // Attachments configures GET /attachments/…: Attachment.url is a gateway
 // link, signed (HMAC-SHA256) over the attachment, the caller's tenant and
@@ -70,6 +124,16 @@ type Attachments struct {
 	SigningKey string `yaml:"signingKey"`
 	// URLExpiry is how long a link stays valid. Default 15m.
 	URLExpiry Duration `yaml:"urlExpiry"`
+	// MaxUploadBytes bounds each file of createComment's attachments; a
+	// larger one is BAD_USER_INPUT before any upstream call. Default 10 MiB.
+	MaxUploadBytes int64 `yaml:"maxUploadBytes"`
+	// MaxUploadFiles bounds the files of one comment. Default 10.
+	MaxUploadFiles int `yaml:"maxUploadFiles"`
+	// AllowedContentTypes are the media types an upload may have (its part's
+	// Content-Type, checked against its first bytes); "image/*" allows a
+	// family. Default: image/png, image/jpeg, image/gif, image/webp,
+	// application/pdf, text/plain.
+	AllowedContentTypes []string `yaml:"allowedContentTypes"`
 }
 
 // Redis configures the shared Redis: one server, or a Redis Cluster. Set url
@@ -103,8 +167,15 @@ func (r Redis) Enabled() bool { return r.URL != "" || len(r.Addrs) > 0 }
 // neither, /query is open (demo).
 type Auth struct {
 	// APIKeys, when not empty, are the bearer keys /query accepts: each acts
-	// for the default tenant. Default: none.
-	APIKeys []string `yaml:"apiKeys"`
+	// for the default tenant. A plain string, or {key, forwardCredentials}
+	// (see APIKey). Default: none.
+	APIKeys []APIKey `yaml:"apiKeys"`
+	// CredentialKey encrypts (AES-256-GCM, with a key derived from it) the
+	// end-user credentials connectProvider stores, at rest in Redis or in
+	// memory. At least 32 characters; required when any provider has
+	// credentials: user. Changing it makes stored credentials unreadable
+	// (users connect again).
+	CredentialKey string `yaml:"credentialKey"`
 	// JWT, when set, also accepts `Authorization: Bearer <JWT>` from an
 	// identity provider (browser and mobile clients). Absent: no JWTs.
 	JWT *JWT `yaml:"jwt"`
@@ -201,6 +272,31 @@ type Events struct {
 	InitTimeout Duration `yaml:"initTimeout"`
 	// KeepAlive is the ping interval on sockets. Default 15s.
 	KeepAlive Duration `yaml:"keepAlive"`
+	// AccessCheckTTL: a subscriber acting with its own credential (a
+	// provider with credentials: user) receives a thread's events only after
+	// that credential was checked upstream to read the thread; the answer is
+	// kept this long, so revoked access stops delivery within it. Default 30s.
+	AccessCheckTTL Duration `yaml:"accessCheckTTL"`
+	// CatchUp bounds what a provider with an event stream (Virola) reads to
+	// find the comments created while its stream was down.
+	CatchUp CatchUp `yaml:"catchUp"`
+}
+
+// CatchUp bounds one catch-up after an event stream reconnects; what lies
+// past a bound is logged and counted
+// (commentgraph_catchup_dropped_total), never silently lost.
+type CatchUp struct {
+	// Rooms read, the most recently active first. Default 100; negative:
+	// only threads the gateway has read or watches.
+	Rooms int `yaml:"rooms"`
+	// Messages read per room to find threads changed since the outage.
+	// Default 200.
+	Messages int `yaml:"messages"`
+	// Threads whose comments are read. Default 500.
+	Threads int `yaml:"threads"`
+	// Comments emitted by one catch-up; past it the newest are kept.
+	// Default 5000.
+	Comments int `yaml:"comments"`
 }
 
 // Loaders tunes the per-request dataloaders.
@@ -276,7 +372,21 @@ type Provider struct {
 	// Threads are native thread refs to poll for new comments (and, for K-LINK,
 	// the rooms Provider.threads lists, since K-LINK has no room directory).
 	Threads []string `yaml:"threads"`
+	// Credentials says whose upstream credential the instance acts with:
+	// "service" (default), the token or email/password above for every
+	// caller; or "user", each request's end user's own (a forwarded
+	// X-Upstream-Credential-<id> header or one stored with connectProvider).
+	// With "user" the service credential is optional and, when set, is used
+	// only for the background event channel (stream or polling), whose
+	// events reach a subscriber only for threads its own credential may read.
+	Credentials string `yaml:"credentials"`
 }
+
+// CredentialsUser is Provider.Credentials for end users' own credentials.
+const (
+	CredentialsService = "service"
+	CredentialsUser    = "user"
+)
 
 // Kinds is every supported provider kind.
 var Kinds = []string{"klink", "virola", "aelyst", "ziik"}
@@ -407,6 +517,23 @@ func (c *Config) applyDefaults() {
 	if c.Attachments.URLExpiry == 0 {
 		c.Attachments.URLExpiry = Duration(15 * time.Minute)
 	}
+	if c.Attachments.MaxUploadBytes == 0 {
+		c.Attachments.MaxUploadBytes = 10 << 20
+	}
+	if c.Attachments.MaxUploadFiles == 0 {
+		c.Attachments.MaxUploadFiles = 10
+	}
+	if c.Attachments.AllowedContentTypes == nil {
+		c.Attachments.AllowedContentTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
+	}
+	for i := range c.Providers {
+		c.Providers[i].applyDefaults()
+	}
+	for i := range c.Tenants {
+		for j := range c.Tenants[i].Providers {
+			c.Tenants[i].Providers[j].applyDefaults()
+		}
+	}
 	if j := c.Auth.JWT; j != nil {
 		if j.TenantClaim == "" {
 			j.TenantClaim = "tenant"
@@ -437,6 +564,40 @@ func (c *Config) applyDefaults() {
 	if e.KeepAlive == 0 {
 		e.KeepAlive = Duration(15 * time.Second)
 	}
+	if e.AccessCheckTTL == 0 {
+		e.AccessCheckTTL = Duration(30 * time.Second)
+	}
+	cu := &e.CatchUp
+	if cu.Rooms == 0 {
+		cu.Rooms = 100
+	}
+	if cu.Messages == 0 {
+		cu.Messages = 200
+	}
+	if cu.Threads == 0 {
+		cu.Threads = 500
+	}
+	if cu.Comments == 0 {
+		cu.Comments = 5000
+	}
+}
+
+func (p *Provider) applyDefaults() {
+	if p.Credentials == "" {
+		p.Credentials = CredentialsService
+	}
+}
+
+// UserCredentials reports whether the instance acts with end users' own
+// credentials.
+func (p Provider) UserCredentials() bool { return p.Credentials == CredentialsUser }
+
+// HasServiceCredential reports whether a service credential is configured.
+func (p Provider) HasServiceCredential() bool {
+	if p.Kind == "ziik" {
+		return p.Email != "" && p.Password != ""
+	}
+	return p.Token != ""
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -452,13 +613,26 @@ func (c *Config) Validate() error {
 	if c.Attachments.URLExpiry < 0 {
 		return fmt.Errorf("config: attachments.urlExpiry: must be positive")
 	}
-	for i, k := range c.Auth.APIKeys {
-		if strings.TrimSpace(k) == "" {
-			return fmt.Errorf("config: auth.apiKeys[%d]: is empty", i)
+	if c.Attachments.MaxUploadBytes < 0 {
+		return fmt.Errorf("config: attachments.maxUploadBytes: must be positive")
+	}
+	if c.Attachments.MaxUploadFiles < 0 {
+		return fmt.Errorf("config: attachments.maxUploadFiles: must be positive")
+	}
+	for i, t := range c.Attachments.AllowedContentTypes {
+		if !mediaPattern.MatchString(t) {
+			return fmt.Errorf("config: attachments.allowedContentTypes[%d]: %q is not a media type (type/subtype or type/*)", i, t)
 		}
-		if len(k) < 16 {
-			return fmt.Errorf("config: auth.apiKeys[%d]: is shorter than 16 characters", i)
-		}
+	}
+	if c.Events.AccessCheckTTL < 0 {
+		return fmt.Errorf("config: events.accessCheckTTL: must be positive")
+	}
+	keys := make(map[string]string)
+	if err := checkKeys("auth.apiKeys", c.Auth.APIKeys, keys); err != nil {
+		return err
+	}
+	if k := c.Auth.CredentialKey; k != "" && len(k) < 32 {
+		return fmt.Errorf("config: auth.credentialKey: is shorter than 32 characters")
 	}
 	if j := c.Auth.JWT; j != nil {
 		if err := j.validate(); err != nil {
@@ -497,9 +671,74 @@ func (c *Config) Validate() error {
 	if c.CORS.MaxAge < 0 {
 		return fmt.Errorf("config: cors.maxAge: must be positive")
 	}
+	if err := checkProviders("providers", c.Providers); err != nil {
+		return err
+	}
+	tenants := make(map[string]int)
+	for i, t := range c.Tenants {
+		key := fmt.Sprintf("tenants[%d]", i)
+		switch {
+		case !idPattern.MatchString(t.ID):
+			return fmt.Errorf("config: %s.id: %q must be lower-case letters, digits, '-' or '_'", key, t.ID)
+		case t.ID == "default":
+			return fmt.Errorf("config: %s.id: \"default\" names the top-level tenant", key)
+		}
+		if j, dup := tenants[t.ID]; dup {
+			return fmt.Errorf("config: %s.id: %q is already used by tenants[%d]", key, t.ID, j)
+		}
+		tenants[t.ID] = i
+		if err := checkKeys(key+".apiKeys", t.APIKeys, keys); err != nil {
+			return err
+		}
+		if err := checkProviders(key+".providers", t.Providers); err != nil {
+			return err
+		}
+	}
+	if c.Auth.CredentialKey == "" {
+		for _, p := range c.allProviders() {
+			if p.UserCredentials() {
+				return fmt.Errorf("config: auth.credentialKey: is required: provider %q has credentials: user", p.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// allProviders lists every tenant's providers, the default tenant's first.
+func (c *Config) allProviders() []Provider {
+	all := append([]Provider(nil), c.Providers...)
+	for _, t := range c.Tenants {
+		all = append(all, t.Providers...)
+	}
+	return all
+}
+
+var mediaPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$`)
+
+// checkKeys checks API keys under key; seen holds every key's place so far,
+// since a key names exactly one tenant.
+func checkKeys(key string, ks []APIKey, seen map[string]string) error {
+	for i, k := range ks {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		if strings.TrimSpace(k.Key) == "" {
+			return fmt.Errorf("config: %s: is empty", at)
+		}
+		if len(k.Key) < 16 {
+			return fmt.Errorf("config: %s: is shorter than 16 characters", at)
+		}
+		if other, dup := seen[k.Key]; dup {
+			return fmt.Errorf("config: %s: is the same key as %s (a key acts for one tenant)", at, other)
+		}
+		seen[k.Key] = at
+	}
+	return nil
+}
+
+// checkProviders checks one tenant's providers, listed under list.
+func checkProviders(list string, ps []Provider) error {
 	seen := make(map[string]int)
-	for i, p := range c.Providers {
-		key := fmt.Sprintf("providers[%d]", i)
+	for i, p := range ps {
+		key := fmt.Sprintf("%s[%d]", list, i)
 		if p.ID == "" {
 			return fmt.Errorf("config: %s.id: is required", key)
 		}
@@ -507,7 +746,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: %s.id: %q must be lower-case letters, digits, '-' or '_'", key, p.ID)
 		}
 		if j, dup := seen[p.ID]; dup {
-			return fmt.Errorf("config: %s.id: %q is already used by providers[%d]", key, p.ID, j)
+			return fmt.Errorf("config: %s.id: %q is already used by %s[%d]", key, p.ID, list, j)
 		}
 		seen[p.ID] = i
 		if !validKind(p.Kind) {
@@ -519,6 +758,18 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(p.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("config: %s.baseURL: must be an http(s) URL with a host and no query", key)
+		}
+		switch p.Credentials {
+		case CredentialsService:
+		case CredentialsUser:
+			// The service credential is optional: it only feeds the
+			// background event channel.
+			if p.Kind == "ziik" && (p.Email == "") != (p.Password == "") {
+				return fmt.Errorf("config: %s.password: set email and password together, or neither", key)
+			}
+			continue
+		default:
+			return fmt.Errorf("config: %s.credentials: %q is not service or user", key, p.Credentials)
 		}
 		switch p.Kind {
 		case "ziik":

@@ -56,7 +56,7 @@ func TestParseGood(t *testing.T) {
 	if c.Listen != ":9090" || c.Redis.URL == "" || *c.GraphiQL || *c.Introspection {
 		t.Errorf("top level: %+v", c)
 	}
-	if got := c.Auth.APIKeys[0]; got != secrets["API_KEY"] {
+	if got := c.Auth.APIKeys[0].Key; got != secrets["API_KEY"] {
 		t.Errorf("apiKey = %q", got)
 	}
 	if c.Limits.MaxPageSize != 50 || c.Limits.RequestTimeout.D() != 3*time.Second || c.Limits.MaxBodyBytes != 1<<20 {

@@ -51,7 +51,7 @@ func newAttachmentWorld(t *testing.T) *attachmentWorld {
 		t.Fatal(err)
 	}
 	cfg := newTestConfig(t, config.Provider{ID: "virola", Kind: "virola", BaseURL: w.virola.URL, Token: virolatest.DefaultToken})
-	cfg.Auth.APIKeys = []string{attachKeyA, attachKeyB}
+	cfg.Auth.APIKeys = config.Keys(attachKeyA, attachKeyB)
 	cfg.Events.PollInterval = -1
 	w.g = startGatewayWith(t, cfg, nil)
 	// The gateway follows the Virola event stream from the start; once it
@@ -272,7 +272,7 @@ func TestAttachmentLinkAcrossInstances(t *testing.T) {
 	w := newAttachmentWorld(t)
 	instance := func(key string) *gateway {
 		cfg := newTestConfig(t, config.Provider{ID: "virola", Kind: "virola", BaseURL: w.virola.URL, Token: virolatest.DefaultToken})
-		cfg.Auth.APIKeys = []string{attachKeyA, attachKeyB}
+		cfg.Auth.APIKeys = config.Keys(attachKeyA, attachKeyB)
 		cfg.Events.PollInterval = -1
 		cfg.Attachments.SigningKey = key
 		return startGatewayWith(t, cfg, nil)

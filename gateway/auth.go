@@ -72,7 +72,8 @@ var (
 // auth.jwt, the JWT verifier (its key set fetched now, then refreshed in the
 // background until Close).
 func (a *App) openAuth() error {
-	for _, k := range a.cfg.Auth.APIKeys {
+	for _, ak := range a.cfg.Auth.APIKeys {
+		k := ak.Key
 		a.apiKeys = append(a.apiKeys, apiKey{hash: sha256.Sum256([]byte(k)), fingerprint: providers.Fingerprint(k)})
 	}
 	c := a.cfg.Auth.JWT

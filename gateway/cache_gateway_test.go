@@ -183,7 +183,7 @@ func TestSecretsStayOutOfLogsAndMetrics(t *testing.T) {
 	pc := klinkProvider(k)
 	pc.WebhookSecret = "whsec-very-secret-value"
 	cfg := newTestConfig(t, pc)
-	cfg.Auth.APIKeys = []string{testAPIKey}
+	cfg.Auth.APIKeys = config.Keys(testAPIKey)
 	g := MustStartGateway(t, cfg)
 	k.FailNext(klinktest.EndpointListComments, klinktest.Fault{Status: 401, Body: `{"message":"token ` + klinktest.DefaultToken + ` revoked"}`})
 	g.query(`query($ref: String!) { thread(provider: "klink", kind: ROOM, ref: $ref) { comments(first: 1) { nodes { id } } } }`, map[string]any{"ref": roomA})

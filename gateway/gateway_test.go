@@ -61,7 +61,7 @@ func MustStartGateway(t *testing.T, cfg *config.Config) *gateway {
 	})
 	g := &gateway{t: t, app: app, url: "http://" + app.Addr(), log: logs}
 	if len(cfg.Auth.APIKeys) > 0 {
-		g.key = cfg.Auth.APIKeys[0]
+		g.key = cfg.Auth.APIKeys[0].Key
 	}
 	return g
 }

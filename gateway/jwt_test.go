@@ -427,7 +427,7 @@ func TestJWTIdentityReachesResolvers(t *testing.T) {
 	jwks := newJWKSServer(t, rsaKey, ecKey, edKey)
 	k := klinkWorld(t, 0)
 	cfg := newTestConfig(t, klinkProvider(k))
-	cfg.Auth.APIKeys = []string{testAPIKey}
+	cfg.Auth.APIKeys = config.Keys(testAPIKey)
 	cfg.Auth.JWT = jwtConfig(jwks.URL, "")
 	var mu sync.Mutex
 	var seen []seenIdentity

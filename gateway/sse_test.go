@@ -105,7 +105,7 @@ func readAll(resp *http.Response) string {
 func TestEventSourceOverGET(t *testing.T) {
 	k := klinkWorld(t, 0)
 	cfg := newTestConfig(t, klinkProvider(k))
-	cfg.Auth.APIKeys = []string{testAPIKey}
+	cfg.Auth.APIKeys = config.Keys(testAPIKey)
 	g := MustStartGateway(t, cfg)
 	eventSource := func(ctx context.Context, query, lastEventID string) <-chan sseEvent {
 		h := http.Header{"Accept": {"text/event-stream"}}
@@ -177,7 +177,7 @@ func TestEventSourceOverGET(t *testing.T) {
 func TestSSESingleConnection(t *testing.T) {
 	k := klinkWorld(t, 0)
 	cfg := newTestConfig(t, klinkProvider(k))
-	cfg.Auth.APIKeys = []string{testAPIKey}
+	cfg.Auth.APIKeys = config.Keys(testAPIKey)
 	cfg.Events.MaxSubscriptionsPerConnection = 2
 	g := MustStartGateway(t, cfg)
 	ctx := context.Background()
@@ -302,7 +302,7 @@ func TestSSEStreamTokenIsBoundToItsCredential(t *testing.T) {
 	k := klinkWorld(t, 0)
 	cfg := newTestConfig(t, klinkProvider(k))
 	const other = "other-api-key-abcdefghij"
-	cfg.Auth.APIKeys = []string{testAPIKey, other}
+	cfg.Auth.APIKeys = config.Keys(testAPIKey, other)
 	g := MustStartGateway(t, cfg)
 	ctx := context.Background()
 	resp := g.request(ctx, http.MethodPut, "", "", nil)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/commentgraph/commentgraph/config"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -105,7 +106,7 @@ func createKlinkComment(t *testing.T, g *gateway, text string) string {
 func TestSubscriptionReceivesCreatedCommentOverEveryTransport(t *testing.T) {
 	k := klinkWorld(t, 0)
 	cfg := newTestConfig(t, klinkProvider(k))
-	cfg.Auth.APIKeys = []string{testAPIKey}
+	cfg.Auth.APIKeys = config.Keys(testAPIKey)
 	g := MustStartGateway(t, cfg)
 	sub := `subscription($t: [ID!]) { commentAdded(threads: $t) { id text sender { name } } }`
 	vars := map[string]any{"t": []string{model.ThreadID("klink", model.ThreadKindRoom, roomB)}}
@@ -191,7 +192,7 @@ func TestSubscriptionReceivesCreatedCommentOverEveryTransport(t *testing.T) {
 func TestAuthOnEveryTransport(t *testing.T) {
 	k := klinkWorld(t, 0)
 	cfg := newTestConfig(t, klinkProvider(k))
-	cfg.Auth.APIKeys = []string{testAPIKey, "second-api-key-abcdefgh"}
+	cfg.Auth.APIKeys = config.Keys(testAPIKey, "second-api-key-abcdefgh")
 	g := MustStartGateway(t, cfg)
 	q := []byte(`{"query":"{ providers { id } }"}`)
 

@@ -101,6 +101,10 @@ type ComplexityRoot struct {
 		Type      func(childComplexity int) int
 	}
 
+	ConnectProviderPayload struct {
+		Provider func(childComplexity int) int
+	}
+
 	CreateCommentPayload struct {
 		ClientMutationID func(childComplexity int) int
 		Comment          func(childComplexity int) int
@@ -109,6 +113,11 @@ type ComplexityRoot struct {
 	DeleteCommentPayload struct {
 		ClientMutationID func(childComplexity int) int
 		DeletedCommentID func(childComplexity int) int
+	}
+
+	DisconnectProviderPayload struct {
+		Provider func(childComplexity int) int
+		Removed  func(childComplexity int) int
 	}
 
 	MarkReadPayload struct {
@@ -135,11 +144,13 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateComment func(childComplexity int, input model.CreateCommentInput) int
-		DeleteComment func(childComplexity int, input model.DeleteCommentInput) int
-		MarkRead      func(childComplexity int, input model.MarkReadInput) int
-		SendMessage   func(childComplexity int, input model.SendMessageInput) int
-		UpdateComment func(childComplexity int, input model.UpdateCommentInput) int
+		ConnectProvider    func(childComplexity int, input model.ConnectProviderInput) int
+		CreateComment      func(childComplexity int, input model.CreateCommentInput) int
+		DeleteComment      func(childComplexity int, input model.DeleteCommentInput) int
+		DisconnectProvider func(childComplexity int, input model.DisconnectProviderInput) int
+		MarkRead           func(childComplexity int, input model.MarkReadInput) int
+		SendMessage        func(childComplexity int, input model.SendMessageInput) int
+		UpdateComment      func(childComplexity int, input model.UpdateCommentInput) int
 	}
 
 	PageInfo struct {
@@ -151,6 +162,8 @@ type ComplexityRoot struct {
 
 	Provider struct {
 		Capabilities func(childComplexity int) int
+		Connected    func(childComplexity int) int
+		Credentials  func(childComplexity int) int
 		Healthy      func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Kind         func(childComplexity int) int
@@ -262,10 +275,14 @@ type MutationResolver interface {
 	UpdateComment(ctx context.Context, input model.UpdateCommentInput) (*model.UpdateCommentPayload, error)
 	DeleteComment(ctx context.Context, input model.DeleteCommentInput) (*model.DeleteCommentPayload, error)
 	MarkRead(ctx context.Context, input model.MarkReadInput) (*model.MarkReadPayload, error)
+	ConnectProvider(ctx context.Context, input model.ConnectProviderInput) (*model.ConnectProviderPayload, error)
+	DisconnectProvider(ctx context.Context, input model.DisconnectProviderInput) (*model.DisconnectProviderPayload, error)
 	SendMessage(ctx context.Context, input model.SendMessageInput) (*model.SendMessagePayload, error)
 }
 type ProviderResolver interface {
 	Healthy(ctx context.Context, obj *model.Provider) (bool, error)
+	Credentials(ctx context.Context, obj *model.Provider) (model.CredentialMode, error)
+	Connected(ctx context.Context, obj *model.Provider) (bool, error)
 	Threads(ctx context.Context, obj *model.Provider, first *int, after *string) (*model.ThreadConnection, error)
 }
 type QueryResolver interface {
@@ -546,6 +563,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CommentEvent.Type(childComplexity), true
 
+	case "ConnectProviderPayload.provider":
+		if e.ComplexityRoot.ConnectProviderPayload.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectProviderPayload.Provider(childComplexity), true
+
 	case "CreateCommentPayload.clientMutationId":
 		if e.ComplexityRoot.CreateCommentPayload.ClientMutationID == nil {
 			break
@@ -571,6 +595,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeleteCommentPayload.DeletedCommentID(childComplexity), true
+
+	case "DisconnectProviderPayload.provider":
+		if e.ComplexityRoot.DisconnectProviderPayload.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisconnectProviderPayload.Provider(childComplexity), true
+	case "DisconnectProviderPayload.removed":
+		if e.ComplexityRoot.DisconnectProviderPayload.Removed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisconnectProviderPayload.Removed(childComplexity), true
 
 	case "MarkReadPayload.comments":
 		if e.ComplexityRoot.MarkReadPayload.Comments == nil {
@@ -659,6 +696,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Message.Type(childComplexity), true
 
+	case "Mutation.connectProvider":
+		if e.ComplexityRoot.Mutation.ConnectProvider == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_connectProvider_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConnectProvider(childComplexity, args["input"].(model.ConnectProviderInput)), true
 	case "Mutation.createComment":
 		if e.ComplexityRoot.Mutation.CreateComment == nil {
 			break
@@ -681,6 +729,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteComment(childComplexity, args["input"].(model.DeleteCommentInput)), true
+	case "Mutation.disconnectProvider":
+		if e.ComplexityRoot.Mutation.DisconnectProvider == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disconnectProvider_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisconnectProvider(childComplexity, args["input"].(model.DisconnectProviderInput)), true
 	case "Mutation.markRead":
 		if e.ComplexityRoot.Mutation.MarkRead == nil {
 			break
@@ -746,6 +805,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Provider.Capabilities(childComplexity), true
+	case "Provider.connected":
+		if e.ComplexityRoot.Provider.Connected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Provider.Connected(childComplexity), true
+	case "Provider.credentials":
+		if e.ComplexityRoot.Provider.Credentials == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Provider.Credentials(childComplexity), true
 	case "Provider.healthy":
 		if e.ComplexityRoot.Provider.Healthy == nil {
 			break
@@ -1116,8 +1187,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputConnectProviderInput,
 		ec.unmarshalInputCreateCommentInput,
 		ec.unmarshalInputDeleteCommentInput,
+		ec.unmarshalInputDisconnectProviderInput,
 		ec.unmarshalInputMarkReadInput,
 		ec.unmarshalInputMentionInput,
 		ec.unmarshalInputSendMessageInput,
@@ -1349,6 +1422,14 @@ func (ec *executionContext) childFields_CommentEvent(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CommentEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_ConnectProviderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_ConnectProviderPayload_provider(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectProviderPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateCommentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "comment":
@@ -1367,6 +1448,16 @@ func (ec *executionContext) childFields_DeleteCommentPayload(ctx context.Context
 		return ec.fieldContext_DeleteCommentPayload_clientMutationId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteCommentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DisconnectProviderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_DisconnectProviderPayload_provider(ctx, field)
+	case "removed":
+		return ec.fieldContext_DisconnectProviderPayload_removed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisconnectProviderPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_MarkReadPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1441,6 +1532,10 @@ func (ec *executionContext) childFields_Provider(ctx context.Context, field grap
 		return ec.fieldContext_Provider_capabilities(ctx, field)
 	case "healthy":
 		return ec.fieldContext_Provider_healthy(ctx, field)
+	case "credentials":
+		return ec.fieldContext_Provider_credentials(ctx, field)
+	case "connected":
+		return ec.fieldContext_Provider_connected(ctx, field)
 	case "threads":
 		return ec.fieldContext_Provider_threads(ctx, field)
 	}
@@ -1685,6 +1780,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_connectProvider_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConnectProviderInput, error) {
+			return ec.unmarshalNConnectProviderInput2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐConnectProviderInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createComment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1705,6 +1814,20 @@ func (ec *executionContext) field_Mutation_deleteComment_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.DeleteCommentInput, error) {
 			return ec.unmarshalNDeleteCommentInput2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐDeleteCommentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_disconnectProvider_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DisconnectProviderInput, error) {
+			return ec.unmarshalNDisconnectProviderInput2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐDisconnectProviderInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3072,6 +3195,38 @@ func (ec *executionContext) fieldContext_CommentEvent_comment(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _ConnectProviderPayload_provider(ctx context.Context, field graphql.CollectedField, obj *model.ConnectProviderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectProviderPayload_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Provider) graphql.Marshaler {
+			return ec.marshalNProvider2ᚖgithubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐProvider(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectProviderPayload_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectProviderPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Provider(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreateCommentPayload_comment(ctx context.Context, field graphql.CollectedField, obj *model.CreateCommentPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3171,6 +3326,61 @@ func (ec *executionContext) _DeleteCommentPayload_clientMutationId(ctx context.C
 }
 func (ec *executionContext) fieldContext_DeleteCommentPayload_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteCommentPayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DisconnectProviderPayload_provider(ctx context.Context, field graphql.CollectedField, obj *model.DisconnectProviderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisconnectProviderPayload_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Provider) graphql.Marshaler {
+			return ec.marshalNProvider2ᚖgithubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐProvider(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisconnectProviderPayload_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisconnectProviderPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Provider(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisconnectProviderPayload_removed(ctx context.Context, field graphql.CollectedField, obj *model.DisconnectProviderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisconnectProviderPayload_removed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Removed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisconnectProviderPayload_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisconnectProviderPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _MarkReadPayload_comments(ctx context.Context, field graphql.CollectedField, obj *model.MarkReadPayload) (ret graphql.Marshaler) {
@@ -3707,6 +3917,94 @@ func (ec *executionContext) fieldContext_Mutation_markRead(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_connectProvider(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_connectProvider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConnectProvider(ctx, fc.Args["input"].(model.ConnectProviderInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConnectProviderPayload) graphql.Marshaler {
+			return ec.marshalNConnectProviderPayload2ᚖgithubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐConnectProviderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_connectProvider(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectProviderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_connectProvider_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disconnectProvider(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disconnectProvider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisconnectProvider(ctx, fc.Args["input"].(model.DisconnectProviderInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DisconnectProviderPayload) graphql.Marshaler {
+			return ec.marshalNDisconnectProviderPayload2ᚖgithubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐDisconnectProviderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disconnectProvider(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisconnectProviderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disconnectProvider_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3955,6 +4253,52 @@ func (ec *executionContext) _Provider_healthy(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Provider_healthy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Provider", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Provider_credentials(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Provider_credentials(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Provider().Credentials(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CredentialMode) graphql.Marshaler {
+			return ec.marshalNCredentialMode2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐCredentialMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Provider_credentials(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Provider", field, true, true, errors.New("field of type CredentialMode does not have child fields"))
+}
+
+func (ec *executionContext) _Provider_connected(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Provider_connected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Provider().Connected(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Provider_connected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Provider", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
@@ -6476,6 +6820,57 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputConnectProviderInput(ctx context.Context, obj any) (model.ConnectProviderInput, error) {
+	var it model.ConnectProviderInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"provider", "token", "email", "password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "provider":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Provider = data
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateCommentInput(ctx context.Context, obj any) (model.CreateCommentInput, error) {
 	var it model.CreateCommentInput
 	if obj == nil {
@@ -6487,7 +6882,7 @@ func (ec *executionContext) unmarshalInputCreateCommentInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"thread", "text", "mentions", "parent", "clientMutationId"}
+	fieldsInOrder := [...]string{"thread", "text", "mentions", "parent", "attachments", "clientMutationId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -6522,6 +6917,13 @@ func (ec *executionContext) unmarshalInputCreateCommentInput(ctx context.Context
 				return it, err
 			}
 			it.Parent = data
+		case "attachments":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attachments"))
+			data, err := ec.unmarshalOUpload2ᚕᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUploadᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Attachments = data
 		case "clientMutationId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -6566,6 +6968,36 @@ func (ec *executionContext) unmarshalInputDeleteCommentInput(ctx context.Context
 				return it, err
 			}
 			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputDisconnectProviderInput(ctx context.Context, obj any) (model.DisconnectProviderInput, error) {
+	var it model.DisconnectProviderInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"provider"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "provider":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Provider = data
 		}
 	}
 	return it, nil
@@ -7341,6 +7773,44 @@ func (ec *executionContext) _CommentEvent(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var connectProviderPayloadImplementors = []string{"ConnectProviderPayload"}
+
+func (ec *executionContext) _ConnectProviderPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ConnectProviderPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectProviderPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectProviderPayload")
+		case "provider":
+			out.Values[i] = ec._ConnectProviderPayload_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var createCommentPayloadImplementors = []string{"CreateCommentPayload"}
 
 func (ec *executionContext) _CreateCommentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateCommentPayload) graphql.Marshaler {
@@ -7404,6 +7874,49 @@ func (ec *executionContext) _DeleteCommentPayload(ctx context.Context, sel ast.S
 		case "clientMutationId":
 			out.Values[i] = ec._DeleteCommentPayload_clientMutationId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var disconnectProviderPayloadImplementors = []string{"DisconnectProviderPayload"}
+
+func (ec *executionContext) _DisconnectProviderPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DisconnectProviderPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disconnectProviderPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisconnectProviderPayload")
+		case "provider":
+			out.Values[i] = ec._DisconnectProviderPayload_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removed":
+			out.Values[i] = ec._DisconnectProviderPayload_removed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -7677,6 +8190,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "connectProvider":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_connectProvider(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disconnectProvider":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disconnectProvider(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "sendMessage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendMessage(ctx, field)
@@ -7800,6 +8327,82 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 					}
 				}()
 				res = ec._Provider_healthy(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "credentials":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Provider_credentials(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "connected":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Provider_connected(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -9404,6 +10007,21 @@ func (ec *executionContext) marshalNCommentEventType2githubᚗcomᚋcommentgraph
 	return v
 }
 
+func (ec *executionContext) unmarshalNConnectProviderInput2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐConnectProviderInput(ctx context.Context, v any) (model.ConnectProviderInput, error) {
+	res, err := ec.unmarshalInputConnectProviderInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConnectProviderPayload2ᚖgithubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐConnectProviderPayload(ctx context.Context, sel ast.SelectionSet, v *model.ConnectProviderPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ConnectProviderPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateCommentInput2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐCreateCommentInput(ctx context.Context, v any) (model.CreateCommentInput, error) {
 	res, err := ec.unmarshalInputCreateCommentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9419,6 +10037,16 @@ func (ec *executionContext) marshalNCreateCommentPayload2ᚖgithubᚗcomᚋcomme
 	return ec._CreateCommentPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCredentialMode2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐCredentialMode(ctx context.Context, v any) (model.CredentialMode, error) {
+	var res model.CredentialMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCredentialMode2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐCredentialMode(ctx context.Context, sel ast.SelectionSet, v model.CredentialMode) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNDeleteCommentInput2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐDeleteCommentInput(ctx context.Context, v any) (model.DeleteCommentInput, error) {
 	res, err := ec.unmarshalInputDeleteCommentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9432,6 +10060,21 @@ func (ec *executionContext) marshalNDeleteCommentPayload2ᚖgithubᚗcomᚋcomme
 		return graphql.Null
 	}
 	return ec._DeleteCommentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDisconnectProviderInput2githubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐDisconnectProviderInput(ctx context.Context, v any) (model.DisconnectProviderInput, error) {
+	res, err := ec.unmarshalInputDisconnectProviderInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisconnectProviderPayload2ᚖgithubᚗcomᚋcommentgraphᚋcommentgraphᚋgraphᚋmodelᚐDisconnectProviderPayload(ctx context.Context, sel ast.SelectionSet, v *model.DisconnectProviderPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DisconnectProviderPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {

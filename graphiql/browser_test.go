@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/commentgraph/commentgraph/config"
 
 	"github.com/commentgraph/commentgraph/demo"
 	"github.com/commentgraph/commentgraph/gateway"
@@ -144,7 +145,7 @@ func startGatewayBehindPage(ctx context.Context, t *testing.T, apiKey string, op
 	}
 	t.Cleanup(w.Close)
 	w.Config.Listen = "127.0.0.1:0"
-	w.Config.Auth.APIKeys = []string{apiKey}
+	w.Config.Auth.APIKeys = config.Keys(apiKey)
 	app, err := gateway.New(w.Config, log)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,19 @@ func (r *providerResolver) Healthy(ctx context.Context, obj *model.Provider) (bo
 	return r.Health == nil || r.Health(obj.ID), nil
 }
 
+// Credentials is the resolver for the credentials field.
+func (r *providerResolver) Credentials(ctx context.Context, obj *model.Provider) (model.CredentialMode, error) {
+	if obj.Credentials == "" {
+		return model.CredentialModeService, nil
+	}
+	return obj.Credentials, nil
+}
+
+// Connected is the resolver for the connected field.
+func (r *providerResolver) Connected(ctx context.Context, obj *model.Provider) (bool, error) {
+	return r.connected(ctx, obj), nil
+}
+
 // Threads is the resolver for the threads field.
 func (r *providerResolver) Threads(ctx context.Context, obj *model.Provider, first *int, after *string) (*model.ThreadConnection, error) {
 	// Cursors carry the provider id; see threadcursor.go for the rules on a

@@ -29,8 +29,11 @@ type Resolver struct {
 	// AttachmentURL is Attachment.url for the caller of ctx (a signed
 	// gateway link). Nil: the URL the adapter mapped.
 	AttachmentURL func(ctx context.Context, a *model.Attachment) *string
-	Limits        Limits
-	Logger        *slog.Logger
+	// Connections are the callers' own upstream credentials (providers with
+	// credentials: user). Nil: every provider acts with its service one.
+	Connections Connections
+	Limits      Limits
+	Logger      *slog.Logger
 }
 
 // Limits bound paging.

@@ -35,6 +35,16 @@ func (r *mutationResolver) MarkRead(ctx context.Context, input model.MarkReadInp
 	return r.markRead(ctx, input)
 }
 
+// ConnectProvider is the resolver for the connectProvider field.
+func (r *mutationResolver) ConnectProvider(ctx context.Context, input model.ConnectProviderInput) (*model.ConnectProviderPayload, error) {
+	return r.connectProvider(ctx, input)
+}
+
+// DisconnectProvider is the resolver for the disconnectProvider field.
+func (r *mutationResolver) DisconnectProvider(ctx context.Context, input model.DisconnectProviderInput) (*model.DisconnectProviderPayload, error) {
+	return r.disconnectProvider(ctx, input)
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
 	return r.node(ctx, id)

@@ -15,6 +15,9 @@ type Provider struct {
 	Kind         ProviderKind `json:"kind"`
 	Name         string       `json:"name"`
 	Capabilities []Capability `json:"capabilities"`
+	// Credentials says whose upstream credential the instance acts with; the
+	// gateway sets it from the config (adapters leave it empty: SERVICE).
+	Credentials CredentialMode `json:"credentials"`
 	// MaxBatch is the most user or room references one upstream look-up accepts;
 	// loaders split larger batches. 0 means no limit.
 	MaxBatch int `json:"-"`

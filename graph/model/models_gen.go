@@ -17,12 +17,31 @@ type Node interface {
 	IsNode()
 }
 
+type ConnectProviderInput struct {
+	Provider string `json:"provider"`
+	// A bearer token (K-LINK, Virola, Aelyst; a Ziik JWT).
+	Token *string `json:"token,omitempty"`
+	// Ziik: log in with email and password instead of a token.
+	Email    *string `json:"email,omitempty"`
+	Password *string `json:"password,omitempty"`
+}
+
+type ConnectProviderPayload struct {
+	Provider *Provider `json:"provider"`
+}
+
 type CreateCommentInput struct {
 	Thread string `json:"thread"`
 	// {0}, {1} … mark where mentions[index] go.
 	Text     string          `json:"text"`
 	Mentions []*MentionInput `json:"mentions,omitempty"`
 	Parent   *string         `json:"parent,omitempty"`
+	// Files to attach, sent as a GraphQL multipart request
+	// (https://github.com/jaydenseric/graphql-multipart-request-spec), where the
+	// provider has ATTACHMENTS. Bounded by attachments.maxUploadBytes and
+	// attachments.allowedContentTypes; a file outside them is BAD_USER_INPUT
+	// before any upstream call.
+	Attachments []*graphql.Upload `json:"attachments,omitempty"`
 	// Idempotency key: the same key twice creates one comment.
 	ClientMutationID *string `json:"clientMutationId,omitempty"`
 }
@@ -41,6 +60,16 @@ type DeleteCommentInput struct {
 type DeleteCommentPayload struct {
 	DeletedCommentID string  `json:"deletedCommentId"`
 	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type DisconnectProviderInput struct {
+	Provider string `json:"provider"`
+}
+
+type DisconnectProviderPayload struct {
+	Provider *Provider `json:"provider"`
+	// Whether a stored credential was removed.
+	Removed bool `json:"removed"`
 }
 
 type MarkReadInput struct {
@@ -124,7 +153,9 @@ type AttachmentState string
 const (
 	// Uploaded and downloadable.
 	AttachmentStateReady AttachmentState = "READY"
-	// Being uploaded or processed.
+	// The gateway is still sending the file to the provider.
+	AttachmentStateUploading AttachmentState = "UPLOADING"
+	// Being processed or verified by the provider.
 	AttachmentStateProcessing AttachmentState = "PROCESSING"
 	// The upload or its verification failed.
 	AttachmentStateFailed AttachmentState = "FAILED"
@@ -132,13 +163,14 @@ const (
 
 var AllAttachmentState = []AttachmentState{
 	AttachmentStateReady,
+	AttachmentStateUploading,
 	AttachmentStateProcessing,
 	AttachmentStateFailed,
 }
 
 func (e AttachmentState) IsValid() bool {
 	switch e {
-	case AttachmentStateReady, AttachmentStateProcessing, AttachmentStateFailed:
+	case AttachmentStateReady, AttachmentStateUploading, AttachmentStateProcessing, AttachmentStateFailed:
 		return true
 	}
 	return false
@@ -327,6 +359,63 @@ func (e *CommentEventType) UnmarshalJSON(b []byte) error {
 }
 
 func (e CommentEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type CredentialMode string
+
+const (
+	// One service credential from the config acts for every caller.
+	CredentialModeService CredentialMode = "SERVICE"
+	// Each end user's own credential (forwarded or stored); none means UNAUTHENTICATED.
+	CredentialModeUser CredentialMode = "USER"
+)
+
+var AllCredentialMode = []CredentialMode{
+	CredentialModeService,
+	CredentialModeUser,
+}
+
+func (e CredentialMode) IsValid() bool {
+	switch e {
+	case CredentialModeService, CredentialModeUser:
+		return true
+	}
+	return false
+}
+
+func (e CredentialMode) String() string {
+	return string(e)
+}
+
+func (e *CredentialMode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CredentialMode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CredentialMode", str)
+	}
+	return nil
+}
+
+func (e CredentialMode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CredentialMode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CredentialMode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
