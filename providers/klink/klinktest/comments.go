@@ -143,7 +143,7 @@ func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Room not found.")
 		return
 	}
-	c, err := s.addComment(roomID, BotID, *req.Text, mentions, s.opts.Now())
+	c, err := s.addComment(roomID, callerOf(r), *req.Text, mentions, s.opts.Now())
 	if err != nil {
 		// The notes assume 400/422 for these; 422 is what the call SDK saw
 		// for unprocessable input.

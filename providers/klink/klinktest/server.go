@@ -9,11 +9,19 @@
 // signed webhook deliveries. Where the notes say a behaviour is undocumented the
 // emulator makes the assumption they name and says so beside the code.
 //
+// A token acts as one user: Options.Tokens belong to the bot (BotID), and
+// AddToken gives another user a token of their own; a comment created with a
+// token has that user as sender. K-LINK tokens are tenant-scoped personal
+// access tokens and the notes document no room membership, so every token of
+// the tenant reads and writes every room: there is no per-user visibility
+// here, deliberately.
+//
 // It serves demo mode too, so nothing here depends on package testing.
 package klinktest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -82,6 +90,7 @@ type Server struct {
 	opts Options
 
 	mu       sync.Mutex
+	tokens   map[string]string // bearer token → the user it acts as
 	users    map[string]string // id → display name
 	rooms    map[string]*room
 	order    []string // room ids in the order added
@@ -117,10 +126,14 @@ func NewServer(opts Options) *Server {
 	}
 	s := &Server{
 		opts:     opts,
+		tokens:   make(map[string]string, len(opts.Tokens)),
 		users:    map[string]string{BotID: BotName},
 		rooms:    make(map[string]*room),
 		comments: make(map[string][]*comment),
 		contacts: make(map[string]string),
+	}
+	for _, t := range opts.Tokens {
+		s.tokens[t] = BotID
 	}
 	s.SetLatency(opts.Latency)
 	mux := http.NewServeMux()
@@ -137,6 +150,18 @@ func NewServer(opts Options) *Server {
 
 // Close shuts the server down.
 func (s *Server) Close() { s.srv.Close() }
+
+// AddToken makes token a personal access token of the user userID (added
+// with AddUser, or added now with userID as its name): comments created with
+// it have that user as sender. A token already known changes hands.
+func (s *Server) AddToken(token, userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[userID]; !ok {
+		s.users[userID] = userID
+	}
+	s.tokens[token] = userID
+}
 
 // route wraps h with what every endpoint does first: counting, latency,
 // injected faults, then auth.
@@ -160,27 +185,36 @@ func (s *Server) route(mux *http.ServeMux, endpoint string, h http.HandlerFunc) 
 		if !call.Play(w, r, upstreamtest.Options{}) {
 			return
 		}
-		if !s.authorized(r) {
+		uid, ok := s.caller(r)
+		if !ok {
 			// The call SDK sees 401 for an invalid, expired or revoked token;
 			// the body shape is the notes' assumption ({message, requestId}).
 			writeError(w, http.StatusUnauthorized, "Unauthenticated.")
 			return
 		}
-		h(w, r)
+		h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, uid)))
 	})
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// callerKey keys the id of the user a request's token acts as.
+type callerKey struct{}
+
+// caller is the user the request's bearer token belongs to.
+func (s *Server) caller(r *http.Request) (string, bool) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
-		return false
+		return "", false
 	}
-	for _, t := range s.opts.Tokens {
-		if t == token {
-			return true
-		}
-	}
-	return false
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	uid, ok := s.tokens[token]
+	return uid, ok
+}
+
+// callerOf is the user a request authorized by route acts as.
+func callerOf(r *http.Request) string {
+	uid, _ := r.Context().Value(callerKey{}).(string)
+	return uid
 }
 
 // now is the emulator clock, made strictly increasing at microsecond
