@@ -22,7 +22,12 @@ type Room struct {
 	ID   int64 // 0: the next free id
 	Name string
 	Type string // Public (default) or Private
-	// Members may access the room. Nil: every user.
+	// Members may access the room. Nil: every user. Virola rooms are
+	// per user (GET /rooms lists the caller's; events are filtered to what
+	// the user may access), so a Web API token of a user who is not a member
+	// is answered 403 {errorText: "Access denied"} on the room, its
+	// messages, comments and attachments, and gets none of its events. The
+	// docs name no status for this; 403 is the fake's assumption.
 	Members  []int64
 	Archived bool
 	Pinned   bool
@@ -313,6 +318,36 @@ func (s *Server) AddRoom(r Room) Room {
 	w.rooms[r.ID] = room
 	s.broadcastRoomLocked("RoomCreated", room)
 	return r
+}
+
+// SetRoomMembers makes members the users who may access the room (nil: every
+// user), from the next request and the next event on. Virola documents no way
+// to list or change members through the Web API, so this is set-up only and
+// tells clients nothing.
+func (s *Server) SetRoomMembers(roomID int64, members []int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	room, ok := s.world.rooms[roomID]
+	if !ok {
+		return fmt.Errorf("virolatest: no room %d", roomID)
+	}
+	room.members = slices.Clone(members)
+	return nil
+}
+
+// AddRoomMember lets userID access a room that has members; a room open to
+// every user stays open.
+func (s *Server) AddRoomMember(roomID, userID int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	room, ok := s.world.rooms[roomID]
+	if !ok {
+		return fmt.Errorf("virolatest: no room %d", roomID)
+	}
+	if room.members != nil && !slices.Contains(room.members, userID) {
+		room.members = append(room.members, userID)
+	}
+	return nil
 }
 
 // RenameRoom changes a room's displayName and tells connected clients
