@@ -18,13 +18,22 @@ type User struct {
 	Department string // "" for none
 	Unit       string // "" for none
 	AvatarURL  string // "" for none
+	// Password lets the user log in: POST /authenticate with Email and
+	// Password issues a JWT that acts as this user. "" for none (the user
+	// cannot log in).
+	Password string
 }
 
 // Name is the display name Ziik composes from first and last name.
 func (u User) Name() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
 
 // Conversation is a direct or group conversation. ID 0 is assigned. Only
-// participants may see it; include BotID() for the integration user to.
+// participants may see it; include BotID() for the integration user to. As
+// the notes say ("needs view permission"; 403 is insufficient privileges), a
+// token of a user who is not a participant gets no such conversation from
+// GET /conversations and 403 {"error":{"code":"forbidden",…}} on the
+// conversation, its messages, and posting, editing or deleting in it; an
+// unknown conversation is 404.
 type Conversation struct {
 	ID           int
 	Title        string // group conversations only; "" for a direct one

@@ -290,13 +290,18 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, _ int) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid_parameters", "The username and password fields are required.")
 		return
 	}
-	if !hmac.Equal([]byte(*body.Username), []byte(s.email)) || !hmac.Equal([]byte(*body.Password), []byte(s.pass)) {
+	s.mu.Lock()
+	uid, ok := s.loginLocked(*body.Username, *body.Password)
+	var jwt string
+	var exp time.Time
+	if ok {
+		jwt, exp = s.issue(uid)
+	}
+	s.mu.Unlock()
+	if !ok {
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "Invalid credentials.")
 		return
 	}
-	s.mu.Lock()
-	jwt, exp := s.issue(s.botID)
-	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, []map[string]any{{"jwt": jwt, "expires": exp.Unix()}})
 }
 
