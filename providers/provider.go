@@ -105,6 +105,9 @@ type CommentInput struct {
 	Text      string
 	Mentions  []MentionRef
 	ParentRef string
+	// Attachments are files to attach, for a provider with ATTACHMENTS
+	// (upload.go); the gateway has checked them against its limits.
+	Attachments []Upload
 	// IdempotencyKey is the client's clientMutationId, where it gave one;
 	// providers whose writes are retried use it to never post twice.
 	IdempotencyKey string

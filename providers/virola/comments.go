@@ -202,6 +202,9 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 		}
 		if found != nil {
 			found.ParentMessageID = parent
+			if len(in.Attachments) > 0 {
+				return p.attach(ctx, parent, found, users, in.Attachments), nil // upload.go
+			}
 			return p.toComment(found, users), nil
 		}
 	}

@@ -91,14 +91,16 @@ var markups = map[string]model.Markup{
 }
 
 // attachmentState maps Virola's upload pipeline states: only the last one is
-// downloadable, the failed and mismatched ones are final, the rest are on
-// their way.
+// downloadable, the failed and mismatched ones are final, those before the
+// server has the whole file are still uploading, the rest are on their way.
 func attachmentState(s string) model.AttachmentState {
 	switch {
 	case s == "ReadyForDownloadFromServerToClient":
 		return model.AttachmentStateReady
 	case strings.HasSuffix(s, "Failed"), strings.HasSuffix(s, "Mismatch"):
 		return model.AttachmentStateFailed
+	case s == "Initial", s == "ChecksumCalculationOnClientSideInProgress", s == "UploadFromClientToServerInProgress":
+		return model.AttachmentStateUploading
 	default:
 		return model.AttachmentStateProcessing
 	}

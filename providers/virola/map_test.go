@@ -59,8 +59,8 @@ func TestMapping(t *testing.T) {
 		}
 	}
 	wantStates := map[string]model.AttachmentState{
-		"fa.bin": model.AttachmentStateProcessing, "fb.bin": model.AttachmentStateProcessing, "fc.bin": model.AttachmentStateFailed,
-		"fd.bin": model.AttachmentStateProcessing, "fe.bin": model.AttachmentStateFailed, "ff.bin": model.AttachmentStateProcessing,
+		"fa.bin": model.AttachmentStateUploading, "fb.bin": model.AttachmentStateUploading, "fc.bin": model.AttachmentStateFailed,
+		"fd.bin": model.AttachmentStateUploading, "fe.bin": model.AttachmentStateFailed, "ff.bin": model.AttachmentStateProcessing,
 		"fg.bin": model.AttachmentStateFailed, "fh.bin": model.AttachmentStateFailed, "fi.bin": model.AttachmentStateReady,
 	}
 	for name, want := range wantStates {

@@ -340,6 +340,9 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 	if parent != 0 {
 		body["parent_id"] = parent
 	}
+	if len(in.Attachments) > 0 {
+		body["fileCount"] = len(in.Attachments) // the files follow (upload.go)
+	}
 	p.refreshParticipants(ctx, t.convRef())
 	raw, err := p.call(ctx, providers.Request{Method: http.MethodPost, Endpoint: epMessages,
 		Path: "/conversations/" + t.convRef() + "/messages", Body: body})
@@ -352,6 +355,9 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 	}
 	if m.Author != nil && m.Author.ID > 0 {
 		p.people.learn(user(p.id, m.Author))
+	}
+	if len(in.Attachments) > 0 {
+		return p.attachFiles(ctx, in.Thread, t, m, in.Attachments), nil
 	}
 	return p.comment(in.Thread, t, m), nil
 }

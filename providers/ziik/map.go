@@ -595,9 +595,14 @@ func attachments(provider string, m *wireMessage) []*model.Attachment {
 	out := make([]*model.Attachment, 0, len(m.Files)+1)
 	for i := range m.Files {
 		f := &m.Files[i]
+		// A file announced (fileCount) but not uploaded yet is still on its
+		// way in; one uploaded and processing is Ziik's to finish.
 		state := model.AttachmentStateReady
-		if f.Processing || (f.Uploaded != nil && !*f.Uploaded) {
+		switch {
+		case bool(f.Processing):
 			state = model.AttachmentStateProcessing
+		case f.Uploaded != nil && !bool(*f.Uploaded):
+			state = model.AttachmentStateUploading
 		}
 		url := string(f.Source)
 		if url == "" {

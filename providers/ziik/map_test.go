@@ -86,7 +86,7 @@ func TestCommentMapping(t *testing.T) {
 		{"FILE", "plan.pdf", "application/pdf", model.AttachmentStateReady, 102400, 0, 0, 0},
 		{"IMAGE", "shot.png", "image/png", model.AttachmentStateReady, 2048, 640, 480, 0},
 		{"VIDEO", "demo.mp4", "video/mp4", model.AttachmentStateProcessing, 9000, 0, 0, 0},
-		{"FILE", "big.zip", "application/zip", model.AttachmentStateProcessing, 1 << 20, 0, 0, 0},
+		{"FILE", "big.zip", "application/zip", model.AttachmentStateUploading, 1 << 20, 0, 0, 0},
 		{"VOICE", "voice-note.mp3", "audio/mpeg", model.AttachmentStateReady, 0, 0, 0, 12.5},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -77,6 +77,7 @@ type Server struct {
 	streamCh chan struct{} // closed and replaced whenever the stream count changes
 	closed   bool
 	demo     demoState
+	uploads  uploads // uploads.go
 }
 
 // NewServer starts a fake Virola server with one user, the bot, that Token
@@ -114,6 +115,7 @@ func NewServer(opts Options) *Server {
 	s.route(mux, "POST /api/v1/messages/{messageId}/read", s.handleMarkRead)
 	s.route(mux, "GET /api/v1/messages/{messageId}/comments", s.handleComments)
 	s.route(mux, "POST /api/v1/messages/{messageId}/comments", s.handlePostComment)
+	s.route(mux, "POST /api/v1/messages/{messageId}/attachments", s.handleUpload)
 	s.route(mux, "GET /api/v1/attachments/{attachmentId}", s.handleAttachment)
 	s.route(mux, "GET /api/v1/attachments/{attachmentId}/{fileName}", s.handleDownload)
 	s.route(mux, "GET /api/v1/events", s.handleEvents)

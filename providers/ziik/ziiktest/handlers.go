@@ -257,6 +257,11 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, uid int) 
 		}
 		m.ParentID = *parent
 	}
+	n, ok := fileCount(w, body) // files.go
+	if !ok {
+		return
+	}
+	m.Files = placeholders(n)
 	id, err := s.addMessage(m)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "server_error", "Could not store the message.")

@@ -90,6 +90,7 @@ type Server struct {
 	nextMsg   int
 	botID     int
 	demoConvs []int
+	files     fileStore // files.go
 }
 
 type token struct {
@@ -208,6 +209,8 @@ func (s *Server) routes() http.Handler {
 	handle("POST /conversations/{conversation}/messages/{message}/finalize-update", s.finalizeUpdate, true)
 	handle("DELETE /conversations/{conversation}/messages/{message}", s.deleteMessage, true)
 	handle("GET /users/{id}", s.getUser, true)
+	handle("POST /messages/{message}/files", s.uploadFile, true)
+	s.fileRoutes(mux) // files.go: at the tenant origin, where source links point
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if !s.enter(w, r, r.Method+" "+strings.TrimPrefix(r.URL.Path, "/api")) {
 			return
