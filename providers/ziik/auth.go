@@ -2,8 +2,11 @@ package ziik
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,11 +15,15 @@ import (
 )
 
 // session holds the JWT. Concurrent callers that find it stale share one
-// renewal: the first starts a flight, the rest wait for it.
+// renewal: the first starts a flight, the rest wait for it. A JWT given as
+// the credential (Options.Token) is never renewed nor replaced: see
+// givenToken.
 type session struct {
 	mu      sync.Mutex
 	jwt     string
 	expires time.Time
+	// fixed marks a JWT given as the credential; refused, one Ziik refused.
+	fixed, refused bool
 	// retryRenewAt defers the next renewal attempt after one failed while the
 	// old token is still valid, so an outage does not turn every call into a
 	// renewal.
@@ -38,6 +45,10 @@ const refreshTimeout = 30 * time.Second
 // to expire.
 func (p *Provider) token(ctx context.Context) (string, error) {
 	p.auth.mu.Lock()
+	if p.auth.fixed {
+		defer p.auth.mu.Unlock()
+		return p.givenToken()
+	}
 	now := p.now()
 	valid := p.auth.jwt != "" && now.Before(p.auth.expires)
 	if valid && (now.Before(p.auth.expires.Add(-p.renewBefore)) || now.Before(p.auth.retryRenewAt)) {
@@ -130,11 +141,62 @@ func (p *Provider) exchange(ctx context.Context, r providers.Request) (string, t
 	return jwt, expires, nil
 }
 
+// given makes jwt, an end user's Ziik JWT, the session's for good. Its exp
+// claim, when it has one, lets an expired JWT be refused without a call.
+func (s *session) given(jwt string) {
+	s.jwt, s.fixed = jwt, true
+	s.expires = jwtExpiry(jwt)
+}
+
+// givenToken is the JWT given as the credential, or UNAUTHENTICATED once Ziik
+// refused it or it expired. Without a password it cannot be renewed or
+// replaced (and renewing would retire the JWT its holder keeps), so the user
+// has to give a new one. p.auth.mu must be held.
+func (p *Provider) givenToken() (string, error) {
+	expired := !p.auth.expires.IsZero() && !p.now().Before(p.auth.expires)
+	if p.auth.refused || expired {
+		return "", &model.Error{Code: model.CodeUnauthenticated, Provider: p.id,
+			Message: "the Ziik token was refused or has expired; a token cannot be renewed without the password, so a new one is needed"}
+	}
+	return p.auth.jwt, nil
+}
+
+// jwtExpiry reads a JWT's exp claim without checking its signature (only Ziik
+// can); zero when it has none or the token is not a readable JWT, and then
+// only Ziik's 401 tells it has expired.
+func jwtExpiry(jwt string) time.Time {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return time.Time{}
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(raw, &claims) != nil {
+		return time.Time{}
+	}
+	exp, err := claims.Exp.Float64()
+	if err != nil || exp <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(exp), 0)
+}
+
 // invalidate forgets jwt after the upstream refused it, unless another caller
-// already replaced it.
+// already replaced it. A given JWT is kept (the error text is scrubbed of
+// it) but marked refused: the retry that follows a 401 then answers
+// UNAUTHENTICATED without calling again.
 func (p *Provider) invalidate(jwt string) {
 	p.auth.mu.Lock()
 	defer p.auth.mu.Unlock()
+	if p.auth.fixed {
+		p.auth.refused = p.auth.refused || p.auth.jwt == jwt
+		return
+	}
 	if p.auth.jwt == jwt {
 		p.auth.jwt, p.auth.expires = "", time.Time{}
 	}

@@ -38,10 +38,19 @@ type Options struct {
 	// BaseURL is the tenant's Ziik origin + "/api", e.g.
 	// "https://acme.ziik.io/api". Required.
 	BaseURL string
-	// Email and Password are the integration user's credentials (Ziik has no
-	// service tokens). Required. Neither ever appears in logs or errors.
+	// Email and Password are the credentials the adapter logs in with: the
+	// integration user's (Ziik has no service tokens), or an end user's.
+	// Required unless Token is set. Neither ever appears in logs or errors.
 	Email    string
 	Password string
+	// Token is a Ziik JWT already issued to the user the adapter acts as
+	// (an end user's credential): it is sent as is, with no login. It is not
+	// renewed: POST /renew would retire the JWT the credential holder keeps
+	// (and any other instance holding the same credential), so once Ziik
+	// refuses it, or its exp claim has passed, every call is UNAUTHENTICATED
+	// until the user gives a new one. When set, Email and Password are not
+	// used, so a user's calls never fall back to another identity.
+	Token string
 	// HTTPClient sends every request. Nil: a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Logger receives authentication and participant-loading trouble. Nil:
@@ -84,8 +93,8 @@ func New(opts Options) (*Provider, error) {
 		return nil, errors.New("ziik: Options.ID is required")
 	case opts.BaseURL == "":
 		return nil, fmt.Errorf("ziik %s: Options.BaseURL is required", opts.ID)
-	case opts.Email == "" || opts.Password == "":
-		return nil, fmt.Errorf("ziik %s: Options.Email and Options.Password are required", opts.ID)
+	case opts.Token == "" && (opts.Email == "" || opts.Password == ""):
+		return nil, fmt.Errorf("ziik %s: Options.Token, or Options.Email and Options.Password, are required", opts.ID)
 	}
 	u, err := url.Parse(opts.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -94,11 +103,14 @@ func New(opts Options) (*Provider, error) {
 	p := &Provider{
 		id:          opts.ID,
 		name:        opts.Name,
-		email:       opts.Email,
-		password:    opts.Password,
 		log:         opts.Logger,
 		now:         opts.Now,
 		renewBefore: opts.RenewBefore,
+	}
+	if opts.Token != "" {
+		p.auth.given(opts.Token)
+	} else {
+		p.email, p.password = opts.Email, opts.Password
 	}
 	if p.name == "" {
 		p.name = "Ziik"
@@ -138,10 +150,11 @@ func (p *Provider) Info() *model.Provider {
 func init() { providers.Register("ziik", build) }
 
 // build is Ziik's factory: Ziik pushes no chat events, so the configured
-// threads are polled (pollThreads).
+// threads are polled (pollThreads). A Token is a user's Ziik JWT and wins
+// over Email and Password (Options.Token).
 func build(cfg providers.Config, deps providers.Deps) (*providers.Instance, error) {
 	p, err := New(Options{
-		ID: cfg.ID, Name: cfg.Name, BaseURL: cfg.BaseURL, Email: cfg.Email, Password: cfg.Password,
+		ID: cfg.ID, Name: cfg.Name, BaseURL: cfg.BaseURL, Email: cfg.Email, Password: cfg.Password, Token: cfg.Token,
 		HTTPClient: deps.HTTPClient, Logger: deps.Logger, OnCall: deps.OnCall,
 	})
 	if err != nil {
