@@ -760,7 +760,7 @@ func checkProviders(list string, ps []Provider) error {
 			return fmt.Errorf("config: %s.baseURL: must be an http(s) URL with a host and no query", key)
 		}
 		switch p.Credentials {
-		case CredentialsService:
+		case "", CredentialsService:
 		case CredentialsUser:
 			// The service credential is optional: it only feeds the
 			// background event channel.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -105,16 +106,24 @@ func (s *attachmentSigner) check(provider, ref, name, tenant, credential, exp, s
 	return nil
 }
 
-// downloader is the Downloader under the registry's wrappers (the cache),
-// or nil.
-func (a *App) downloader(id string) providers.Downloader {
-	if a.registry == nil {
+// downloader is the Downloader under the registry's wrappers (the cache)
+// of the caller's tenant, acting for the caller, or nil.
+func (a *App) downloader(ctx context.Context, id string) providers.Downloader {
+	if a.tenants == nil {
 		return nil
 	}
-	p, err := a.registry.Get(id)
+	p, err := a.tenantOf(ctx).registry.Get(id)
 	if err != nil {
 		return nil
 	}
+	if p, err = providers.ForCaller(ctx, p); err != nil {
+		return nil
+	}
+	return asDownloader(p)
+}
+
+// asDownloader is the Downloader under p's wrappers (the cache), or nil.
+func asDownloader(p providers.Provider) providers.Downloader {
 	for p != nil {
 		if d, ok := p.(providers.Downloader); ok {
 			return d
@@ -130,15 +139,31 @@ func (a *App) downloader(id string) providers.Downloader {
 
 // AttachmentURL is the link Attachment.url gives the caller of ctx: a signed
 // gateway link when the provider can stream the file, else the adapter's URL.
-func (a *App) attachmentURL(tenant, credential string, at *model.Attachment) *string {
-	if at == nil || at.Ref == "" || at.Name == "" || a.downloader(at.ProviderID) == nil {
+func (a *App) attachmentURL(ctx context.Context, at *model.Attachment) *string {
+	if at == nil || at.Ref == "" || at.Name == "" || !a.canDownload(ctx, at.ProviderID) {
 		if at == nil {
 			return nil
 		}
 		return at.URL
 	}
-	u := a.attachments.url(at.ProviderID, at.Ref, at.Name, tenant, credential)
+	u := a.attachments.url(at.ProviderID, at.Ref, at.Name, tenant(ctx), credential(ctx))
 	return &u
+}
+
+// canDownload says whether the gateway streams the provider's files, with
+// no credential needed to tell (a userProvider answers for its kind).
+func (a *App) canDownload(ctx context.Context, id string) bool {
+	if a.tenants == nil {
+		return false
+	}
+	p, err := a.tenantOf(ctx).registry.Get(id)
+	if err != nil {
+		return false
+	}
+	if u, ok := p.(*userProvider); ok {
+		p = u.kind
+	}
+	return asDownloader(p) != nil
 }
 
 // serveAttachment is GET /attachments/{provider}/{ref}/{name}.
@@ -150,7 +175,7 @@ func (a *App) serveAttachment(w http.ResponseWriter, r *http.Request) {
 		writeGraphQLError(w, http.StatusForbidden, model.CodeForbidden, err.Error())
 		return
 	}
-	d := a.downloader(provider)
+	d := a.downloader(r.Context(), provider)
 	if d == nil {
 		writeGraphQLError(w, http.StatusNotFound, model.CodeNotFound, "this provider's attachments are not served by the gateway")
 		return

@@ -6,8 +6,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
+	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/providers"
@@ -24,6 +26,55 @@ type identity struct {
 	tenant string
 	// user is a JWT's user claim; "" for an API key, which names no end user.
 	user string
+	// issuer is a JWT's iss; "" for an API key.
+	issuer string
+	// forward is set for an API key with forwardCredentials.
+	forward bool
+	// forwarded are the X-Upstream-Credential-<provider id> values of a
+	// request whose API key has forwardCredentials, by provider id (lower
+	// case, as configured); nil otherwise: the headers are then ignored.
+	forwarded map[string]string
+}
+
+// forwardedPrefix starts the headers a server-side caller passes its end
+// users' own upstream credentials in.
+const forwardedPrefix = "X-Upstream-Credential-"
+
+// forwardedFingerprint scopes a forwarding key's request by the end users'
+// credentials it carries too: one backend's key serves many users, and one
+// user's idempotency keys, signed links and shared subscriptions must not
+// serve another.
+func forwardedFingerprint(key string, fwd map[string]string) string {
+	if len(fwd) == 0 {
+		return key
+	}
+	ids := make([]string, 0, len(fwd))
+	for id := range fwd {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var b strings.Builder
+	b.WriteString(key)
+	for _, id := range ids {
+		b.WriteString("\x00" + id + "\x00" + fwd[id])
+	}
+	return providers.Fingerprint(b.String())
+}
+
+// forwardedCredentials collects the X-Upstream-Credential-<id> headers of r.
+func forwardedCredentials(h http.Header) map[string]string {
+	var out map[string]string
+	for name, vs := range h {
+		id, ok := strings.CutPrefix(http.CanonicalHeaderKey(name), forwardedPrefix)
+		if !ok || id == "" || len(vs) == 0 || vs[0] == "" {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string)
+		}
+		out[strings.ToLower(id)] = vs[0]
+	}
+	return out
 }
 
 // authKey holds the request's identity; authRefusedKey the refusal of a
@@ -72,9 +123,17 @@ var (
 // auth.jwt, the JWT verifier (its key set fetched now, then refreshed in the
 // background until Close).
 func (a *App) openAuth() error {
-	for _, ak := range a.cfg.Auth.APIKeys {
-		k := ak.Key
-		a.apiKeys = append(a.apiKeys, apiKey{hash: sha256.Sum256([]byte(k)), fingerprint: providers.Fingerprint(k)})
+	addKeys := func(tenant string, keys []config.APIKey) {
+		for _, k := range keys {
+			a.apiKeys = append(a.apiKeys, apiKey{
+				hash: sha256.Sum256([]byte(k.Key)), fingerprint: providers.Fingerprint(k.Key),
+				tenant: tenant, forward: k.ForwardCredentials,
+			})
+		}
+	}
+	addKeys(config.DefaultTenant, a.cfg.Auth.APIKeys)
+	for _, t := range a.cfg.Tenants {
+		addKeys(t.ID, t.APIKeys)
 	}
 	c := a.cfg.Auth.JWT
 	if c == nil {
@@ -123,6 +182,10 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 			writeGraphQLError(w, http.StatusUnauthorized, model.CodeUnauthenticated, a.refusalMessage(err))
 			return
 		}
+		if id.forward {
+			id.forwarded = forwardedCredentials(r.Header)
+			id.fingerprint = forwardedFingerprint(id.fingerprint, id.forwarded)
+		}
 		next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
 	})
 }
@@ -135,8 +198,8 @@ func (a *App) identify(ctx context.Context, header string) (identity, error) {
 	if !ok {
 		return identity{}, errNoCredential
 	}
-	if fp, ok := a.checkKey(token); ok {
-		return identity{fingerprint: fp}, nil
+	if k, ok := a.checkKey(token); ok {
+		return identity{fingerprint: k.fingerprint, tenant: k.tenant, forward: k.forward}, nil
 	}
 	if a.jwt == nil || !looksLikeJWT(token) {
 		return identity{}, errWrongKey
@@ -146,6 +209,11 @@ func (a *App) identify(ctx context.Context, header string) (identity, error) {
 		// The reason only: never the token or its claims.
 		a.log.DebugContext(ctx, "jwt refused", "reason", err.Error())
 		return identity{}, err
+	}
+	if len(a.cfg.Tenants) > 0 && a.tenants[id.tenant] == nil {
+		// With tenants configured a claim naming none is a token of another
+		// deployment, not the default tenant's.
+		return identity{}, jwtRefusal{"the " + a.cfg.Auth.JWT.TenantClaim + " claim names no configured tenant"}
 	}
 	return id, nil
 }
@@ -197,20 +265,20 @@ func looksLikeJWT(token string) bool {
 // checkKey compares a bearer token with every configured key in constant time
 // (hashes first, so neither content nor length leaks through timing) and
 // returns the key's fingerprint.
-func (a *App) checkKey(token string) (string, bool) {
+func (a *App) checkKey(token string) (apiKey, bool) {
 	if token == "" {
-		return "", false
+		return apiKey{}, false
 	}
 	got := sha256.Sum256([]byte(token))
 	found := 0
-	var fp string
+	var key apiKey
 	for _, k := range a.apiKeys {
 		if subtle.ConstantTimeCompare(got[:], k.hash[:]) == 1 {
 			found = 1
-			fp = k.fingerprint
+			key = k
 		}
 	}
-	return fp, found == 1
+	return key, found == 1
 }
 
 // websocketInit requires a credential in connection_init when the upgrade

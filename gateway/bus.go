@@ -26,6 +26,11 @@ type busAdapter struct {
 	// stopping is done when the gateway shuts down; every subscription ends
 	// (completes) then.
 	stopping context.Context
+	// restrict narrows a filter to the subscriber's tenant; allow says
+	// whether the subscriber's own credential may read an event's thread.
+	// Nil: no narrowing, everything allowed.
+	restrict func(context.Context, events.Filter) (events.Filter, error)
+	allow    func(context.Context, *events.Event) bool
 }
 
 // Publish announces a comment created through the gateway. It uses the same
@@ -86,6 +91,12 @@ func (b busAdapter) SubscribeEvents(ctx context.Context, threads, providerIDs []
 // relay subscribes to the bus and hands each event to gqlgen as value(ev),
 // on the event's own context.
 func relay[T any](ctx context.Context, b busAdapter, f events.Filter, since string, value func(*events.Event) T) (<-chan graphql.Event[T], error) {
+	if b.restrict != nil {
+		var err error
+		if f, err = b.restrict(ctx, f); err != nil {
+			return nil, err
+		}
+	}
 	sub, err := b.bus.Subscribe(ctx, f, since)
 	if err != nil {
 		return nil, err
@@ -107,6 +118,9 @@ func relay[T any](ctx context.Context, b busAdapter, f events.Filter, since stri
 				if graphqlws.AwaitRoom(ctx) != nil {
 					return
 				}
+			}
+			if b.allow != nil && !b.allow(ctx, ev) {
+				continue
 			}
 			select {
 			case out <- graphql.Event[T]{Context: b.scope(resolvers.WithEventID(ctx, ev.ID)), Value: value(ev)}:

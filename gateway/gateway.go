@@ -19,11 +19,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/commentgraph/commentgraph/cache"
 	"github.com/commentgraph/commentgraph/config"
+	"github.com/commentgraph/commentgraph/credstore"
 	"github.com/commentgraph/commentgraph/events"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graph/persisted"
@@ -40,7 +42,17 @@ type App struct {
 	log     *slog.Logger
 	metrics *metrics
 
+	// registry is the default tenant's providers; tenants every tenant's
+	// (tenants.go), noTenant none, for a caller of no configured tenant.
 	registry *providers.Registry
+	tenants  map[string]*tenantState
+	noTenant *tenantState
+	// credentials stores end users' own upstream credentials
+	// (connectProvider); nil when no provider takes them.
+	credentials credstore.Store
+	// access keeps whether a credential may read a thread, for live events
+	// of providers with users' credentials (usercreds.go).
+	access *expirable.LRU[string, bool]
 	// attachments signs and checks the Attachment.url links (attachments.go).
 	attachments *attachmentSigner
 	// manifest is the trusted documents (persistedDocuments.manifest), nil
@@ -76,6 +88,10 @@ type App struct {
 type apiKey struct {
 	hash        [32]byte
 	fingerprint string
+	// tenant is the tenant the key acts for ("" the default).
+	tenant string
+	// forward honours X-Upstream-Credential-<id> headers.
+	forward bool
 }
 
 // webhookFunc verifies and ingests one webhook delivery for a provider.
@@ -101,16 +117,23 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		a.closeAll()
 		return nil, err
 	}
-	var ps []providers.Provider
-	for i, pc := range cfg.Providers {
-		p, err := a.buildProvider(pc)
+	a.access = newAccessCache(cfg.Events.AccessCheckTTL.D())
+	if cfg.Auth.CredentialKey != "" {
+		var rdb redis.UniversalClient
+		if a.redis != nil {
+			rdb = a.redis
+		}
+		store, err := credstore.New(cfg.Auth.CredentialKey, rdb, credstore.Options{})
 		if err != nil {
 			a.closeAll()
-			return nil, fmt.Errorf("providers[%d] (%s): %w", i, pc.ID, err)
+			return nil, fmt.Errorf("auth.credentialKey: %w", err)
 		}
-		ps = append(ps, p)
+		a.credentials = store
 	}
-	a.registry = providers.NewRegistry(ps...)
+	if err := a.buildTenants(); err != nil {
+		a.closeAll()
+		return nil, err
+	}
 	for name, check := range a.readiness {
 		a.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "commentgraph_dependency_up",
@@ -138,13 +161,16 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.endSubscriptions = endSubscriptions
 	a.closers = append(a.closers, endSubscriptions)
 	a.resolver = &resolvers.Resolver{
-		Providers:   a.registry,
-		Bus:         busAdapter{bus: a.bus, log: log, stopping: stopping, scope: a.responseScope},
+		Providers: a.registry,
+		Registry:  func(ctx context.Context) *providers.Registry { return a.tenantOf(ctx).registry },
+		Bus: busAdapter{bus: a.bus, log: log, stopping: stopping, scope: a.responseScope,
+			restrict: a.subscriptionFilter, allow: a.mayRead},
+		Connections: connections{a: a},
 		Idempotency: a.idempotencyStore(),
 		Health:      a.metrics.isHealthy,
 		Credential:  credential,
 		AttachmentURL: func(ctx context.Context, at *model.Attachment) *string {
-			return a.attachmentURL(tenant(ctx), credential(ctx), at)
+			return a.attachmentURL(ctx, at)
 		},
 		Limits: resolvers.Limits{MaxPageSize: cfg.Limits.MaxPageSize},
 		Logger: log,
@@ -158,7 +184,8 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 // calls, identical ones made once (except in the naive baseline, where every
 // look-up must be a call).
 func (a *App) responseScope(ctx context.Context) context.Context {
-	ctx = loaders.With(ctx, loaders.New(a.registry, a.loaderOptions))
+	ctx = withSecretMemo(ctx)
+	ctx = loaders.With(ctx, loaders.New(a.tenantOf(ctx).registry, a.loaderOptions))
 	if a.cfg.Loaders.Disabled {
 		return providers.WithUnsharedCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
 	}

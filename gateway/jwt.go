@@ -172,6 +172,7 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (identity, error
 		fingerprint: providers.Fingerprint("jwt\x00" + v.issuer + "\x00" + tenant + "\x00" + user),
 		tenant:      tenant,
 		user:        user,
+		issuer:      v.issuer,
 	}, nil
 }
 

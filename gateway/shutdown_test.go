@@ -91,7 +91,7 @@ func TestResolverPanicIsMaskedAsInternal(t *testing.T) {
 	cfg := newTestConfig(t)
 	g := MustStartGateway(t, cfg)
 	reg := providers.NewRegistry(panicky{})
-	g.app.registry, g.app.resolver.Providers = reg, reg
+	g.app.useRegistry(reg)
 	resp := g.query(`{ providers { id threads(first: 1) { nodes { id } } } }`, nil)
 	if len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != "INTERNAL" || resp.Errors[0].Message != "internal error" {
 		t.Fatalf("errors = %+v", resp.Errors)

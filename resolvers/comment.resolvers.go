@@ -24,7 +24,7 @@ func (r *attachmentResolver) URL(ctx context.Context, obj *model.Attachment) (*s
 
 // Provider is the resolver for the provider field.
 func (r *commentResolver) Provider(ctx context.Context, obj *model.Comment) (*model.Provider, error) {
-	return r.providerInfo(obj.ProviderID)
+	return r.providerInfo(ctx, obj.ProviderID)
 }
 
 // Thread is the resolver for the thread field.
@@ -65,7 +65,7 @@ func (r *readReceiptResolver) User(ctx context.Context, obj *model.ReadReceipt) 
 
 // Provider is the resolver for the provider field.
 func (r *userResolver) Provider(ctx context.Context, obj *model.User) (*model.Provider, error) {
-	return r.providerInfo(obj.ProviderID)
+	return r.providerInfo(ctx, obj.ProviderID)
 }
 
 func (r *Resolver) Attachment() graph.AttachmentResolver { return &attachmentResolver{r} }

@@ -27,11 +27,10 @@ func (r *Resolver) connected(ctx context.Context, p *model.Provider) bool {
 }
 
 func (r *Resolver) connectProvider(ctx context.Context, in model.ConnectProviderInput) (*model.ConnectProviderPayload, error) {
-	p, err := r.provider(in.Provider)
+	info, err := r.providerInfo(ctx, in.Provider)
 	if err != nil {
 		return nil, err
 	}
-	info := p.Info()
 	if info.Credentials != model.CredentialModeUser || r.Connections == nil {
 		e := model.Errorf(model.CodeUnsupported, "provider %q acts with its service credential; there is nothing to connect", info.ID)
 		e.Provider = info.ID
@@ -44,11 +43,10 @@ func (r *Resolver) connectProvider(ctx context.Context, in model.ConnectProvider
 }
 
 func (r *Resolver) disconnectProvider(ctx context.Context, in model.DisconnectProviderInput) (*model.DisconnectProviderPayload, error) {
-	p, err := r.provider(in.Provider)
+	info, err := r.providerInfo(ctx, in.Provider)
 	if err != nil {
 		return nil, err
 	}
-	info := p.Info()
 	if info.Credentials != model.CredentialModeUser || r.Connections == nil {
 		return &model.DisconnectProviderPayload{Provider: info}, nil
 	}

@@ -20,26 +20,23 @@ import (
 // else, so a provider without it answers UNSUPPORTED with no upstream call.
 
 // providerByID is Query.provider: null for an id no provider has.
-func (r *Resolver) providerByID(id string) (*model.Provider, error) {
-	p, err := r.provider(id)
+func (r *Resolver) providerByID(ctx context.Context, id string) (*model.Provider, error) {
+	p, err := r.providerInfo(ctx, id)
 	if model.IsCode(err, model.CodeNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return p.Info(), nil
+	return p, err
 }
 
 // lifecycle decodes a comment ID and finds its provider's T, or UNSUPPORTED
 // (what names the operation for the message).
-func lifecycle[T any](r *Resolver, id, what string) (model.GlobalID, T, error) {
+func lifecycle[T any](ctx context.Context, r *Resolver, id, what string) (model.GlobalID, T, error) {
 	var zero T
 	cid, err := model.DecodeIDOf(id, model.TypeComment)
 	if err != nil {
 		return cid, zero, err
 	}
-	p, err := r.provider(cid.Provider)
+	p, err := r.provider(ctx, cid.Provider)
 	if err != nil {
 		return cid, zero, err
 	}
@@ -51,7 +48,7 @@ func lifecycle[T any](r *Resolver, id, what string) (model.GlobalID, T, error) {
 }
 
 func (r *Resolver) updateComment(ctx context.Context, in model.UpdateCommentInput) (*model.UpdateCommentPayload, error) {
-	cid, ed, err := lifecycle[providers.Editor](r, in.Comment, "editing comments")
+	cid, ed, err := lifecycle[providers.Editor](ctx, r, in.Comment, "editing comments")
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +84,7 @@ func (r *Resolver) updateComment(ctx context.Context, in model.UpdateCommentInpu
 }
 
 func (r *Resolver) deleteComment(ctx context.Context, in model.DeleteCommentInput) (*model.DeleteCommentPayload, error) {
-	cid, del, err := lifecycle[providers.Deleter](r, in.Comment, "deleting comments")
+	cid, del, err := lifecycle[providers.Deleter](ctx, r, in.Comment, "deleting comments")
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +130,7 @@ func (r *Resolver) markRead(ctx context.Context, in model.MarkReadInput) (*model
 	at := make([]*group, len(in.Comments))
 	ids := make([]string, len(in.Comments)) // canonical, to find each in its answer
 	for i, id := range in.Comments {
-		cid, rm, err := lifecycle[providers.ReadMarker](r, id, "marking comments read")
+		cid, rm, err := lifecycle[providers.ReadMarker](ctx, r, id, "marking comments read")
 		if err != nil {
 			return nil, err
 		}
@@ -265,12 +262,12 @@ func (r *Resolver) subscriptionArgs(ctx context.Context, threads, providerIDs []
 		if err != nil {
 			return "", err
 		}
-		if _, err := r.provider(gid.Provider); err != nil {
+		if _, err := r.provider(ctx, gid.Provider); err != nil {
 			return "", err
 		}
 	}
 	for _, id := range providerIDs {
-		if _, err := r.provider(id); err != nil {
+		if _, err := r.provider(ctx, id); err != nil {
 			return "", err
 		}
 	}

@@ -14,7 +14,7 @@ import (
 // (a malformed contact, empty text, attachments it cannot send) it refuses
 // before calling its upstream too.
 func (r *Resolver) sendMessage(ctx context.Context, in model.SendMessageInput) (*model.SendMessagePayload, error) {
-	p, err := r.provider(in.Provider)
+	p, err := r.provider(ctx, in.Provider)
 	if err != nil {
 		return nil, err
 	}

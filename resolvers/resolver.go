@@ -17,6 +17,8 @@ import (
 // Resolver is the root resolver; the server sets its dependencies.
 type Resolver struct {
 	Providers *providers.Registry
+	// Registry is the registry of the caller's tenant. Nil: Providers.
+	Registry func(ctx context.Context) *providers.Registry
 	// Bus carries comment events to subscribers.
 	Bus CommentBus
 	// Idempotency makes clientMutationId create one comment. Nil: keys ignored.
@@ -33,7 +35,9 @@ type Resolver struct {
 	// credentials: user). Nil: every provider acts with its service one.
 	Connections Connections
 	Limits      Limits
-	Logger      *slog.Logger
+	// Uploads bound createComment's attachments (upload.go).
+	Uploads UploadLimits
+	Logger  *slog.Logger
 }
 
 // Limits bound paging.
@@ -78,10 +82,35 @@ func EventID(ctx context.Context) string {
 }
 
 func (r *Resolver) loaders(ctx context.Context) *loaders.Loaders {
-	return loaders.For(ctx, r.Providers)
+	return loaders.For(ctx, r.registry(ctx))
 }
 
-func (r *Resolver) provider(id string) (providers.Provider, error) { return r.Providers.Get(id) }
+func (r *Resolver) registry(ctx context.Context) *providers.Registry {
+	if r.Registry != nil {
+		return r.Registry(ctx)
+	}
+	return r.Providers
+}
+
+// provider is the instance id names in the caller's tenant, acting for the
+// caller (its own credential where the provider takes users' credentials).
+func (r *Resolver) provider(ctx context.Context, id string) (providers.Provider, error) {
+	p, err := r.registry(ctx).Get(id)
+	if err != nil {
+		return nil, err
+	}
+	return providers.ForCaller(ctx, p)
+}
+
+// providerInfo is the instance id names in the caller's tenant, for what
+// needs no credential (its description).
+func (r *Resolver) providerInfo(ctx context.Context, id string) (*model.Provider, error) {
+	p, err := r.registry(ctx).Get(id)
+	if err != nil {
+		return nil, err
+	}
+	return p.Info(), nil
+}
 
 func (r *Resolver) limits() Limits {
 	l := r.Limits

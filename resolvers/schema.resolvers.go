@@ -57,7 +57,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, 
 
 // Providers is the resolver for the providers field.
 func (r *queryResolver) Providers(ctx context.Context) ([]*model.Provider, error) {
-	all := r.Resolver.Providers.All()
+	all := r.Resolver.registry(ctx).All()
 	out := make([]*model.Provider, len(all))
 	for i, p := range all {
 		out[i] = p.Info()
@@ -90,7 +90,7 @@ func (r *queryResolver) Comments(ctx context.Context, threads []string, first *i
 }
 
 func (r *queryResolver) Provider(ctx context.Context, id string) (*model.Provider, error) {
-	return r.providerByID(id)
+	return r.providerByID(ctx, id)
 }
 
 // CommentAdded is the resolver for the commentAdded field.

@@ -14,12 +14,12 @@ import (
 
 // Provider is the resolver for the provider field.
 func (r *roomResolver) Provider(ctx context.Context, obj *model.Room) (*model.Provider, error) {
-	return r.providerInfo(obj.ProviderID)
+	return r.providerInfo(ctx, obj.ProviderID)
 }
 
 // Provider is the resolver for the provider field.
 func (r *threadResolver) Provider(ctx context.Context, obj *model.Thread) (*model.Provider, error) {
-	return r.providerInfo(obj.ProviderID)
+	return r.providerInfo(ctx, obj.ProviderID)
 }
 
 // Room is the resolver for the room field.

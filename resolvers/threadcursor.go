@@ -62,7 +62,7 @@ func (r *Resolver) providerThreads(ctx context.Context, obj *model.Provider, fir
 		if !inProviderList(ctx) {
 			return nil, model.Errorf(model.CodeBadUserInput, "after is a cursor of another provider's threads")
 		}
-		if _, err := r.provider(owner); err != nil {
+		if _, err := r.registry(ctx).Get(owner); err != nil {
 			return nil, model.Errorf(model.CodeBadUserInput, "after is a cursor of no provider's threads")
 		}
 		// Still check first, as the owner's list does.

@@ -98,7 +98,7 @@ func (r *Resolver) timeline(ctx context.Context, threadIDs []string, first *int,
 		if err != nil {
 			return nil, err
 		}
-		p, err := r.provider(gid.Provider)
+		p, err := r.provider(ctx, gid.Provider)
 		if err != nil {
 			return nil, err
 		}
