@@ -213,7 +213,11 @@ func build(cfg providers.Config, deps providers.Deps) (*providers.Instance, erro
 	p, err := New(Options{
 		ID: cfg.ID, Name: cfg.Name, BaseURL: cfg.BaseURL, Token: cfg.Token, WebhookSecret: cfg.WebhookSecret,
 		// A provider's email, meaningless to Aelyst's token auth, names the
-		// token's user: the sender of the comments the gateway posts.
+		// token's user: the sender of the comments the gateway posts. Aelyst
+		// has no "who am I" call (nor does respond.io v2, which it clones),
+		// so an instance built on an end user's token ("credentials: user")
+		// learns its user only from this: it must be that user's email, or
+		// their comments name whoever it names (or no one, when empty).
 		BotUserEmail: cfg.Email,
 		Journal:      journal, HTTPClient: deps.HTTPClient, Logger: deps.Logger, OnCall: deps.OnCall,
 	})

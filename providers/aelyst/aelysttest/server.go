@@ -4,6 +4,15 @@
 // signed "New Comment" webhooks. It is written from the provider notes
 // (shared/providers/aelyst.md and seed 003), not from the adapter, and it is
 // usable outside tests: demo mode runs on it.
+//
+// A token may belong to a user (AddToken): a comment created with it is
+// stored as that user's (Comment.AuthorID), though, as in Aelyst, neither the
+// answer nor the webhook names an author and no call tells whom a token
+// belongs to. Aelyst tokens are workspace API tokens and the notes document
+// no per-user view of contacts through the API (the show_only_mine and
+// show_team_contacts restrictions are the app's), so every token reads and
+// comments on every contact: there is no per-user visibility here,
+// deliberately.
 package aelysttest
 
 import (
@@ -111,7 +120,8 @@ type Comment struct {
 	ContactID int64
 	Text      string // as posted: {{@user.ID}} tokens kept raw
 	CreatedAt int64  // Unix s
-	// AuthorID is the user who wrote it; 0 for the API token's owner.
+	// AuthorID is the user who wrote it: the owner of the token it was
+	// created with (AddToken); 0 for a token with no user named.
 	AuthorID int64
 	// EventID is the id of its comment.created delivery, once queued.
 	EventID string
@@ -139,7 +149,7 @@ type Server struct {
 
 	ts      *httptest.Server
 	now     func() time.Time
-	tokens  map[string]bool
+	tokens  map[string]int64 // token → the user it belongs to; 0: unnamed
 	limit   int
 	client  *http.Client
 	log     *slog.Logger
@@ -178,7 +188,7 @@ type outgoing struct {
 func NewServer(opts Options) *Server {
 	s := &Server{
 		now:      opts.Now,
-		tokens:   map[string]bool{},
+		tokens:   map[string]int64{},
 		limit:    opts.RateLimit,
 		client:   opts.WebhookClient,
 		log:      opts.Logger,
@@ -197,13 +207,13 @@ func NewServer(opts Options) *Server {
 		s.now = time.Now
 	}
 	if opts.Token != "" {
-		s.tokens[opts.Token] = true
+		s.tokens[opts.Token] = 0
 	}
 	for _, t := range opts.Tokens {
-		s.tokens[t] = true
+		s.tokens[t] = 0
 	}
 	if len(s.tokens) == 0 {
-		s.tokens[DefaultToken] = true
+		s.tokens[DefaultToken] = 0
 	}
 	if s.limit == 0 {
 		s.limit = 5
@@ -244,6 +254,15 @@ func (s *Server) Close() {
 	})
 }
 
+// AddToken makes token an accepted API access token that belongs to userID:
+// comments created with it have AuthorID userID. Like every token it is its
+// own rate-limit workspace and sees every contact.
+func (s *Server) AddToken(token string, userID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = userID
+}
+
 // QueueContact makes the next n requests about the contact identifier names
 // ("id:7", "email:…", "phone:+…") answer 449, as Aelyst does while a contact
 // is being processed. An identifier naming no contact is ignored.
@@ -261,7 +280,10 @@ func (s *Server) wrap(endpoint string, h func(w http.ResponseWriter, r *http.Req
 			return
 		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !s.tokens[token] {
+		s.mu.Lock()
+		_, known := s.tokens[token]
+		s.mu.Unlock()
+		if !ok || !known {
 			writeError(w, http.StatusUnauthorized, MsgUnauthorized)
 			return
 		}
@@ -381,7 +403,7 @@ func (s *Server) getContact(w http.ResponseWriter, r *http.Request, _ string) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (s *Server) createComment(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) createComment(w http.ResponseWriter, r *http.Request, token string) {
 	var in struct {
 		Text *string `json:"text"`
 	}
@@ -398,7 +420,10 @@ func (s *Server) createComment(w http.ResponseWriter, r *http.Request, _ string)
 	if !ok {
 		return
 	}
-	stored := s.store(Comment{ContactID: c.ID, Text: *in.Text, CreatedAt: s.now().Unix()})
+	s.mu.Lock()
+	author := s.tokens[token]
+	s.mu.Unlock()
+	stored := s.store(Comment{ContactID: c.ID, Text: *in.Text, CreatedAt: s.now().Unix(), AuthorID: author})
 	writeJSON(w, http.StatusOK, map[string]any{
 		"contactId":  stored.ContactID,
 		"text":       stored.Text,
