@@ -69,7 +69,9 @@ type Options struct {
 	ParticipantsTTL time.Duration
 }
 
-// Provider is one Ziik tenant, acting as the integration user.
+// Provider is one Ziik tenant, acting as one user: the integration user, or
+// the end user whose password or JWT it was given. Ziik shows a user only the
+// conversations they take part in (403 otherwise, FORBIDDEN here).
 type Provider struct {
 	id          string
 	name        string

@@ -10,6 +10,13 @@
 // stated assumption (Laravel-style `{data, meta}` envelopes, newest-first cursor
 // pages) so that adapters are tested against one consistent reading of them.
 //
+// Every token acts as one user, as Ziik's do: the integration user logs in
+// with the Options credentials, a user added with a Password with their own,
+// and IssueToken hands out a user's JWT directly; a message created with a
+// token is that user's. Conversations have participants (SetParticipants,
+// AddParticipant): GET /conversations leaves out those a user is not in, and
+// everything else about them answers that user 403.
+//
 // It is usable outside tests: demo mode runs on it.
 package ziiktest
 
