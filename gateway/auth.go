@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/graph/model"
@@ -30,6 +31,8 @@ type identity struct {
 	issuer string
 	// forward is set for an API key with forwardCredentials.
 	forward bool
+	// expires is a JWT's exp (zero for an API key): its sockets close then.
+	expires time.Time
 	// forwarded are the X-Upstream-Credential-<provider id> values of a
 	// request whose API key has forwardCredentials, by provider id (lower
 	// case, as configured); nil otherwise: the headers are then ignored.

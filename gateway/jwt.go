@@ -168,7 +168,12 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (identity, error
 			return identity{}, jwtRefusal{"the " + v.tenantClaim + " claim is not a string"}
 		}
 	}
+	var expires time.Time
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		expires = exp.Time
+	}
 	return identity{
+		expires:     expires,
 		fingerprint: providers.Fingerprint("jwt\x00" + v.issuer + "\x00" + tenant + "\x00" + user),
 		tenant:      tenant,
 		user:        user,

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/commentgraph/commentgraph/config"
@@ -276,5 +277,38 @@ func TestUserCredentialLiveEvents(t *testing.T) {
 	w.create(t, w.boJWT, nil, w.boThread, "in Bo's room").mustNoErrors(t)
 	if got := text(nextEvent(t, boEvents)); got != "in Bo's room" {
 		t.Errorf("Bo's next event %q, want his own room's (access was revoked)", got)
+	}
+}
+
+// A socket accepted with a JWT closes with 4401 at the token's exp, so a
+// lapsed credential receives nothing more; the client reconnects with a new one.
+func TestJWTSocketClosesAtExpiry(t *testing.T) {
+	w := newUserWorld(t)
+	for _, protocol := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(protocol, func(t *testing.T) {
+			token := w.key.sign(t, claims(map[string]any{"sub": "ana@idp", "tenant": nil, "exp": time.Now().Add(1500 * time.Millisecond).Unix()}))
+			c := wsDial(t, w.g, protocol, http.Header{"Authorization": {"Bearer " + token}})
+			_ = c.WriteJSON(wsMsg{Type: "connection_init"})
+			if m := wsRead(t, c); m.Type != "connection_ack" {
+				t.Fatalf("got %+v", m)
+			}
+			opened := time.Now()
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for {
+				var m wsMsg
+				err := c.ReadJSON(&m)
+				if err == nil {
+					continue // keep-alives
+				}
+				ce, ok := err.(*websocket.CloseError)
+				if !ok || ce.Code != 4401 {
+					t.Fatalf("socket ended with %v, want close 4401", err)
+				}
+				if time.Since(opened) > 5*time.Second {
+					t.Errorf("closed %v after the token's exp", time.Since(opened))
+				}
+				return
+			}
+		})
 	}
 }

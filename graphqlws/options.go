@@ -49,6 +49,12 @@ type Options struct {
 	// error closes the socket: with its code and reason when it is a
 	// CloseError, else with 4403 "Forbidden". Nil: every socket is accepted.
 	Init func(ctx context.Context, payload map[string]any) (context.Context, error)
+	// Expires is when the credential the socket was accepted with (Init's
+	// context) stops being valid, say a JWT's exp; the socket is then
+	// closed with 4401, so the client reconnects with a fresh one rather
+	// than go on receiving on a lapsed credential. Nil, or a zero time:
+	// never.
+	Expires func(ctx context.Context) time.Time
 	// InitTimeout is how long a socket may go without connection_init before
 	// it is closed with 4408. 0: 10 s. -1: no limit.
 	InitTimeout time.Duration

@@ -33,6 +33,7 @@ type socket struct {
 	closed     chan struct{}
 	subs       []*member
 	ticker     *time.Timer // keep-alive
+	expiry     *time.Timer // Options.Expires
 	// room is closed, and reset to nil, when the queue drains to
 	// roomLeft() frames or the socket closes; nil while nobody waits (see
 	// awaitRoom).
@@ -121,6 +122,9 @@ func (s *socket) shutdown(code int, reason string, dropPending bool) {
 	s.subs = nil
 	if s.ticker != nil {
 		s.ticker.Stop()
+	}
+	if s.expiry != nil {
+		s.expiry.Stop()
 	}
 	if dropPending {
 		s.queue = nil

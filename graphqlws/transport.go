@@ -229,6 +229,15 @@ func (s *socket) init(ctx context.Context, raw []byte) (context.Context, error) 
 		}
 		s.mu.Unlock()
 	}
+	if t.opts.Expires != nil {
+		if exp := t.opts.Expires(ctx); !exp.IsZero() {
+			s.mu.Lock()
+			if !s.closing {
+				s.expiry = time.AfterFunc(time.Until(exp), func() { s.shutdown(CloseUnauthorized, "credential expired", false) })
+			}
+			s.mu.Unlock()
+		}
+	}
 	return ctx, nil
 }
 
