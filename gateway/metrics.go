@@ -25,6 +25,7 @@ type metrics struct {
 	subscribers  prometheus.Gauge
 	webhooks     *prometheus.CounterVec
 	healthy      *prometheus.GaugeVec
+	catchUpDrop  *prometheus.CounterVec
 
 	mu     sync.RWMutex
 	health map[string]bool
@@ -70,9 +71,13 @@ func newMetrics() *metrics {
 		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "commentgraph_provider_healthy", Help: "1 while the provider's last call succeeded (not 5xx, not unreachable).",
 		}, []string{"provider"}),
+		catchUpDrop: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "commentgraph_catchup_dropped_total",
+			Help: "What catch-ups after an event stream reconnect left out (events.catchUp), by provider instance and what: rooms not read, rooms read only to the messages bound (messages), threads whose comments were not read, comments not emitted, reads that failed.",
+		}, []string{"provider", "what"}),
 		health: map[string]bool{},
 	}
-	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.gqlErrors, m.upstream, m.upstreamDur, m.queryOwn, m.subscribers, m.webhooks, m.healthy,
+	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.gqlErrors, m.upstream, m.upstreamDur, m.queryOwn, m.subscribers, m.webhooks, m.healthy, m.catchUpDrop,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -93,6 +98,19 @@ func (m *metrics) onCall(c providers.CallInfo) {
 		v = 1
 	}
 	m.healthy.WithLabelValues(c.Provider).Set(v)
+}
+
+// onCatchUpDropped counts what one catch-up left out; the adapter has logged
+// it (WARN, with the counts).
+func (m *metrics) onCatchUpDropped(provider string, d providers.CatchUpDropped) {
+	for _, c := range []struct {
+		what string
+		n    int
+	}{{"rooms", d.Rooms}, {"messages", d.Messages}, {"threads", d.Threads}, {"comments", d.Comments}, {"failed", d.Failed}} {
+		if c.n > 0 {
+			m.catchUpDrop.WithLabelValues(provider, c.what).Add(float64(c.n))
+		}
+	}
 }
 
 // isHealthy reports a provider's health; one never called yet is healthy.

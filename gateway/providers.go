@@ -26,6 +26,11 @@ func (a *App) buildProvider(pc config.Provider) (providers.Provider, error) {
 	deps := providers.Deps{
 		HTTPClient: a.upstreamClient(), Logger: a.log, OnCall: a.metrics.onCall,
 		Directory: a.cache,
+		CatchUp: providers.CatchUpBounds{
+			Rooms: a.cfg.Events.CatchUp.Rooms, Messages: a.cfg.Events.CatchUp.Messages,
+			Threads: a.cfg.Events.CatchUp.Threads, Comments: a.cfg.Events.CatchUp.Comments,
+		},
+		OnCatchUpDropped: a.metrics.onCatchUpDropped,
 	}
 	if a.redis != nil {
 		deps.Redis = a.redis

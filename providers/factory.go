@@ -39,6 +39,27 @@ type Deps struct {
 	// Redis, when configured, keeps what an adapter must share across
 	// instances (Aelyst's journal). Nil: in memory.
 	Redis redis.UniversalClient
+	// CatchUp bounds what an adapter with an event stream (Virola) reads
+	// after a reconnect to find what was missed. Zero fields: its defaults.
+	CatchUp CatchUpBounds
+	// OnCatchUpDropped is told, with the instance id, what one catch-up left
+	// out (metrics). Nil: nobody. It must not block.
+	OnCatchUpDropped func(provider string, d CatchUpDropped)
+}
+
+// CatchUpBounds bound one catch-up after an event stream reconnects
+// (config.CatchUp). 0: the adapter's default; a negative Rooms reads no room,
+// only the threads already seen or watched.
+type CatchUpBounds struct {
+	Rooms, Messages, Threads, Comments int
+}
+
+// CatchUpDropped is what one catch-up left out: rooms not read, rooms read
+// only to the Messages bound (older threads there unread), threads whose
+// comments were not read, comments read but not emitted, and reads that
+// failed.
+type CatchUpDropped struct {
+	Rooms, Messages, Threads, Comments, Failed int
 }
 
 // PollThread is a thread the gateway polls for new comments, for providers

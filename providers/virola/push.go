@@ -197,9 +197,12 @@ func (p *Provider) Watch(threadRef string) {
 // or been told to Watch, and, after a lost connection, on every thread of
 // every room the token can list (room messages → their comments, within
 // SetCatchUp's bounds; what lies past them is logged and counted), emitting
-// the comments it missed in creation order; nothing is emitted twice. emit
-// runs on Stream's goroutine, one Change at a time. Call Stream once per
-// Provider.
+// the comments it missed in creation order; nothing is emitted twice.
+// Virola tells a deleted parent message or room in one frame and nothing of
+// the comments that go with it, so that Change also deletes every comment of
+// it Stream emitted (Options.MaxKnown bounds how many are remembered); a
+// tracked thread the catch-up finds gone is deleted the same way. emit runs
+// on Stream's goroutine, one Change at a time. Call Stream once per Provider.
 func (p *Provider) Stream(ctx context.Context, emit func(context.Context, *providers.Change)) error {
 	wsURL, err := p.eventsURL()
 	if err != nil {
@@ -404,6 +407,7 @@ func (p *Provider) changes(ctx context.Context, f *frame) []*providers.Change {
 			if f.Type == evCreated && !p.track.advance(m.ParentMessageID, m.MessageID) {
 				continue // already emitted while catching up
 			}
+			p.noteComment(m)
 			if users == nil {
 				users = p.eventUsers(ctx)
 			}
@@ -419,13 +423,10 @@ func (p *Provider) changes(ctx context.Context, f *frame) []*providers.Change {
 		if d.MessageID <= 0 {
 			return nil
 		}
+		// One frame for a parent message however many comments go with it:
+		// each comment the gateway was told of is deleted here.
 		ch := &providers.Change{Key: "virola:" + ref(d.MessageID) + ":" + evDeleted}
-		if d.ParentMessageID == 0 {
-			p.track.forget(d.MessageID)
-			ch.DeletedThreads = []string{ref(d.MessageID)}
-		} else {
-			ch.DeletedComments = []providers.CommentRef{{ThreadKind: model.ThreadKindMessage, ThreadRef: ref(d.ParentMessageID), Ref: ref(d.MessageID)}}
-		}
+		p.threadGone(ch, d.MessageID, d.ParentMessageID)
 		out = append(out, ch)
 	case evRoomCreated, evRoomUpdated:
 		if f.Room == nil || f.Room.RoomID <= 0 {
@@ -438,7 +439,10 @@ func (p *Provider) changes(ctx context.Context, f *frame) []*providers.Change {
 			return nil
 		}
 		p.forgetRooms()
-		out = append(out, &providers.Change{Key: "virola:room:" + ref(f.RoomID) + ":" + evRoomDeleted, DeletedRooms: []string{ref(f.RoomID)}})
+		// Its threads and their comments go with it, with no frame of their own.
+		ch := &providers.Change{Key: "virola:room:" + ref(f.RoomID) + ":" + evRoomDeleted, DeletedRooms: []string{ref(f.RoomID)}}
+		p.roomGone(ch, f.RoomID)
+		out = append(out, ch)
 	}
 	return out
 }
@@ -586,7 +590,8 @@ type missed struct {
 	limit   int
 	msgs    []apiMessage
 	dropped CatchUpDropped
-	top     int64 // the newest message id read, kept or not
+	top     int64   // the newest message id read, kept or not
+	gone    []int64 // tracked threads found deleted (404)
 }
 
 func (m *missed) add(msgs []apiMessage) {
@@ -678,7 +683,14 @@ func (p *Provider) catchUp(ctx context.Context, emit func(context.Context, *prov
 		if users == nil {
 			users = p.eventUsers(ctx)
 		}
+		p.noteComment(m)
 		emit(ctx, &providers.Change{Key: createdKey(m.MessageID), Comments: []*model.Comment{p.toComment(m, users)}})
+	}
+	slices.Sort(found.gone)
+	for _, id := range found.gone {
+		ch := &providers.Change{Key: "virola:" + ref(id) + ":" + evDeleted}
+		p.threadGone(ch, id, 0)
+		emit(ctx, ch)
 	}
 	if d := found.dropped; !d.zero() {
 		p.log.Warn("virola: catch-up after reconnect left comments out",
@@ -697,7 +709,11 @@ func (p *Provider) catchUpThread(ctx context.Context, parent, last int64, found 
 		if err != nil {
 			var me *model.Error
 			if errors.As(err, &me) && me.Code == model.CodeNotFound {
-				p.track.forget(parent) // the thread is gone
+				// The thread is gone, deleted while the stream was down, so no
+				// frame told of it.
+				found.mu.Lock()
+				found.gone = append(found.gone, parent)
+				found.mu.Unlock()
 				return
 			}
 			if ctx.Err() == nil {
@@ -709,6 +725,9 @@ func (p *Provider) catchUpThread(ctx context.Context, parent, last int64, found 
 		msgs := strictlyBeyond(list.Messages, last, false)
 		for i := range msgs {
 			msgs[i].ParentMessageID = parent
+			if msgs[i].RoomID == 0 {
+				msgs[i].RoomID = list.RoomID
+			}
 		}
 		found.add(msgs)
 		if len(list.Messages) < maxPage || len(msgs) == 0 {
@@ -866,6 +885,9 @@ func (p *Provider) missedComments(ctx context.Context, parent, floor, since int6
 				break
 			}
 			m.ParentMessageID = parent
+			if m.RoomID == 0 {
+				m.RoomID = list.RoomID
+			}
 			keep = append(keep, m)
 		}
 		found.add(keep)

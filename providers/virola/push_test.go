@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/logtest"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
@@ -22,11 +23,18 @@ import (
 // channel; it stops the stream when the test ends and checks it returned nil.
 func streaming(t *testing.T, e *env) <-chan *providers.Change {
 	t.Helper()
+	return streamingWith(t, e, e.p.Stream)
+}
+
+// streamingWith is streaming for any stream of e's server: a factory-built
+// instance's, say.
+func streamingWith(t *testing.T, e *env, stream providers.StreamFunc) <-chan *providers.Change {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan *providers.Change, 64)
 	done := make(chan error, 1)
 	go func() {
-		done <- e.p.Stream(ctx, func(ctx context.Context, c *providers.Change) {
+		done <- stream(ctx, func(ctx context.Context, c *providers.Change) {
 			select {
 			case ch <- c:
 			case <-ctx.Done():
@@ -633,5 +641,206 @@ func TestStreamCatchUpBudget(t *testing.T) {
 				t.Fatalf("log holds message text:\n%s", out)
 			}
 		})
+	}
+}
+
+func deletedIn(thread int64, ids ...int64) []providers.CommentRef {
+	out := make([]providers.CommentRef, len(ids))
+	for i, id := range ids {
+		out[i] = providers.CommentRef{ThreadKind: model.ThreadKindMessage, ThreadRef: ref(thread), Ref: ref(id)}
+	}
+	return out
+}
+
+// A parent message deleted takes its comments with it in one
+// TextMessageDeleted: the change deletes the thread and each of its comments
+// the stream told of, in creation order, and nothing else comes.
+func TestStreamDeletedThreadDeletesItsComments(t *testing.T) {
+	e := newEnv(t, virolatest.Options{}, Options{})
+	other := e.roomMessage(t, e.room, "another thread")
+	ch := streaming(t, e)
+
+	var kept []int64
+	for _, text := range []string{"a", "b"} {
+		id := e.comment(t, e.parent, virolatest.Message{Text: text})
+		if c := next(t, ch); c.Key != createdKeys(id)[0] {
+			t.Fatalf("live change %+v", c)
+		}
+		kept = append(kept, id)
+	}
+	alone := e.comment(t, e.parent, virolatest.Message{Text: "deleted on its own"})
+	next(t, ch)
+	if err := e.s.DeleteMessage(alone); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, ch); !slices.Equal(c.DeletedComments, deletedIn(e.parent, alone)) {
+		t.Fatalf("comment delete change %+v", c)
+	}
+
+	if err := e.s.DeleteMessage(e.parent); err != nil {
+		t.Fatal(err)
+	}
+	c := next(t, ch)
+	if c.Key != fmt.Sprintf("virola:%d:TextMessageDeleted", e.parent) || !slices.Equal(c.DeletedThreads, []string{ref(e.parent)}) ||
+		!slices.Equal(c.DeletedComments, deletedIn(e.parent, kept...)) {
+		t.Fatalf("thread delete change %+v, want the thread and the comments %v", c, kept)
+	}
+	expectOnlySentinel(t, e, ch, other)
+}
+
+// A room deleted takes its threads and their comments with it in one
+// RoomDeleted: the change deletes the room, its threads the stream knows and
+// their comments; another room's are untouched.
+func TestStreamDeletedRoomDeletesItsComments(t *testing.T) {
+	e := newEnv(t, virolatest.Options{}, Options{})
+	room := e.s.AddRoom(virolatest.Room{Name: "Doomed"}).ID
+	t1, t2 := e.roomMessage(t, room, "t1"), e.roomMessage(t, room, "t2")
+	ch := streaming(t, e)
+
+	c1 := e.comment(t, t1, virolatest.Message{Text: "in t1"})
+	c2 := e.comment(t, t2, virolatest.Message{Text: "in t2"})
+	c3 := e.comment(t, e.parent, virolatest.Message{Text: "elsewhere"})
+	if got := nextKeys(t, ch, 3); !slices.Equal(got, createdKeys(c1, c2, c3)) {
+		t.Fatalf("live changes %v", got)
+	}
+
+	if err := e.s.DeleteRoom(room); err != nil {
+		t.Fatal(err)
+	}
+	c := next(t, ch)
+	if !slices.Equal(c.DeletedRooms, []string{ref(room)}) || !slices.Equal(c.DeletedThreads, []string{ref(t1), ref(t2)}) ||
+		!slices.Equal(c.DeletedComments, append(deletedIn(t1, c1), deletedIn(t2, c2)...)) {
+		t.Fatalf("room delete change %+v", c)
+	}
+
+	// The other room's thread still knows its comment.
+	if err := e.s.DeleteMessage(e.parent); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(t, ch); !slices.Equal(c.DeletedComments, deletedIn(e.parent, c3)) {
+		t.Fatalf("thread delete change %+v", c)
+	}
+}
+
+// A thread deleted while the stream was down sends no frame ever: the
+// catch-up finds it gone and deletes it and the comments the stream told of.
+func TestStreamCatchUpDeletesThreadGoneDuringOutage(t *testing.T) {
+	e := newEnv(t, virolatest.Options{Now: ticking()}, Options{})
+	other := e.roomMessage(t, e.room, "another thread")
+	ch := streaming(t, e)
+	live := e.comment(t, e.parent, virolatest.Message{Text: "live"})
+	if c := next(t, ch); c.Key != createdKeys(live)[0] {
+		t.Fatalf("live change %+v", c)
+	}
+
+	reconnect := outage(t, e)
+	if err := e.s.DeleteMessage(e.parent); err != nil {
+		t.Fatal(err)
+	}
+	reconnect()
+	c := next(t, ch)
+	if c.Key != fmt.Sprintf("virola:%d:TextMessageDeleted", e.parent) || !slices.Equal(c.DeletedThreads, []string{ref(e.parent)}) ||
+		!slices.Equal(c.DeletedComments, deletedIn(e.parent, live)) {
+		t.Fatalf("catch-up change %+v", c)
+	}
+	expectOnlySentinel(t, e, ch, other)
+}
+
+// Virola's API lets any message be a thread (the emulator keeps comments
+// under room messages): a deleted comment that heads a thread of its own is
+// a deleted comment of its parent and a deleted thread with its comments.
+func TestChangesDeletedCommentHeadingAThread(t *testing.T) {
+	e := newEnv(t, virolatest.Options{}, Options{})
+	frame := func(raw string) *frame {
+		t.Helper()
+		f, err := parseFrame([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	ctx := ctxT(t)
+	e.p.changes(ctx, frame(`{"type":"TextMessagesCreated","data":{"messages":[
+		{"messageId":11,"parentMessageId":10,"roomId":1,"userId":1,"text":"a comment"},
+		{"messageId":12,"parentMessageId":11,"roomId":1,"userId":1,"text":"a comment on it"},
+		{"messageId":13,"parentMessageId":10,"roomId":1,"userId":1,"text":"a sibling"}]}}`))
+
+	got := e.p.changes(ctx, frame(`{"type":"TextMessageDeleted","data":{"messageId":11,"roomId":1,"parentMessageId":10}}`))
+	if len(got) != 1 || !slices.Equal(got[0].DeletedThreads, []string{"11"}) ||
+		!slices.Equal(got[0].DeletedComments, append(deletedIn(11, 12), deletedIn(10, 11)...)) {
+		t.Fatalf("changes %+v", got)
+	}
+	got = e.p.changes(ctx, frame(`{"type":"TextMessageDeleted","data":{"messageId":10,"roomId":1,"parentMessageId":0}}`))
+	if len(got) != 1 || !slices.Equal(got[0].DeletedThreads, []string{"10"}) || !slices.Equal(got[0].DeletedComments, deletedIn(10, 13)) {
+		t.Fatalf("changes %+v", got)
+	}
+}
+
+// The remembered comments stay within their bound: the least recently used
+// thread goes first, and one thread alone keeps its newest.
+func TestKnownBound(t *testing.T) {
+	var k known
+	k.init(3)
+	k.add(1, 9, 1)
+	k.add(1, 9, 2)
+	k.add(2, 9, 3)
+	k.add(2, 9, 3) // again: no change
+	k.add(2, 9, 4)
+	if got := k.take(1); got != nil {
+		t.Fatalf("thread 1 kept %v", got)
+	}
+	if got := k.take(2); !slices.Equal(got, []int64{3, 4}) {
+		t.Fatalf("thread 2 %v", got)
+	}
+	for id := range int64(5) {
+		k.add(5, 9, id+1)
+	}
+	if k.n != 3 {
+		t.Fatalf("holding %d ids", k.n)
+	}
+	threads, ids := k.takeRoom(9)
+	if !slices.Equal(threads, []int64{5}) || !slices.Equal(ids[5], []int64{3, 4, 5}) || k.n != 0 {
+		t.Fatalf("room 9: %v %v, %d left", threads, ids, k.n)
+	}
+}
+
+// The factory applies the gateway's catch-up bounds and tells
+// OnCatchUpDropped, with the instance id, what a catch-up left out.
+func TestFactoryCatchUpBoundsAndDropped(t *testing.T) {
+	e := newEnv(t, virolatest.Options{Now: ticking()}, Options{})
+	type drop struct {
+		provider string
+		d        providers.CatchUpDropped
+	}
+	drops := make(chan drop, 4)
+	inst, err := providers.Build(providers.Config{ID: "vir", Kind: "virola", BaseURL: e.s.URL, Token: e.s.Token()}, providers.Deps{
+		CatchUp:          providers.CatchUpBounds{Comments: 1},
+		OnCatchUpDropped: func(p string, d providers.CatchUpDropped) { drops <- drop{p, d} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := streamingWith(t, e, inst.Stream)
+	live := e.comment(t, e.parent, virolatest.Message{Text: "live"})
+	if c := next(t, ch); c.Key != createdKeys(live)[0] {
+		t.Fatalf("live change %+v", c)
+	}
+
+	reconnect := outage(t, e)
+	var newest int64
+	for i := range 3 {
+		newest = e.comment(t, e.parent, virolatest.Message{Text: fmt.Sprint("missed ", i)})
+	}
+	reconnect()
+	if c := next(t, ch); c.Key != createdKeys(newest)[0] {
+		t.Fatalf("caught up %s, want only the newest %d", c.Key, newest)
+	}
+	select {
+	case got := <-drops:
+		if want := (drop{"vir", providers.CatchUpDropped{Comments: 2}}); got != want {
+			t.Fatalf("OnCatchUpDropped %+v, want %+v", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnCatchUpDropped not called")
 	}
 }

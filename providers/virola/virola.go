@@ -81,6 +81,12 @@ type Options struct {
 	// MaxTracked bounds how many threads the events stream remembers a last
 	// seen comment for (to catch up after a reconnect). 0: 10 000.
 	MaxTracked int
+	// MaxKnown bounds how many comment ids the events stream remembers, by
+	// thread, from what it emitted, so that a thread deleted upstream (its
+	// parent message or its room; Virola sends no frame per comment) is
+	// told as a DELETED for each of them. Past it the least recently active
+	// threads are forgotten. 0: 100 000.
+	MaxKnown int
 }
 
 // Provider is one Virola instance. It is safe for concurrent use.
@@ -100,6 +106,7 @@ type Provider struct {
 	titles map[int64]threadInfo
 
 	track tracker
+	known known
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -138,6 +145,7 @@ func New(opts Options) (*Provider, error) {
 	setDefault(&opts.ReconnectMax, 30*time.Second)
 	setDefault(&opts.PingInterval, 30*time.Second)
 	setDefault(&opts.MaxTracked, 10_000)
+	setDefault(&opts.MaxKnown, 100_000)
 	if opts.ReconnectMax < opts.ReconnectMin {
 		opts.ReconnectMax = opts.ReconnectMin
 	}
@@ -158,6 +166,7 @@ func New(opts Options) (*Provider, error) {
 		call: newCaller(opts),
 	}
 	p.track.init(opts.MaxTracked)
+	p.known.init(opts.MaxKnown)
 	return p, nil
 }
 
@@ -175,7 +184,8 @@ func init() { providers.Register("virola", build) }
 
 // build is Virola's factory: comments arrive through the events stream, which
 // every instance follows (the bus publishes each comment once); the
-// configured threads are watched for catch-up after a reconnect.
+// configured threads are watched for catch-up after a reconnect, which keeps
+// to deps.CatchUp and tells deps.OnCatchUpDropped what it left out.
 func build(cfg providers.Config, deps providers.Deps) (*providers.Instance, error) {
 	p, err := New(Options{
 		ID: cfg.ID, Name: cfg.Name, BaseURL: cfg.BaseURL, Token: cfg.Token,
@@ -184,6 +194,14 @@ func build(cfg providers.Config, deps providers.Deps) (*providers.Instance, erro
 	if err != nil {
 		return nil, err
 	}
+	b := deps.CatchUp
+	cu := CatchUpOptions{Rooms: b.Rooms, Messages: b.Messages, Threads: b.Threads, Comments: b.Comments}
+	if f := deps.OnCatchUpDropped; f != nil {
+		cu.OnDropped = func(d CatchUpDropped) {
+			f(cfg.ID, providers.CatchUpDropped{Rooms: d.Rooms, Messages: d.PartialRooms, Threads: d.Threads, Comments: d.Comments, Failed: d.Failed})
+		}
+	}
+	p.SetCatchUp(cu)
 	for _, ref := range cfg.Threads {
 		p.Watch(ref)
 	}
