@@ -36,8 +36,9 @@ import (
 // that made the link (so a leaked link is useless without the credential);
 // with auth off both fingerprints are "".
 //
-// Only providers that implement providers.Downloader (Virola) get such links;
-// the others keep the URL their adapter maps (or none).
+// Only providers that implement providers.Downloader (Virola, Ziik) get such
+// links, and only for files that did not fail to upload; the others keep the
+// URL their adapter maps (or none).
 
 // attachmentSigner makes and checks the links.
 type attachmentSigner struct {
@@ -140,7 +141,7 @@ func asDownloader(p providers.Provider) providers.Downloader {
 // AttachmentURL is the link Attachment.url gives the caller of ctx: a signed
 // gateway link when the provider can stream the file, else the adapter's URL.
 func (a *App) attachmentURL(ctx context.Context, at *model.Attachment) *string {
-	if at == nil || at.Ref == "" || at.Name == "" || !a.canDownload(ctx, at.ProviderID) {
+	if at == nil || at.Ref == "" || at.Name == "" || at.State == model.AttachmentStateFailed || !a.canDownload(ctx, at.ProviderID) {
 		if at == nil {
 			return nil
 		}

@@ -172,8 +172,9 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		AttachmentURL: func(ctx context.Context, at *model.Attachment) *string {
 			return a.attachmentURL(ctx, at)
 		},
-		Limits: resolvers.Limits{MaxPageSize: cfg.Limits.MaxPageSize},
-		Logger: log,
+		Limits:  resolvers.Limits{MaxPageSize: cfg.Limits.MaxPageSize},
+		Uploads: uploadLimits(cfg.Attachments), // upload.go
+		Logger:  log,
 	}
 	return a, nil
 }

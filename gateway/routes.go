@@ -101,6 +101,7 @@ func (a *App) graphqlHandler() http.Handler {
 	srv.AddTransport(sse)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"OPTIONS", "GET", "POST", "PUT", "DELETE"}})
 	srv.AddTransport(getTransport{sse: sse})  // queries from the URL (post.go)
+	srv.AddTransport(a.multipartTransport())  // createComment's attachments (upload.go)
 	srv.AddTransport(postTransport{sse: sse}) // GraphQL over HTTP, writing the data as the executor made it (post.go)
 
 	queryCache := lru.New[*ast.QueryDocument](1000)
@@ -180,6 +181,10 @@ func (a *App) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Method == http.MethodGet || isWebSocketUpgrade(r) {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if isMultipart(r) {
+			a.limitUpload(w, r, next) // bounded by the upload limits instead (upload.go)
 			return
 		}
 		if r.ContentLength > max {

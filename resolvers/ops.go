@@ -191,6 +191,10 @@ func (r *Resolver) createComment(ctx context.Context, in model.CreateCommentInpu
 		}
 		ci.ParentRef = cid.Ref[2]
 	}
+	// Files are checked (count, size, type, first bytes) before any upstream call.
+	if ci.Attachments, err = r.uploads(p.Info(), in.Attachments); err != nil {
+		return nil, err
+	}
 	create := func(ctx context.Context) (*model.Comment, error) {
 		th, err := r.loaders(ctx).Thread(ctx, tid.Provider, model.ThreadKind(tid.Ref[0]), tid.Ref[1])
 		if err != nil {
@@ -224,6 +228,9 @@ func (r *Resolver) createComment(ctx context.Context, in model.CreateCommentInpu
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(ci.Attachments) > 0 {
+		flagFailedUploads(ctx, c)
 	}
 	return &model.CreateCommentPayload{Comment: c, ClientMutationID: in.ClientMutationID}, nil
 }
