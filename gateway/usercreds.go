@@ -116,16 +116,18 @@ func (u *userProvider) instanceFor(secret string) (*userInstance, error) {
 }
 
 // userConfig is the adapter config acting with an end user's secret: a
-// bearer token, or for Ziik "email:password" (a Ziik JWT is sent as given).
+// bearer token; for Ziik "email:password" (a Ziik JWT is sent as given); for
+// Aelyst a token or "email:token", the email naming the token's user, whom
+// Aelyst's API cannot tell (the sender of what they post).
 func userConfig(pc config.Provider, secret string) providers.Config {
-	c := providers.Config{ID: pc.ID, Kind: pc.Kind, Name: pc.Name, BaseURL: pc.BaseURL}
-	if pc.Kind == "ziik" && !looksLikeJWT(secret) {
-		if email, password, ok := strings.Cut(secret, ":"); ok {
-			c.Email, c.Password = email, password
-			return c
-		}
+	c := providers.Config{ID: pc.ID, Kind: pc.Kind, Name: pc.Name, BaseURL: pc.BaseURL, Token: secret}
+	email, rest, ok := strings.Cut(secret, ":")
+	switch {
+	case pc.Kind == "ziik" && ok && !looksLikeJWT(secret):
+		c.Token, c.Email, c.Password = "", email, rest
+	case pc.Kind == "aelyst" && ok && strings.Contains(email, "@"):
+		c.Token, c.Email = rest, email
 	}
-	c.Token = secret
 	return c
 }
 
@@ -321,8 +323,16 @@ func connectSecret(kind string, in model.ConnectProviderInput) (string, error) {
 	token, email, password := deref(in.Token), deref(in.Email), deref(in.Password)
 	var secret string
 	switch {
-	case token != "" && (email != "" || password != ""):
+	case token != "" && password != "":
 		return "", model.Errorf(model.CodeBadUserInput, "give a token, or email and password, not both")
+	case token != "" && email != "":
+		if kind != "aelyst" {
+			return "", model.Errorf(model.CodeBadUserInput, "give a token, or email and password, not both")
+		}
+		if strings.Contains(email, ":") || !strings.Contains(email, "@") {
+			return "", model.Errorf(model.CodeBadUserInput, "email must be an address without ':'")
+		}
+		secret = email + ":" + token
 	case token != "":
 		secret = token
 	case email != "" && password != "":

@@ -21,7 +21,7 @@ type ConnectProviderInput struct {
 	Provider string `json:"provider"`
 	// A bearer token (K-LINK, Virola, Aelyst; a Ziik JWT).
 	Token *string `json:"token,omitempty"`
-	// Ziik: log in with email and password instead of a token.
+	// Ziik: log in with email and password instead of a token. Aelyst: with token, the token's own user's email, so what they post names them as its sender (Aelyst's API cannot tell).
 	Email    *string `json:"email,omitempty"`
 	Password *string `json:"password,omitempty"`
 }
