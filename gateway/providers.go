@@ -6,6 +6,7 @@ import (
 
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/events"
+	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/poller"
 	"github.com/commentgraph/commentgraph/providers"
 
@@ -16,11 +17,8 @@ import (
 	_ "github.com/commentgraph/commentgraph/providers/ziik"
 )
 
-// buildProvider makes the adapter for one configured instance with its kind's
-// factory, wraps it with the users-and-rooms cache (scoped by instance and
-// credential), and registers its webhook endpoint and background jobs.
-func (a *App) buildProvider(pc config.Provider) (providers.Provider, error) {
-	scope := pc.ID + ":" + providers.Fingerprint(pc.Token+"\x00"+pc.Email+"\x00"+pc.Password)
+// providerDeps are what every adapter instance is lent.
+func (a *App) providerDeps() providers.Deps {
 	// Each adapter tags its own lines with provider (as the poller does):
 	// given a logger already tagged, they wrote it twice.
 	deps := providers.Deps{
@@ -35,10 +33,28 @@ func (a *App) buildProvider(pc config.Provider) (providers.Provider, error) {
 	if a.redis != nil {
 		deps.Redis = a.redis
 	}
-	inst, err := providers.Build(providers.Config{
+	return deps
+}
+
+// buildProvider makes the adapter for one configured instance (pc.ID the
+// instance id, short the id in its tenant's config) with its kind's factory,
+// wraps it with the users-and-rooms cache (scoped by instance and
+// credential), and registers its webhook endpoint and background jobs. One
+// with credentials: user is a userProvider; its service credential, when
+// set, feeds only the background jobs.
+func (a *App) buildProvider(pc config.Provider, short string) (providers.Provider, error) {
+	scope := pc.ID + ":" + providers.Fingerprint(pc.Token+"\x00"+pc.Email+"\x00"+pc.Password)
+	background := !pc.UserCredentials() || pc.HasServiceCredential()
+	cfg := providers.Config{
 		ID: pc.ID, Kind: pc.Kind, Name: pc.Name, BaseURL: pc.BaseURL,
 		Token: pc.Token, Email: pc.Email, Password: pc.Password, WebhookSecret: pc.WebhookSecret, Threads: pc.Threads,
-	}, deps)
+	}
+	if !background {
+		// The instance only describes the provider (Info) and reads its
+		// webhooks; it never calls upstream, but factories want a credential.
+		cfg.Token, cfg.Email, cfg.Password = "unused", "unused@invalid", "unused"
+	}
+	inst, err := providers.Build(cfg, a.providerDeps())
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +67,7 @@ func (a *App) buildProvider(pc config.Provider) (providers.Provider, error) {
 			return a.ingest(ctx, pc.ID, scope, ch)
 		}
 	}
-	if inst.Stream != nil {
+	if inst.Stream != nil && background {
 		// Every instance follows the stream; PublishOnce keeps each comment to
 		// one event however many instances saw it.
 		a.jobs = append(a.jobs, func(ctx context.Context) {
@@ -65,7 +81,14 @@ func (a *App) buildProvider(pc config.Provider) (providers.Provider, error) {
 			}
 		})
 	}
-	a.pollThreads(inst.Provider, inst.Poll, scope)
+	if background {
+		a.pollThreads(inst.Provider, inst.Poll, scope)
+	}
+	if pc.UserCredentials() {
+		info := *inst.Provider.Info()
+		info.Credentials = model.CredentialModeUser
+		return &userProvider{a: a, short: short, pc: pc, info: &info, kind: inst.Provider, pool: newUserPool()}, nil
+	}
 	if a.cfg.Cache.Disabled {
 		return inst.Provider, nil
 	}

@@ -79,7 +79,9 @@ func (a *App) graphqlHandler() http.Handler {
 
 	ev := a.cfg.Events
 	srv.AddTransport(graphqlws.New(graphqlws.Options{
-		Init:        a.websocketInit,
+		Init: a.websocketInit,
+		// A JWT's socket closes (4401) at its exp; an API key's never.
+		Expires:     func(ctx context.Context) time.Time { id, _ := identityOf(ctx); return id.expires },
 		InitTimeout: ev.InitTimeout.D(),
 		KeepAlive:   ev.KeepAlive.D(),
 		// Browsers send Origin; only allowed ones may open a socket (same-origin

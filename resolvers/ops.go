@@ -15,14 +15,6 @@ import (
 	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
 
-func (r *Resolver) providerInfo(id string) (*model.Provider, error) {
-	p, err := r.provider(id)
-	if err != nil {
-		return nil, err
-	}
-	return p.Info(), nil
-}
-
 // node resolves any global ID. An ID that names nothing is null, not an error
 // (Relay); a malformed one is BAD_USER_INPUT; an upstream failure is reported.
 func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
@@ -102,7 +94,7 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 }
 
 func (r *Resolver) threads(ctx context.Context, obj *model.Provider, first *int, after *string) (*model.ThreadConnection, error) {
-	p, err := r.provider(obj.ID)
+	p, err := r.provider(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +121,7 @@ func (r *Resolver) threads(ctx context.Context, obj *model.Provider, first *int,
 }
 
 func (r *Resolver) threadComments(ctx context.Context, obj *model.Thread, first *int, after *string, last *int, before *string) (*model.CommentConnection, error) {
-	p, err := r.provider(obj.ProviderID)
+	p, err := r.provider(ctx, obj.ProviderID)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +158,7 @@ func (r *Resolver) createComment(ctx context.Context, in model.CreateCommentInpu
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.provider(tid.Provider)
+	p, err := r.provider(ctx, tid.Provider)
 	if err != nil {
 		return nil, err
 	}
