@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/graph/model"
@@ -25,14 +28,14 @@ const (
 // twoTenants runs a gateway with tenants acme and globex, each with its own
 // API key and a provider "klink" on the same K-LINK emulator with its own
 // token, sharing one Redis; as callers, the gateway under each key.
-func twoTenants(t *testing.T) (k *klinktest.Server, acme, globex *gateway) {
+func twoTenants(t *testing.T) (k *klinktest.Server, acme, globex *gateway, rdb *redistest.Server) {
 	t.Helper()
 	k = klinktest.NewServer(klinktest.Options{Tokens: []string{acmeTok, globexTok}})
 	t.Cleanup(k.Close)
 	k.AddUser(userAna, "Ana Lee")
 	k.AddRoom(roomA, "Jane Customer")
 	k.AddRoom(roomB, "Bob Customer")
-	rdb := redistest.MustStart(t)
+	rdb = redistest.MustStart(t)
 	cfg := newTestConfig(t)
 	cfg.Redis.URL = rdb.URL
 	cfg.Events.PollInterval = -1 // the gateway's own events only: no poll echoes
@@ -51,7 +54,7 @@ func twoTenants(t *testing.T) (k *klinktest.Server, acme, globex *gateway) {
 	acme = MustStartGateway(t, cfg)
 	acme.key = acmeKey
 	globex = &gateway{t: t, app: acme.app, url: acme.url, key: globexKey, log: acme.log}
-	return k, acme, globex
+	return k, acme, globex, rdb
 }
 
 func createIn(t *testing.T, g *gateway, thread, text, mutationID string) commentJSON {
@@ -72,7 +75,7 @@ func createIn(t *testing.T, g *gateway, thread, text, mutationID string) comment
 // Two tenants on one upstream share nothing a user can observe: each names
 // its provider "klink", yet IDs, idempotency keys and events stay apart.
 func TestTenantsShareNothing(t *testing.T) {
-	k, acme, globex := twoTenants(t)
+	k, acme, globex, rdb := twoTenants(t)
 	threadOf := func(g *gateway) string {
 		t.Helper()
 		resp := g.query(`{ thread(provider: "klink", kind: ROOM, ref: "`+roomB+`") { id provider { id credentials connected } } }`, nil)
@@ -117,6 +120,27 @@ func TestTenantsShareNothing(t *testing.T) {
 		resp = globex.query(`{ provider(id: "acme.klink") { id } }`, nil)
 		if resp.mustNoErrors(t); string(resp.Data) != `{"provider":null}` {
 			t.Errorf("globex sees acme's instance: %s", resp.Data)
+		}
+	})
+
+	t.Run("cache entries are per tenant", func(t *testing.T) {
+		client := redis.NewClient(&redis.Options{Addr: rdb.Addr})
+		defer client.Close()
+		keys, err := client.Keys(context.Background(), "cg:v1:*:thread:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		scopes := map[string]bool{}
+		for _, key := range keys {
+			scope := strings.TrimPrefix(key, "cg:v1:")
+			scope = scope[:strings.Index(scope, ":")]
+			scopes[scope] = true
+			if scope != "acme.klink" && scope != "globex.klink" {
+				t.Errorf("cached thread %s is in no tenant's scope", key)
+			}
+		}
+		if !scopes["acme.klink"] || !scopes["globex.klink"] {
+			t.Errorf("one room read by both tenants is cached under %v, want each tenant's own", scopes)
 		}
 	})
 
