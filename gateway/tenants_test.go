@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-
 	"encoding/json"
 	"net/http"
 	"net/url"
