@@ -179,7 +179,8 @@ func (t *sseTransport) stream(w http.ResponseWriter, r *http.Request, exec graph
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	ctx := graphql.WithOperationContext(r.Context(), rc)
+	ctx, cancel := untilExpiry(graphql.WithOperationContext(r.Context(), rc))
+	defer cancel()
 	setStreamHeaders(w)
 	var mu sync.Mutex
 	write := func(f func(io.Writer)) {
@@ -452,7 +453,7 @@ func (t *sseTransport) runOnReserved(w http.ResponseWriter, r *http.Request, exe
 	// The operation outlives this request: it ends when it completes, when
 	// it is stopped (DELETE) or when its stream ends. It keeps the request's
 	// values (the credential among them).
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	ctx, cancel := untilExpiry(context.WithoutCancel(r.Context()))
 	op := &sseOperation{cancel: cancel}
 	finish := func() {
 		cancel()
@@ -557,4 +558,14 @@ func (t *sseTransport) stop(w http.ResponseWriter, r *http.Request, token string
 
 func writeStreamNotFound(w http.ResponseWriter) {
 	writeGraphQLError(w, http.StatusNotFound, model.CodeBadRequest, "no such event stream: reserve one with PUT, and send its token with the same credential")
+}
+
+// untilExpiry ends an operation's context at its JWT's exp (none for an API
+// key): a stream on a lapsed credential completes, and the client must come
+// back with a fresh one.
+func untilExpiry(ctx context.Context) (context.Context, context.CancelFunc) {
+	if id, _ := identityOf(ctx); !id.expires.IsZero() {
+		return context.WithDeadline(ctx, id.expires)
+	}
+	return context.WithCancel(ctx)
 }

@@ -312,3 +312,19 @@ func TestJWTSocketClosesAtExpiry(t *testing.T) {
 		})
 	}
 }
+
+// An event stream opened with a JWT completes at the token's exp.
+func TestJWTEventStreamEndsAtExpiry(t *testing.T) {
+	w := newUserWorld(t)
+	w.g.key = w.key.sign(t, claims(map[string]any{"sub": "ana@idp", "tenant": nil, "exp": time.Now().Add(1500 * time.Millisecond).Unix()}))
+	resp := w.g.request(context.Background(), http.MethodGet, "?"+url.Values{"query": {`subscription { commentAdded { text } }`}}.Encode(), "",
+		http.Header{"Accept": {"text/event-stream"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("subscribe: %d %s", resp.StatusCode, readAll(resp))
+	}
+	defer resp.Body.Close()
+	events := readEvents(resp.Body)
+	if ev := nextEvent(t, events); ev.Event != "complete" {
+		t.Errorf("got %+v, want complete at the token's exp", ev)
+	}
+}
