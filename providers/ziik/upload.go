@@ -58,7 +58,17 @@ func (p *Provider) attachFiles(ctx context.Context, th *model.Thread, t threadRe
 	return c
 }
 
-var errNoFileID = errors.New("file has no id")
+// parseFile reads the file object an upload answers, data-wrapped or not.
+func parseFile(body []byte) (*wireFile, error) {
+	var wf wireFile
+	if err := providers.DecodeJSON(unwrap(body), &wf); err != nil {
+		return nil, err
+	}
+	if wf.ID <= 0 {
+		return nil, errors.New("file has no id")
+	}
+	return &wf, nil
+}
 
 // uploadFile sends one file and reads the file object Ziik answers. Like
 // call, a 401 gets one fresh token and one retry: the upstream took nothing
@@ -74,14 +84,11 @@ func (p *Provider) uploadFile(ctx context.Context, msg int64, f providers.Upload
 		r.Header = http.Header{"Authorization": {"Bearer " + jwt}}
 		resp, err := p.caller.Upload(ctx, r, body)
 		if err == nil {
-			var wf wireFile
-			if err := providers.DecodeJSON(unwrap(resp.Body), &wf); err != nil {
+			wf, err := parseFile(resp.Body)
+			if err != nil {
 				return nil, p.garbage("POST "+epFiles, err)
 			}
-			if wf.ID <= 0 {
-				return nil, p.garbage("POST "+epFiles, errNoFileID)
-			}
-			return &wf, nil
+			return wf, nil
 		}
 		status := providers.UpstreamStatus(err)
 		if attempt == 0 && status == http.StatusUnauthorized {
