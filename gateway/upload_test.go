@@ -245,6 +245,7 @@ func TestUploadRefusedBeforeAnyUpstreamCall(t *testing.T) {
 		{"provider without ATTACHMENTS", "klink", []upFile{txtFile}, nil, http.StatusOK, "UNSUPPORTED"},
 		{"body over the upload limit", "virola", []upFile{huge}, nil, http.StatusRequestEntityTooLarge, "BAD_REQUEST"},
 		{"browser on another origin", "virola", []upFile{txtFile}, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden, "FORBIDDEN"},
+		{"no API key", "virola", []upFile{txtFile}, http.Header{"Authorization": {""}}, http.StatusUnauthorized, "UNAUTHENTICATED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, s := range []interface{ ResetCalls() }{w.virola, w.ziik, w.klink} {
@@ -261,6 +262,24 @@ func TestUploadRefusedBeforeAnyUpstreamCall(t *testing.T) {
 				t.Fatalf("%d upstream calls, want none", n)
 			}
 		})
+	}
+}
+
+// A browser on an allowed origin may send the multipart request: the
+// preflight for its Authorization and multipart Content-Type is answered.
+func TestUploadPreflight(t *testing.T) {
+	w := newUploadWorld(t)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, w.g.url+"/query", nil)
+	req.Header.Set("Origin", uploadOrigin)
+	req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+	req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 || resp.Header.Get("Access-Control-Allow-Origin") != uploadOrigin {
+		t.Fatalf("preflight %d %v", resp.StatusCode, resp.Header)
 	}
 }
 
