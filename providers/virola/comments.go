@@ -209,8 +209,11 @@ func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput)
 		}
 	}
 	p.log.Warn("virola: posted comment not found on read-back", "thread", parent, "tries", p.opts.ReadBackTries, "err", lastErr)
-	return nil, &model.Error{Code: model.CodeUpstreamUnavailable, Provider: p.opts.ID,
-		Message: "the comment was posted but could not be read back yet; it will appear in the thread", Err: lastErr}
+	msg := "the comment was posted but could not be read back yet; it will appear in the thread"
+	if len(in.Attachments) > 0 {
+		msg += ", without its files: they are attached by the comment's id, which is not known"
+	}
+	return nil, &model.Error{Code: model.CodeUpstreamUnavailable, Provider: p.opts.ID, Message: msg, Err: lastErr}
 }
 
 // sameText compares a read-back text with what was posted, allowing for a
