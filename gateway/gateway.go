@@ -185,8 +185,11 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 // calls, identical ones made once (except in the naive baseline, where every
 // look-up must be a call).
 func (a *App) responseScope(ctx context.Context) context.Context {
-	ctx = withSecretMemo(ctx)
-	ctx = loaders.With(ctx, loaders.New(a.tenantOf(ctx).registry, a.loaderOptions))
+	ts := a.tenantOf(ctx)
+	if len(ts.users) > 0 {
+		ctx = withSecretMemo(ctx)
+	}
+	ctx = loaders.With(ctx, loaders.New(ts.registry, a.loaderOptions))
 	if a.cfg.Loaders.Disabled {
 		return providers.WithUnsharedCallBudget(ctx, a.cfg.Limits.MaxUpstreamCalls)
 	}
