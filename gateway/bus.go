@@ -31,6 +31,9 @@ type busAdapter struct {
 	// Nil: no narrowing, everything allowed.
 	restrict func(context.Context, events.Filter) (events.Filter, error)
 	allow    func(context.Context, *events.Event) bool
+	// prepare gives the subscription's context what its checks keep for
+	// its life. Nil: nothing.
+	prepare func(context.Context) context.Context
 }
 
 // Publish announces a comment created through the gateway. It uses the same
@@ -96,6 +99,9 @@ func relay[T any](ctx context.Context, b busAdapter, f events.Filter, since stri
 		if f, err = b.restrict(ctx, f); err != nil {
 			return nil, err
 		}
+	}
+	if b.prepare != nil {
+		ctx = b.prepare(ctx)
 	}
 	sub, err := b.bus.Subscribe(ctx, f, since)
 	if err != nil {

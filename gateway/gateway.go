@@ -164,7 +164,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Providers: a.registry,
 		Registry:  func(ctx context.Context) *providers.Registry { return a.tenantOf(ctx).registry },
 		Bus: busAdapter{bus: a.bus, log: log, stopping: stopping, scope: a.responseScope,
-			restrict: a.subscriptionFilter, allow: a.mayRead},
+			restrict: a.subscriptionFilter, allow: a.mayRead, prepare: a.subscriptionContext},
 		Connections: connections{a: a},
 		Idempotency: a.idempotencyStore(),
 		Health:      a.metrics.isHealthy,
@@ -186,8 +186,8 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 // look-up must be a call).
 func (a *App) responseScope(ctx context.Context) context.Context {
 	ts := a.tenantOf(ctx)
-	if len(ts.users) > 0 {
-		ctx = withSecretMemo(ctx)
+	if _, has := ctx.Value(secretMemoKey{}).(*secretMemo); len(ts.users) > 0 && !has {
+		ctx = withSecretMemo(ctx) // a subscription's events share its own
 	}
 	ctx = loaders.With(ctx, loaders.New(ts.registry, a.loaderOptions))
 	if a.cfg.Loaders.Disabled {

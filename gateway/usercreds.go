@@ -188,16 +188,30 @@ func (u *userProvider) Rooms(ctx context.Context, refs []string) (map[string]*mo
 }
 
 // secretMemo keeps a response's look-ups of stored credentials, so a query
-// touching a provider a hundred times reads the store once.
+// touching a provider a hundred times reads the store once. A subscription's
+// memo lasts ttl, so a credential removed meanwhile stops its deliveries
+// within it, while each event does not read the store again.
 type secretMemo struct {
 	mu      sync.Mutex
 	secrets map[string]string
+	ttl     time.Duration
+	fresh   time.Time // zero with no ttl
 }
 
 type secretMemoKey struct{}
 
 func withSecretMemo(ctx context.Context) context.Context {
 	return context.WithValue(ctx, secretMemoKey{}, &secretMemo{secrets: map[string]string{}})
+}
+
+// subscriptionContext gives a subscription's events a memo of its stored
+// credentials that is read again after events.accessCheckTTL.
+func (a *App) subscriptionContext(ctx context.Context) context.Context {
+	if len(a.tenantOf(ctx).users) == 0 {
+		return ctx
+	}
+	ttl := a.cfg.Events.AccessCheckTTL.D()
+	return context.WithValue(ctx, secretMemoKey{}, &secretMemo{secrets: map[string]string{}, ttl: ttl, fresh: time.Now().Add(ttl)})
 }
 
 // userSecret is the caller's own credential for u: forwarded by an API key
@@ -214,6 +228,10 @@ func (a *App) userSecret(ctx context.Context, u *userProvider) (string, error) {
 	if memo != nil {
 		memo.mu.Lock()
 		defer memo.mu.Unlock()
+		if memo.ttl > 0 && time.Now().After(memo.fresh) {
+			clear(memo.secrets)
+			memo.fresh = time.Now().Add(memo.ttl)
+		}
 		if s, ok := memo.secrets[u.pc.ID]; ok {
 			return s, nil
 		}
