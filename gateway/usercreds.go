@@ -120,7 +120,7 @@ func (u *userProvider) instanceFor(secret string) (*userInstance, error) {
 // Aelyst a token or "email:token", the email naming the token's user, whom
 // Aelyst's API cannot tell (the sender of what they post).
 func userConfig(pc config.Provider, secret string) providers.Config {
-	c := providers.Config{ID: pc.ID, Kind: pc.Kind, Name: pc.Name, BaseURL: pc.BaseURL, Token: secret}
+	c := providers.Config{ID: pc.ID, Kind: pc.Kind, Name: pc.Name, BaseURL: pc.BaseURL, Threads: pc.Threads, Token: secret}
 	email, rest, ok := strings.Cut(secret, ":")
 	switch {
 	case pc.Kind == "ziik" && ok && !looksLikeJWT(secret):
@@ -378,15 +378,20 @@ func deref(s *string) string {
 }
 
 // verifyCredential asks the upstream whether a credential works before it
-// is stored: the first page of threads where the provider lists them. A
-// provider that lists none cannot be asked without a thread; its credential
-// is stored unchecked and refused at first use.
+// is stored: it lists the first thread where the provider lists threads,
+// and reads that thread's newest comment (K-LINK lists its configured rooms
+// without a call, so the list alone proves nothing). A provider that lists
+// no threads cannot be asked without one; its credential is stored
+// unchecked and refused at first use.
 func verifyCredential(ctx context.Context, p providers.Provider) error {
 	info := p.Info()
 	if !info.Has(model.CapabilityListThreads) {
 		return nil
 	}
-	_, err := p.ListThreads(ctx, providers.Page{First: 1})
+	pg, err := p.ListThreads(ctx, providers.Page{First: 1})
+	if err == nil && len(pg.Edges) > 0 && info.Has(model.CapabilityListComments) {
+		_, err = p.ListComments(ctx, pg.Edges[0].Thread, providers.Page{Last: 1})
+	}
 	switch model.ErrorCode(err) {
 	case "", model.CodeUnsupported:
 		return nil

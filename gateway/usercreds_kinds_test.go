@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +118,38 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// connectProvider stores only a credential the upstream accepts, even where
+// listing threads makes no call (K-LINK lists its configured rooms).
+func TestConnectProviderChecksTheCredential(t *testing.T) {
+	k := klinkWorld(t, 1)
+	k.AddToken("kpt_ana", userAna)
+	key := newRSAKey(t, "rsa-c")
+	jwks := newJWKSServer(t, key)
+	cfg := newTestConfig(t)
+	p := klinkProvider(k)
+	p.Token, p.Credentials = "", config.CredentialsUser
+	cfg.Providers = []config.Provider{p}
+	cfg.Auth.JWT = jwtConfig(jwks.URL, "")
+	cfg.Auth.CredentialKey = credKey
+	g := startGatewayWith(t, cfg, nil)
+	g.key = key.sign(t, claims(map[string]any{"tenant": nil}))
+	connect := func(token string) gqlResponse {
+		return g.query(`mutation($t: String) { connectProvider(input: {provider: "klink", token: $t}) { provider { connected } } }`, map[string]any{"t": token})
+	}
+	k.ResetCalls()
+	wantCode(t, connect("kpt_not_a_token"), model.CodeUnauthenticated, "klink")
+	if k.TotalCalls() == 0 {
+		t.Error("the credential was not checked upstream")
+	}
+	resp := connect("kpt_ana")
+	resp.mustNoErrors(t)
+	if string(resp.Data) != `{"connectProvider":{"provider":{"connected":true}}}` {
+		t.Errorf("got %s", resp.Data)
+	}
+	for _, bad := range []map[string]any{{"provider": "klink"}, {"provider": "klink", "email": "a@b.c", "password": "x"}, {"provider": "klink", "token": strings.Repeat("x", 5000)}} {
+		resp := g.query(`mutation($in: ConnectProviderInput!) { connectProvider(input: $in) { provider { id } } }`, map[string]any{"in": bad})
+		wantCode(t, resp, model.CodeBadUserInput, "")
+	}
 }
