@@ -1,9 +1,11 @@
 package virolatest
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestTokensAndRoomMembers checks what a user's own Web API token may do: a
@@ -81,6 +83,13 @@ func TestTokensAndRoomMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		// The upgrade answers before the stream is registered: a comment
+		// added in between would reach nobody.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.WaitStreams(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := s.AddComment(parents[anaOnly], Message{UserID: ana, Text: "secret"}); err != nil {
 			t.Fatal(err)
 		}
