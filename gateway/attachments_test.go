@@ -171,9 +171,13 @@ func TestAttachmentLinkRefusedWithNoUpstreamCall(t *testing.T) {
 	s.ttl = -time.Second
 	expired := s.url("virola", strconv.FormatInt(w.attID, 10), w.name, "", providers.Fingerprint(attachKeyA))
 
+	// The same credential's link, signed for another tenant.
+	otherTenant := w.g.app.attachments.url("virola", strconv.FormatInt(w.attID, 10), w.name, "acme", providers.Fingerprint(attachKeyA))
+
 	w.virola.ResetCalls()
 	for _, c := range []struct{ name, path, key string }{
 		{"tampered signature", tampered.String(), attachKeyA},
+		{"other tenant", otherTenant, attachKeyA},
 		{"other attachment", otherFile, attachKeyA},
 		{"extended expiry", later.String(), attachKeyA},
 		{"expired", expired, attachKeyA},
