@@ -265,8 +265,10 @@ func (p *Provider) commentPage(th *model.Thread, t threadRef, ms []*wireMessage,
 	return out
 }
 
-// comment maps m and finds its mentions.
+// comment maps m as of the adapter's clock (which ages file placeholders)
+// and finds its mentions.
 func (p *Provider) comment(th *model.Thread, t threadRef, m *wireMessage) *model.Comment {
+	m.asOf = p.now()
 	c := comment(p.id, th, m)
 	if c.Text != "" {
 		c.Mentions = p.people.detect(p.id, t.convRef(), c.Text)

@@ -187,6 +187,11 @@ type wireFile struct {
 	Width      flexInt    `json:"width"`
 	Source     flexString `json:"source"`
 	URL        flexString `json:"url"`
+	// CreatedAt and Date are read only to age an upload placeholder
+	// (attachments), so a value of any other shape is ignored rather than
+	// failing the message.
+	CreatedAt json.RawMessage `json:"created_at"`
+	Date      json.RawMessage `json:"date"`
 }
 
 type wireVoice struct {
@@ -218,6 +223,10 @@ type wireMessage struct {
 	// and the mapping asks again; parentRead says it is set.
 	parent     int64
 	parentRead bool
+	// asOf is the adapter's clock when the message was read, against which
+	// its file placeholders are aged (attachments); zero ages none, so the
+	// mapping of a message alone, as the fuzz tests do it, stays pure.
+	asOf time.Time
 }
 
 // parentID is the message this one replies to: `parent.id`, a bare `parent`
@@ -586,6 +595,14 @@ var voiceTypes = map[string]string{
 	"oga": "audio/ogg", "opus": "audio/ogg", "wav": "audio/wav", "webm": "audio/webm",
 }
 
+// uploadWindow is how long a file Ziik lists as not uploaded yet is taken to
+// be on its way in, counted from the file's (else its message's) creation.
+// Ziik names no failed upload state: a file announced with fileCount whose
+// upload never came stays `uploaded:false` for good, so past this window it
+// is FAILED rather than UPLOADING forever. The adapter uploads right after
+// posting (upload.go), so an hour leaves room for a slow large file.
+const uploadWindow = time.Hour
+
 // attachments maps files and the voice note. Refs are prefixed by kind since
 // file and voice ids are separate sequences.
 func attachments(provider string, m *wireMessage) []*model.Attachment {
@@ -596,13 +613,17 @@ func attachments(provider string, m *wireMessage) []*model.Attachment {
 	for i := range m.Files {
 		f := &m.Files[i]
 		// A file announced (fileCount) but not uploaded yet is still on its
-		// way in; one uploaded and processing is Ziik's to finish.
+		// way in, until uploadWindow has passed; one uploaded and processing
+		// is Ziik's to finish.
 		state := model.AttachmentStateReady
 		switch {
 		case bool(f.Processing):
 			state = model.AttachmentStateProcessing
 		case f.Uploaded != nil && !bool(*f.Uploaded):
 			state = model.AttachmentStateUploading
+			if since := f.created(m); !m.asOf.IsZero() && !since.IsZero() && m.asOf.Sub(since) > uploadWindow {
+				state = model.AttachmentStateFailed
+			}
 		}
 		url := string(f.Source)
 		if url == "" {
@@ -645,6 +666,22 @@ func attachments(provider string, m *wireMessage) []*model.Attachment {
 		out = append(out, a)
 	}
 	return out
+}
+
+// created is when f was made: its created_at, else its date, else its
+// message's date; the zero time when none is readable.
+func (f *wireFile) created(m *wireMessage) time.Time {
+	for _, raw := range []json.RawMessage{f.CreatedAt, f.Date} {
+		if len(raw) == 0 {
+			continue
+		}
+		if v, err := flexNumber(raw); err == nil {
+			if t := unixTime(flexFloat(v)); !t.IsZero() {
+				return t
+			}
+		}
+	}
+	return unixTime(m.Date)
 }
 
 // reactions reads the undocumented reactions list defensively:

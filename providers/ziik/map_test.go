@@ -20,7 +20,9 @@ func TestCommentMapping(t *testing.T) {
 	ana := e.srv.AddUser(ziiktest.User{FirstName: "Ana", LastName: "Lee", Title: "Product Manager", Department: "Product", Unit: "HQ", AvatarURL: "https://img.test/ana.png"})
 	bo := e.user(t, "Bo", "Tan")
 	c := e.conv(t, "Team", ana, bo)
-	created := time.Date(2025, 1, 1, 8, 0, 0, 0, time.FixedZone("CET", 3600))
+	// Half an hour before the clock (09:00 UTC): big.zip is still within
+	// the upload window (TestUploadWindow).
+	created := time.Date(2025, 1, 1, 9, 30, 0, 0, time.FixedZone("CET", 3600))
 	edited := created.Add(5 * time.Minute)
 	parent := e.msg(t, ziiktest.Message{ConversationID: c, AuthorID: bo, Text: "parent"})
 	rich := e.msg(t, ziiktest.Message{
@@ -99,6 +101,40 @@ func TestCommentMapping(t *testing.T) {
 	d := pg.Edges[2].Comment
 	if !d.Deleted || d.Text != "" || len(d.Attachments) != 0 || len(d.Mentions) != 0 {
 		t.Errorf("deleted comment %+v", d)
+	}
+}
+
+// TestUploadWindow: a file Ziik lists as not uploaded is UPLOADING until
+// the upload window has passed since it was made, then FAILED (Ziik names no
+// failed state); uploaded and processing files keep their states at any age.
+func TestUploadWindow(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.conv(t, "Uploads", e.user(t, "Ana", "Lee"))
+	now := e.clock.Now()
+	for _, tc := range []struct {
+		name string
+		age  time.Duration
+		file ziiktest.File
+		want model.AttachmentState
+	}{
+		{"fresh placeholder", 5 * time.Minute, ziiktest.File{Uploading: true}, model.AttachmentStateUploading},
+		{"placeholder at the window's end", time.Hour, ziiktest.File{Uploading: true}, model.AttachmentStateUploading},
+		{"old placeholder", time.Hour + time.Minute, ziiktest.File{Uploading: true}, model.AttachmentStateFailed},
+		{"old uploaded file", 48 * time.Hour, ziiktest.File{}, model.AttachmentStateReady},
+		{"old processing file", 48 * time.Hour, ziiktest.File{Processing: true}, model.AttachmentStateProcessing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.file.Name, tc.file.Mime, tc.file.Size = "a.pdf", "application/pdf", 10
+			id := e.msg(t, ziiktest.Message{ConversationID: c, AuthorID: e.srv.BotID(), Text: tc.name,
+				Date: now.Add(-tc.age), Files: []ziiktest.File{tc.file}})
+			got, err := e.p.GetComment(context.Background(), convThread(c), strconv.Itoa(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Attachments) != 1 || got.Attachments[0].State != tc.want {
+				t.Fatalf("attachments %+v, want one %s", got.Attachments, tc.want)
+			}
+		})
 	}
 }
 
