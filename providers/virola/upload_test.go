@@ -118,3 +118,47 @@ func TestCreateCommentAttachmentUploadingMeanwhile(t *testing.T) {
 		t.Fatalf("after: %+v", r.c.Attachments)
 	}
 }
+
+// An upload that went through but whose comment cannot be read again gives
+// the files as PROCESSING with no ref (their attachment ids are unknown), so
+// the gateway hands out no download link for them; Virola has them, as the
+// next read shows.
+func TestCreateCommentAttachmentsNotReadBack(t *testing.T) {
+	e := newEnv(t, virolatest.Options{}, Options{})
+	started, resume := e.s.PauseUploads()
+	t.Cleanup(resume)
+	type result struct {
+		c   *model.Comment
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := e.p.CreateComment(ctxT(t), providers.CommentInput{Thread: e.thread, Text: "see attached",
+			Attachments: []providers.Upload{upload("shot.png", "image/png", pngBytes), upload("notes.txt", "text/plain", txtBytes)}})
+		done <- result{c, err}
+	}()
+	<-started // the comment is posted and read back; the files are on their way
+	e.s.FailNext(epGetComments, virolatest.Fault{Status: http.StatusServiceUnavailable, Times: 10})
+	resume()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := e.s.Calls(epPostAttachments); got != 1 {
+		t.Fatalf("%d attach calls", got)
+	}
+	if len(r.c.Attachments) != 2 {
+		t.Fatalf("attachments %+v", r.c.Attachments)
+	}
+	for i, name := range []string{"shot.png", "notes.txt"} {
+		a := r.c.Attachments[i]
+		if a.Name != name || a.State != model.AttachmentStateProcessing || a.Ref != "" || a.URL != nil || a.CommentRef != r.c.Ref {
+			t.Fatalf("attachment %d: %+v, want %s PROCESSING with no ref and no URL", i, a, name)
+		}
+	}
+	e.s.ClearFaults()
+	held, err := e.p.GetComment(ctxT(t), e.thread, r.c.Ref)
+	if err != nil || len(held.Attachments) != 2 || held.Attachments[0].Ref == "" {
+		t.Fatalf("upstream holds %+v (%v)", held, err)
+	}
+}
