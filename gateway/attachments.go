@@ -141,7 +141,10 @@ func asDownloader(p providers.Provider) providers.Downloader {
 // AttachmentURL is the link Attachment.url gives the caller of ctx: a signed
 // gateway link when the provider can stream the file, else the adapter's URL.
 func (a *App) attachmentURL(ctx context.Context, at *model.Attachment) *string {
-	if at == nil || at.Ref == "" || at.Name == "" || at.State == model.AttachmentStateFailed || !a.canDownload(ctx, at.ProviderID) {
+	// Only a file that can be fetched now gets a link: one failed, still
+	// uploading or processing (or a stand-in for one) would answer an error;
+	// the comment's UPDATED event or a later read brings its link.
+	if at == nil || at.Ref == "" || at.Name == "" || (at.State != model.AttachmentStateReady && at.State != "") || !a.canDownload(ctx, at.ProviderID) {
 		if at == nil {
 			return nil
 		}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,5 +297,50 @@ func TestUploadFailureKeepsTheComment(t *testing.T) {
 	}
 	if len(resp.Errors) != 1 || resp.codes()[0] != "UPSTREAM_UNAVAILABLE" || resp.Errors[0].Extensions["provider"] != "virola" {
 		t.Fatalf("errors %+v, want the failed file reported", resp.Errors)
+	}
+}
+
+// Only a file that can be fetched now is given a download link: one still
+// uploading or processing would answer an error, so it has none until a
+// later read finds it ready.
+func TestOnlyReadyAttachmentsGetLinks(t *testing.T) {
+	z, conv := ziikWorld(t)
+	id, err := z.AddMessage(ziiktest.Message{ConversationID: conv, AuthorID: z.BotID(), Text: "three files", Date: time.Now(),
+		Files: []ziiktest.File{
+			{ID: 901, Name: "ready.png", Mime: "image/png", Size: 10},
+			{ID: 902, Name: "processing.png", Mime: "image/png", Size: 10, Processing: true},
+			{ID: 903, Name: "uploading.png", Mime: "image/png", Size: 10, Uploading: true},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := ziikProvider(z)
+	pc.Threads = nil
+	g := MustStartGateway(t, newTestConfig(t, pc))
+	resp := g.query(`query($id: ID!) { node(id: $id) { ... on Comment { attachments { name state url } } } }`,
+		map[string]any{"id": model.CommentID("ziik", model.ThreadKindConversation, strconv.Itoa(conv), strconv.Itoa(id))})
+	resp.mustNoErrors(t)
+	var out struct {
+		Node struct {
+			Attachments []struct {
+				Name, State string
+				URL         *string
+			}
+		}
+	}
+	resp.decode(t, &out)
+	want := map[string]string{"ready.png": "READY", "processing.png": "PROCESSING", "uploading.png": "UPLOADING"}
+	if len(out.Node.Attachments) != len(want) {
+		t.Fatalf("attachments %+v", out.Node.Attachments)
+	}
+	for _, a := range out.Node.Attachments {
+		switch {
+		case a.State != want[a.Name]:
+			t.Errorf("%s: state %s, want %s", a.Name, a.State, want[a.Name])
+		case a.State == "READY" && (a.URL == nil || !strings.Contains(*a.URL, "/attachments/ziik/")):
+			t.Errorf("%s: url %v, want a signed gateway link", a.Name, a.URL)
+		case a.State != "READY" && a.URL != nil && strings.Contains(*a.URL, "/attachments/"):
+			t.Errorf("%s (%s) was given a gateway link %s", a.Name, a.State, *a.URL)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package virola
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/providers"
@@ -21,9 +22,10 @@ const epAttachments = "/api/v1/messages/{messageId}/attachments"
 // so a failure is never an error that would hide it: a refused or broken
 // upload returns the comment with those files in FAILED state, and an upload
 // that went through but could not be read back returns them as PROCESSING
-// (Virola has them; their state is not known yet) and with no ref, as their
-// attachment ids are not known either: a stand-in ref would get a gateway
-// download link that cannot work, and with none the gateway gives none.
+// (Virola has them; their state is not known yet) under stand-in refs
+// ("pending-upload-<i>", unique in the comment, so clients caching by id
+// keep them apart): their attachment ids are not known, and as they are not
+// READY the gateway gives them no download link.
 func (p *Provider) attach(ctx context.Context, parent int64, m *apiMessage, users *userList, files []providers.Upload) *model.Comment {
 	body := providers.NewMultipart("files", files)
 	_, err := p.call.Upload(ctx, providers.Request{Method: http.MethodPost, Endpoint: epAttachments,
@@ -46,7 +48,7 @@ func (p *Provider) attach(ctx context.Context, parent int64, m *apiMessage, user
 	c := p.toComment(m, users)
 	for i, f := range files {
 		a := providers.FailedUpload(p.opts.ID, i, f)
-		a.Ref, a.State = "", model.AttachmentStateProcessing
+		a.Ref, a.State = "pending-upload-"+strconv.Itoa(i), model.AttachmentStateProcessing
 		c.Attachments = append(c.Attachments, a)
 	}
 	c.Link()

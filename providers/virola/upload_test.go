@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/commentgraph/commentgraph/graph/model"
@@ -152,8 +153,8 @@ func TestCreateCommentAttachmentsNotReadBack(t *testing.T) {
 	}
 	for i, name := range []string{"shot.png", "notes.txt"} {
 		a := r.c.Attachments[i]
-		if a.Name != name || a.State != model.AttachmentStateProcessing || a.Ref != "" || a.URL != nil || a.CommentRef != r.c.Ref {
-			t.Fatalf("attachment %d: %+v, want %s PROCESSING with no ref and no URL", i, a, name)
+		if a.Name != name || a.State != model.AttachmentStateProcessing || a.Ref != "pending-upload-"+strconv.Itoa(i) || a.URL != nil || a.CommentRef != r.c.Ref {
+			t.Fatalf("attachment %d: %+v, want %s PROCESSING under a stand-in ref, with no URL", i, a, name)
 		}
 	}
 	e.s.ClearFaults()
