@@ -53,6 +53,9 @@ type App struct {
 	// access keeps whether a credential may read a thread, for live events
 	// of providers with users' credentials (usercreds.go).
 	access *expirable.LRU[string, bool]
+	// readers keeps which credentials read which threads, for the deletions
+	// of a thread that is gone (usercreds.go).
+	readers *expirable.LRU[string, struct{}]
 	// attachments signs and checks the Attachment.url links (attachments.go).
 	attachments *attachmentSigner
 	// manifest is the trusted documents (persistedDocuments.manifest), nil
@@ -118,6 +121,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.access = newAccessCache(cfg.Events.AccessCheckTTL.D())
+	a.readers = newReaderMemory()
 	if cfg.Auth.CredentialKey != "" {
 		var rdb redis.UniversalClient
 		if a.redis != nil {

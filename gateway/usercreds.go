@@ -424,7 +424,7 @@ func (a *App) mayRead(ctx context.Context, ev *events.Event) bool {
 	}
 	key := in.fingerprint + "\x00" + c.ThreadID()
 	if ok, seen := a.access.Get(key); seen {
-		return ok
+		return ok || a.deletionOfRead(ev, key)
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.cfg.Limits.UpstreamTimeout.D())
 	defer cancel()
@@ -432,18 +432,39 @@ func (a *App) mayRead(ctx context.Context, ev *events.Event) bool {
 	switch model.ErrorCode(err) {
 	case "":
 		a.access.Add(key, true)
+		a.readers.Add(key, struct{}{})
 		return true
 	case model.CodeNotFound, model.CodeForbidden, model.CodeUnauthenticated:
 		a.access.Add(key, false)
+		return a.deletionOfRead(ev, key)
 	}
 	return false
 }
 
+// deletionOfRead says whether ev deletes a comment of a thread the
+// credential of key has read within readerMemory: a deleted thread reads as
+// NOT_FOUND, and its comments' deletions must still reach those who saw
+// them. They carry ids only.
+func (a *App) deletionOfRead(ev *events.Event, key string) bool {
+	return ev.Type == model.CommentEventTypeDeleted && a.readers.Contains(key)
+}
+
 // forgetAccess drops every kept access answer, after a credential changed.
-func (a *App) forgetAccess() { a.access.Purge() }
+func (a *App) forgetAccess() {
+	a.access.Purge()
+	a.readers.Purge()
+}
 
 func newAccessCache(ttl time.Duration) *expirable.LRU[string, bool] {
 	return expirable.NewLRU[string, bool](maxAccessAnswers, nil, ttl)
+}
+
+// readerMemory is how long a credential that read a thread still receives
+// the deletions of its comments after the thread itself is gone.
+const readerMemory = 24 * time.Hour
+
+func newReaderMemory() *expirable.LRU[string, struct{}] {
+	return expirable.NewLRU[string, struct{}](maxAccessAnswers, nil, readerMemory)
 }
 
 func newUserPool() *expirable.LRU[string, *userInstance] {

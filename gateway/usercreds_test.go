@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/commentgraph/commentgraph/config"
+	"github.com/commentgraph/commentgraph/events"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 	"github.com/commentgraph/commentgraph/providers/virola/virolatest"
@@ -326,5 +328,46 @@ func TestJWTEventStreamEndsAtExpiry(t *testing.T) {
 	events := readEvents(resp.Body)
 	if ev := nextEvent(t, events); ev.Event != "complete" {
 		t.Errorf("got %+v, want complete at the token's exp", ev)
+	}
+}
+
+// A deleted thread reads as NOT_FOUND, yet the deletions of its comments
+// still reach a subscriber whose credential read it; nothing else of it does.
+func TestDeletionsOfAGoneThreadReachItsReaders(t *testing.T) {
+	w := newUserWorld(t)
+	w.connect(t, w.anaJWT, tokAna).mustNoErrors(t)
+	w.connect(t, w.boJWT, tokBo).mustNoErrors(t)
+	gid, err := model.DecodeIDOf(w.sharedThread, model.TypeThread)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(typ model.CommentEventType) *events.Event {
+		return &events.Event{Type: typ, Comment: model.Tombstone("vir", model.ThreadKindMessage, gid.Ref[1], "12345")}
+	}
+	as := func(user string) context.Context {
+		return withIdentity(t.Context(), identity{fingerprint: "jwt-" + user, user: user, issuer: testIssuer})
+	}
+	if !w.g.app.mayRead(as("ana@idp"), ev(model.CommentEventTypeAdded)) {
+		t.Fatal("Ana may not read the shared room")
+	}
+	parent, _ := strconv.ParseInt(gid.Ref[1], 10, 64)
+	if err := w.virola.DeleteMessage(parent); err != nil {
+		t.Fatal(err)
+	}
+	w.g.app.access.Purge() // the kept answers have expired: ask again
+	for _, tc := range []struct {
+		name, user string
+		typ        model.CommentEventType
+		want       bool
+	}{
+		{"Ana, who read it, gets a deletion", "ana@idp", model.CommentEventTypeDeleted, true},
+		{"Ana gets nothing else of it", "ana@idp", model.CommentEventTypeUpdated, false},
+		{"Bo, who never read it, gets no deletion", "bo@idp", model.CommentEventTypeDeleted, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := w.g.app.mayRead(as(tc.user), ev(tc.typ)); got != tc.want {
+				t.Errorf("mayRead = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
