@@ -20,10 +20,12 @@ import (
 // Bounds of what the gateway keeps per end-user credential. An instance is
 // an adapter with its own login state (Ziik's token) and HTTP client use;
 // past the bound the least recently used is dropped and built again when
-// needed, so memory stays bounded however many users connect.
+// needed, so memory stays bounded however many users connect. An instance
+// is also rebuilt userInstanceLife after it was built, so one whose
+// credential was revoked upstream does not linger.
 const (
 	maxUserInstances  = 4096
-	userInstanceIdle  = 30 * time.Minute
+	userInstanceLife  = 30 * time.Minute
 	maxAccessAnswers  = 65536
 	maxSecretBytes    = 4096
 	credentialTimeout = 2 * time.Second
@@ -468,5 +470,5 @@ func newReaderMemory() *expirable.LRU[string, struct{}] {
 }
 
 func newUserPool() *expirable.LRU[string, *userInstance] {
-	return expirable.NewLRU[string, *userInstance](maxUserInstances, nil, userInstanceIdle)
+	return expirable.NewLRU[string, *userInstance](maxUserInstances, nil, userInstanceLife)
 }
