@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/commentgraph/commentgraph/events"
 	"github.com/commentgraph/commentgraph/internal/redistest"
 )
@@ -23,16 +21,10 @@ import (
 func TestOnRedisCluster(t *testing.T) {
 	cl := redistest.MustStartCluster(t)
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	client := func(t *testing.T) *redis.ClusterClient {
-		t.Helper()
-		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
 	// instance is one gateway's bus on the cluster, on the subtest's stream.
 	instance := func(t *testing.T) *events.Redis {
 		t.Helper()
-		b, err := events.NewRedis(client(t), events.Options{
+		b, err := events.NewRedis(cl.NewClient(t), events.Options{
 			Stream:     "cg:test:{" + run + ":" + t.Name() + "}",
 			MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, ReadBlock: 200 * time.Millisecond,
 		})
@@ -114,18 +106,18 @@ func TestOnRedisCluster(t *testing.T) {
 	})
 
 	t.Run("a stream without a hash tag is refused", func(t *testing.T) {
-		_, err := events.NewRedis(client(t), events.Options{Stream: "cg:test:" + run + ":untagged"})
+		_, err := events.NewRedis(cl.NewClient(t), events.Options{Stream: "cg:test:" + run + ":untagged"})
 		if err == nil || !strings.Contains(err.Error(), "hash tag") {
 			t.Fatalf("NewRedis: %v", err)
 		}
 	})
 
 	t.Run("one holder per lease among instances", func(t *testing.T) {
-		a, err := events.NewRedisLeaser(client(t), "cg:v1:lease:")
+		a, err := events.NewRedisLeaser(cl.NewClient(t), "cg:v1:lease:")
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := events.NewRedisLeaser(client(t), "cg:v1:lease:")
+		b, err := events.NewRedisLeaser(cl.NewClient(t), "cg:v1:lease:")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -124,7 +124,7 @@ func (m *Memory) Subscribe(ctx context.Context, f Filter, since string) (*Subscr
 	}
 	// Without retention there is nothing to replay: live from now.
 	replay := since != "" && m.opts.Retention > 0
-	s, _, err := m.hub.subscribe(ctx, f, replay, eventID{})
+	s, err := m.hub.subscribe(ctx, f, replay, eventID{})
 	if err != nil || !replay {
 		m.mu.Unlock()
 		return s, err

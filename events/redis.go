@@ -212,13 +212,13 @@ func (b *Redis) PublishOnce(ctx context.Context, key string, c *model.Comment) (
 
 // PublishChange implements Bus, deduplicating as PublishOnce does.
 func (b *Redis) PublishChange(ctx context.Context, t model.CommentEventType, key string, c *model.Comment) (Event, bool, error) {
+	if err := checkComment(t, c); err != nil {
+		return Event{}, false, err
+	}
 	if key == "" {
 		var guard [8]byte
 		_, _ = rand.Read(guard[:])
 		return b.publish(ctx, "p:"+hex.EncodeToString(guard[:]), retryGuardTTL, t, c)
-	}
-	if err := checkComment(t, c); err != nil {
-		return Event{}, false, err
 	}
 	now := b.opts.Now()
 	b.seenMu.Lock()
@@ -232,10 +232,8 @@ func (b *Redis) PublishChange(ctx context.Context, t model.CommentEventType, key
 	return b.publish(ctx, "k:"+hex.EncodeToString(h[:]), b.opts.DedupeWindow, t, c)
 }
 
+// publish queues a comment PublishChange has checked.
 func (b *Redis) publish(ctx context.Context, guard string, ttl time.Duration, t model.CommentEventType, c *model.Comment) (Event, bool, error) {
-	if err := checkComment(t, c); err != nil {
-		return Event{}, false, err
-	}
 	if b.closed.Load() {
 		return Event{}, false, ErrClosed
 	}
@@ -512,7 +510,7 @@ func (b *Redis) Subscribe(ctx context.Context, f Filter, since string) (*Subscri
 	if b.closed.Load() {
 		return nil, ErrClosed
 	}
-	s, _, err := b.hub.subscribe(ctx, f, since != "", from)
+	s, err := b.hub.subscribe(ctx, f, since != "", from)
 	if err != nil || since == "" {
 		return s, err
 	}

@@ -40,7 +40,7 @@ type Subscription struct {
 	catching bool
 	// replaying is true while a since-replay runs: live events are dropped,
 	// as the replay reads them from the store. replayEnd is then the ID of
-	// the last event it delivered (see FromReplay).
+	// the last event it delivered, until FromReplay is given a later one.
 	replaying bool
 	replayEnd eventID
 	backlog   []*Event
@@ -75,7 +75,16 @@ func (s *Subscription) FromReplay(ev *Event) bool {
 		return false
 	}
 	id, err := parseID(ev.ID)
-	return err == nil && !s.replayEnd.less(id)
+	if err != nil {
+		return false
+	}
+	if !s.replayEnd.less(id) {
+		return true
+	}
+	// C delivers in order, so no event after this one is from the replay:
+	// forget its end, and later live events cost no parse.
+	s.replayEnd = eventID{}
+	return false
 }
 
 // Close ends the subscription (Err then returns ErrClosed). It is safe to call
@@ -337,11 +346,10 @@ func newHub(o Options) *hub {
 
 // subscribe registers a new subscription. With replay, live events are not
 // delivered until the replay (Subscription.replay) hands over. Live events
-// with IDs up to after are skipped. It returns the cursor at the moment of registration:
-// every later event reaches the subscription live.
-func (h *hub) subscribe(ctx context.Context, f Filter, replay bool, after eventID) (*Subscription, eventID, error) {
+// with IDs up to after are skipped.
+func (h *hub) subscribe(ctx context.Context, f Filter, replay bool, after eventID) (*Subscription, error) {
 	if err := context.Cause(ctx); err != nil {
-		return nil, eventID{}, err
+		return nil, err
 	}
 	c := make(chan *Event, h.buffer)
 	var wake chan struct{}
@@ -364,13 +372,13 @@ func (h *hub) subscribe(ctx context.Context, f Filter, replay bool, after eventI
 	s.mu.Unlock()
 	if h.closed {
 		stop()
-		return nil, eventID{}, ErrClosed
+		return nil, ErrClosed
 	}
 	if closed {
-		return nil, eventID{}, err
+		return nil, err
 	}
 	h.subs[s] = struct{}{}
-	return s, h.cursor, nil
+	return s, nil
 }
 
 // compact copies ids without duplicates or empties; nil when none remain, so

@@ -22,22 +22,6 @@ type originPattern struct {
 	wild bool
 }
 
-// parseOriginPatterns reads Options.AllowedOrigins; an entry it cannot read
-// is returned as an error and admits nothing.
-func parseOriginPatterns(entries []string) ([]originPattern, []error) {
-	var out []originPattern
-	var errs []error
-	for _, e := range entries {
-		p, err := parseOriginPattern(e)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, p)
-	}
-	return out, errs
-}
-
 func parseOriginPattern(entry string) (originPattern, error) {
 	s := strings.ToLower(strings.TrimSpace(entry))
 	scheme, host, ok := strings.Cut(s, "://")
@@ -116,15 +100,7 @@ func (t *Transport) checkOrigin(r *http.Request) bool {
 	if !ok {
 		return false
 	}
-	if o == requestOrigin(r) {
-		return true
-	}
-	for _, p := range t.origins {
-		if p.admits(o) {
-			return true
-		}
-	}
-	return false
+	return o == requestOrigin(r) || t.origins.admits(o)
 }
 
 // Origins is a parsed list of allowed origins (Options.AllowedOrigins' form),
@@ -135,8 +111,17 @@ type Origins []originPattern
 // ParseOrigins reads entries as Options.AllowedOrigins does; an entry it
 // cannot read is returned as an error and admits nothing.
 func ParseOrigins(entries []string) (Origins, []error) {
-	ps, errs := parseOriginPatterns(entries)
-	return Origins(ps), errs
+	var out Origins
+	var errs []error
+	for _, e := range entries {
+		p, err := parseOriginPattern(e)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, errs
 }
 
 // Admits reports whether the Origin header value h names an origin of the
@@ -144,9 +129,10 @@ func ParseOrigins(entries []string) (Origins, []error) {
 // never).
 func (os Origins) Admits(h string) bool {
 	o, ok := parseOrigin(h)
-	if !ok {
-		return false
-	}
+	return ok && os.admits(o)
+}
+
+func (os Origins) admits(o origin) bool {
 	for _, p := range os {
 		if p.admits(o) {
 			return true

@@ -48,7 +48,7 @@ type Transport struct {
 	upgrader websocket.Upgrader
 	writers  writers
 
-	origins []originPattern // Options.AllowedOrigins
+	origins Origins // Options.AllowedOrigins
 
 	mu     sync.Mutex
 	groups map[string]*execution // shared executions by key
@@ -61,7 +61,7 @@ func New(opts Options) *Transport {
 	t := &Transport{opts: opts.withDefaults(), groups: map[string]*execution{}}
 	t.writers.max = t.opts.Writers
 	var errs []error
-	t.origins, errs = parseOriginPatterns(t.opts.AllowedOrigins)
+	t.origins, errs = ParseOrigins(t.opts.AllowedOrigins)
 	for _, err := range errs {
 		t.opts.Logger.Warn("websocket: allowed origin ignored", "err", err)
 	}

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/idempotency"
 	"github.com/commentgraph/commentgraph/internal/redistest"
@@ -25,12 +23,8 @@ func TestOnRedisCluster(t *testing.T) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	instance := func(t *testing.T) *idempotency.Redis {
 		t.Helper()
-		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
-		s := &idempotency.Redis{Client: c, PollInterval: 5 * time.Millisecond}
-		t.Cleanup(func() {
-			_ = s.Close()
-			_ = c.Close()
-		})
+		s := &idempotency.Redis{Client: cl.NewClient(t), PollInterval: 5 * time.Millisecond}
+		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}
 

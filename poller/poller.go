@@ -43,6 +43,7 @@ import (
 	"context"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/commentgraph/commentgraph/events"
@@ -194,19 +195,18 @@ type state struct {
 // seen is what is kept of a comment to tell whether it changed: no text, only
 // its hash, so the state stays small whatever the comments hold.
 type seen struct {
-	ref      string
-	created  time.Time
-	edited   time.Time // zero: never edited
-	body     uint64
-	deleted  bool
-	position int // scratch: index in the page being compared, -1 if absent
+	ref     string
+	created time.Time
+	edited  time.Time // zero: never edited
+	body    uint64
+	deleted bool
 }
 
 // bodySeed hashes texts; hashes are compared only within this process.
 var bodySeed = maphash.MakeSeed()
 
 func seenOf(c *model.Comment) seen {
-	s := seen{ref: c.Ref, created: c.CreatedAt, body: maphash.String(bodySeed, c.Body), deleted: c.Deleted, position: -1}
+	s := seen{ref: c.Ref, created: c.CreatedAt, body: maphash.String(bodySeed, c.Body), deleted: c.Deleted}
 	if c.EditedAt != nil {
 		s.edited = *c.EditedAt
 	}
@@ -315,31 +315,28 @@ func (st *state) compare(th *model.Thread, pg *providers.CommentPage) (*provider
 	ch := &providers.Change{}
 	at := make(map[string]int, len(st.seen))
 	for i := range st.seen {
-		st.seen[i].position = -1
 		at[st.seen[i].ref] = i
 	}
-	newest := -1 // index in pg of the newest comment seen
+	inWindow := make([]bool, len(st.seen)) // by index in st.seen: pg holds it
+	newest := -1                           // index in pg of the newest comment seen
 	for i, e := range pg.Edges {
 		if j, ok := at[e.Comment.Ref]; ok {
-			st.seen[j].position = i
+			inWindow[j] = true
 			newest = i
 		}
 	}
 	// oldest is the index in st.seen of the oldest comment pg holds: every
 	// comment seen after it lies inside the window.
-	oldest := len(st.seen)
-	for j := range st.seen {
-		if st.seen[j].position >= 0 {
-			oldest = j
-			break
-		}
+	oldest := slices.Index(inWindow, true)
+	if oldest < 0 {
+		oldest = len(st.seen)
 	}
 	covered := func(j int) bool {
 		return !pg.HasPreviousPage || j > oldest ||
 			(len(pg.Edges) > 0 && st.seen[j].created.After(pg.Edges[0].Comment.CreatedAt))
 	}
 	for j, s := range st.seen {
-		if s.position < 0 && covered(j) && !s.deleted {
+		if !inWindow[j] && covered(j) && !s.deleted {
 			ch.DeletedComments = append(ch.DeletedComments, providers.CommentRef{ThreadKind: th.Kind, ThreadRef: th.Ref, Ref: s.ref})
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Cluster is a private Redis Cluster: three masters, no replicas, every hash
@@ -67,6 +69,14 @@ func MustStartCluster(tb testing.TB) *Cluster {
 		}
 	}
 	return newCluster(addrs)
+}
+
+// NewClient returns a cluster client of its own (one gateway instance's),
+// closed when tb ends.
+func (c *Cluster) NewClient(tb testing.TB) *redis.ClusterClient {
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	tb.Cleanup(func() { _ = cc.Close() })
+	return cc
 }
 
 func newCluster(addrs []string) *Cluster {

@@ -555,10 +555,8 @@ func TestListCommentsPagesBothWays(t *testing.T) {
 	}
 	thread := contactThread("id:2005")
 	type walk struct {
-		texts       []string
-		pages       int
-		firstHasPrv bool
-		lastHasNext bool
+		texts []string
+		pages int
 	}
 	forward := walk{}
 	after := ""

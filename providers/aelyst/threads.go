@@ -31,8 +31,8 @@ func parseIdentifier(ref string) (id int64, err error) {
 	}
 	switch kind {
 	case "id":
-		n, err := strconv.ParseInt(value, 10, 64)
-		if err != nil || n <= 0 || value[0] == '+' || value[0] == '0' {
+		n, ok := parseID(value)
+		if !ok {
 			return 0, bad("not a positive number")
 		}
 		return n, nil

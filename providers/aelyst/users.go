@@ -45,8 +45,15 @@ func (p *Provider) Users(ctx context.Context, refs []string) (map[string]*model.
 }
 
 func validUserRef(ref string) bool {
-	n, err := strconv.ParseInt(ref, 10, 64)
-	return err == nil && n > 0 && ref[0] != '+' && ref[0] != '0'
+	_, ok := parseID(ref)
+	return ok
+}
+
+// parseID reads an Aelyst user or contact id: a positive number written as
+// plain decimal (no sign, no leading zero), so that one id has one ref.
+func parseID(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0 && s[0] != '+' && s[0] != '0'
 }
 
 // user returns one user (nil when there is none), from the cache when fresh.
@@ -102,8 +109,8 @@ func (p *Provider) Rooms(ctx context.Context, refs []string) (map[string]*model.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(lookupParallelism)
 	for _, ref := range dedupe(refs) {
-		id, err := strconv.ParseInt(ref, 10, 64)
-		if err != nil || id <= 0 || ref[0] == '+' || ref[0] == '0' {
+		id, ok := parseID(ref)
+		if !ok {
 			continue // not a contact id: it does not exist
 		}
 		g.Go(func() error {

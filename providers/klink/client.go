@@ -77,15 +77,7 @@ func (p *Provider) clean(text string) string {
 		}
 		return r
 	}, text)
-	text = strings.TrimSpace(text)
-	if len(text) > 300 {
-		cut := 300
-		for cut > 0 && !utf8.RuneStart(text[cut]) {
-			cut--
-		}
-		text = text[:cut] + "…"
-	}
-	return text
+	return truncate(strings.TrimSpace(text), 300)
 }
 
 // rawText is a JSON string, or the strings of a JSON array joined.

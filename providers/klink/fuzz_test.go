@@ -151,12 +151,18 @@ func FuzzErrorBody(f *testing.F) {
 	})
 }
 
-// FuzzSendResponse reads send-message answers.
+// FuzzSendResponse reads send-message answers and maps them as SendMessage
+// does.
 func FuzzSendResponse(f *testing.F) {
+	p := fuzzProvider(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		out, err := parseSendResponse(body)
-		if err == nil && out.Data != nil {
-			_, _ = parseTime(out.Data.CreatedAt)
+		if err != nil || out.Data == nil {
+			return
+		}
+		m := p.toMessage(out.Data, providers.MessageInput{Contact: "c1", Text: "hi"})
+		if m.Ref != out.Data.ID || m.Contact == "" || m.Text == "" || len(m.Type) > 64+len("…") {
+			t.Fatalf("message %+v from %+v", m, out.Data)
 		}
 	})
 }

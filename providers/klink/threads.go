@@ -26,14 +26,18 @@ func (p *Provider) Thread(ctx context.Context, kind model.ThreadKind, ref string
 			return nil, err
 		}
 		t.Title = &name
-	} else {
-		// Reading the latest comment checks the room exists too.
-		text, err := p.latestText(ctx, ref)
-		if err != nil {
-			return nil, err
-		}
-		t.Title = titleOf(text)
+		// The Directory has just shown the room: learnRoom would look it up
+		// again.
+		p.addRoom(ref)
+		p.markRemembered(ref, p.opts.Now())
+		return t, nil
 	}
+	// Reading the latest comment checks the room exists too.
+	text, err := p.latestText(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	t.Title = titleOf(text)
 	p.learnRoom(ctx, ref, "")
 	return t, nil
 }

@@ -163,7 +163,6 @@ type Server struct {
 	queued    map[int64]int
 	windows   map[string]*window
 	nextID    int64
-	eventSeq  int64
 	hookURL   string
 	hookKey   string
 	events    map[string][]byte

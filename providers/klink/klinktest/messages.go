@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -163,11 +164,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		PlatformID: platformID, PlatformMessageID: "m_" + strings.ReplaceAll(newID(), "-", ""),
 		RoomID: roomID, Room: map[string]any{}, ActorType: "api", ContactID: &contact,
 	}
-	fields := make([]string, 0, len(raw))
-	for k := range raw {
-		fields = append(fields, k)
-	}
-	slices.Sort(fields)
+	fields := slices.Sorted(maps.Keys(raw))
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
 	s.sent = append(s.sent, SentMessage{Token: token, ContactID: req.ContactID, MessageType: req.MessageType,

@@ -3,6 +3,7 @@ package ziiktest
 import (
 	"crypto/hmac"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -14,7 +15,9 @@ func (s *Server) loginLocked(email, password string) (int, bool) {
 	if hmac.Equal([]byte(email), []byte(s.email)) && hmac.Equal([]byte(password), []byte(s.pass)) {
 		return s.botID, true
 	}
-	for _, id := range sortedKeys(s.users) {
+	// In id order, so that two users with one email and password log in as
+	// the same one every time.
+	for _, id := range slices.Sorted(maps.Keys(s.users)) {
 		u := s.users[id]
 		if u.Password != "" && strings.EqualFold(u.Email, email) && hmac.Equal([]byte(password), []byte(u.Password)) {
 			return id, true
@@ -71,15 +74,4 @@ func (s *Server) AddParticipant(conversation, userID int) error {
 		c.Participants = append(c.Participants, userID)
 	}
 	return nil
-}
-
-// sortedKeys lists m's keys in ascending order, so that a look-up over users
-// picks the same one every time.
-func sortedKeys[V any](m map[int]V) []int {
-	ids := make([]int, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
