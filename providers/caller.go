@@ -83,29 +83,17 @@ type Response struct {
 // identical GETs are made once; past the budget, UPSTREAM_BUDGET_EXCEEDED.
 func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 	var body io.Reader
+	contentType := ""
 	if r.Body != nil {
 		b, err := json.Marshal(r.Body)
 		if err != nil {
 			return nil, fmt.Errorf("%s: encode request: %w", c.Provider, err)
 		}
-		body = bytes.NewReader(b)
+		body, contentType = bytes.NewReader(b), "application/json"
 	}
-	url := c.BaseURL + r.Path
-	req, err := http.NewRequestWithContext(ctx, r.Method, url, body)
+	req, err := c.newRequest(ctx, r, body, -1, contentType)
 	if err != nil {
-		return nil, fmt.Errorf("%s: build request: %w", c.Provider, err)
-	}
-	for k, vs := range r.Header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Accept", "application/json")
-	if r.Body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Authorize != nil {
-		if err := c.Authorize(ctx, req); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	s := scopeFrom(ctx)
 	switch {
@@ -122,9 +110,34 @@ func (c *Caller) Do(ctx context.Context, r Request) (*Response, error) {
 		}
 		return c.send(ctx, req, r.Endpoint)
 	}
-	return s.shared(ctx, c.Provider, memoKey(c.Provider, url, req.Header), func() (*Response, error) {
+	return s.shared(ctx, c.Provider, memoKey(c.Provider, c.BaseURL+r.Path, req.Header), func() (*Response, error) {
 		return c.send(ctx, req, r.Endpoint)
 	})
+}
+
+// newRequest builds r over body, of contentType when not "" and of length
+// size when not negative, and authorizes it.
+func (c *Caller) newRequest(ctx context.Context, r Request, body io.Reader, size int64, contentType string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, r.Method, c.BaseURL+r.Path, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: build request: %w", c.Provider, err)
+	}
+	if size >= 0 {
+		req.ContentLength = size
+	}
+	for k, vs := range r.Header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.Authorize != nil {
+		if err := c.Authorize(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
 }
 
 // send makes the call req and reads its answer.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net/http"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -191,22 +190,10 @@ func (c *Caller) Upload(ctx context.Context, r Request, body *Multipart) (*Respo
 	if err != nil {
 		return nil, fmt.Errorf("%s: open upload: %w", c.Provider, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, c.BaseURL+r.Path, rc)
+	req, err := c.newRequest(ctx, r, rc, body.Len(), body.ContentType())
 	if err != nil {
 		rc.Close()
-		return nil, fmt.Errorf("%s: build request: %w", c.Provider, err)
-	}
-	req.ContentLength = body.Len()
-	for k, vs := range r.Header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", body.ContentType())
-	if c.Authorize != nil {
-		if err := c.Authorize(ctx, req); err != nil {
-			rc.Close()
-			return nil, err
-		}
+		return nil, err
 	}
 	if s := scopeFrom(ctx); s != nil {
 		if err := s.write(c.Provider); err != nil {
@@ -224,7 +211,7 @@ func (c *Caller) Upload(ctx context.Context, r Request, body *Multipart) (*Respo
 // there is nothing to download.
 func FailedUpload(provider string, i int, f Upload) *model.Attachment {
 	a := &model.Attachment{ProviderID: provider, Ref: "failed-upload-" + strconv.Itoa(i), Name: f.Name,
-		State: model.AttachmentStateFailed, Kind: UploadKind(f.ContentType)}
+		State: model.AttachmentStateFailed, Kind: AttachmentKind(f.ContentType)}
 	if f.ContentType != "" {
 		ct := f.ContentType
 		a.MimeType = &ct
@@ -236,9 +223,10 @@ func FailedUpload(provider string, i int, f Upload) *model.Attachment {
 	return a
 }
 
-// UploadKind is the schema's Attachment.kind for a media type: IMAGE, VIDEO,
-// AUDIO or FILE.
-func UploadKind(contentType string) string {
+// AttachmentKind is the schema's Attachment.kind for a media type: IMAGE,
+// VIDEO, AUDIO or FILE. Adapters map their upstream's files with it too, so
+// an upload and the file it becomes are of one kind.
+func AttachmentKind(contentType string) string {
 	switch {
 	case strings.HasPrefix(contentType, "image/"):
 		return "IMAGE"

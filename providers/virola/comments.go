@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/commentgraph/commentgraph/graph/model"
@@ -20,7 +19,7 @@ const maxPage = 100
 // is fetched (two with a cursor, in case the server includes the cursor's own
 // message, which the docs leave open).
 func (p *Provider) ListComments(ctx context.Context, thread *model.Thread, page providers.Page) (*providers.CommentPage, error) {
-	parent, err := p.threadRef(thread.Kind, thread.Ref)
+	parent, err := p.parentOf(thread)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +97,7 @@ func strictlyBeyond(msgs []apiMessage, cursor int64, backward bool) []apiMessage
 // GetComment finds one comment of a thread by listing backward from just past
 // it (Virola has no get-one-message call).
 func (p *Provider) GetComment(ctx context.Context, thread *model.Thread, commentRef string) (*model.Comment, error) {
-	parent, err := p.threadRef(thread.Kind, thread.Ref)
+	parent, err := p.parentOf(thread)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +121,7 @@ func (p *Provider) GetComment(ctx context.Context, thread *model.Thread, comment
 			return p.toComment(&list.Messages[i], users), nil
 		}
 	}
-	return nil, &model.Error{Code: model.CodeNotFound, Provider: p.opts.ID, Message: "no comment " + strconv.FormatInt(id, 10) + " in this thread"}
+	return nil, p.noComment(id)
 }
 
 // readBackPage is how many of the newest comments each read-back try looks at.
@@ -134,10 +133,7 @@ const readBackPage = 50
 // posted text; it is never posted twice. Replies to a comment are
 // UNSUPPORTED: Virola discussions are flat.
 func (p *Provider) CreateComment(ctx context.Context, in providers.CommentInput) (*model.Comment, error) {
-	if in.Thread == nil {
-		return nil, &model.Error{Code: model.CodeBadUserInput, Provider: p.opts.ID, Message: "no thread given"}
-	}
-	parent, err := p.threadRef(in.Thread.Kind, in.Thread.Ref)
+	parent, err := p.parentOf(in.Thread)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/commentgraph/commentgraph/graph/model"
+	"github.com/commentgraph/commentgraph/providers"
 )
 
 // Wire shapes of the Virola Web API, as its docs print them.
@@ -103,21 +104,6 @@ func attachmentState(s string) model.AttachmentState {
 		return model.AttachmentStateUploading
 	default:
 		return model.AttachmentStateProcessing
-	}
-}
-
-// attachmentKind is the schema's FILE, IMAGE, VIDEO or AUDIO, from the file
-// extension (Virola sends no content type).
-func attachmentKind(mimeType string) string {
-	switch {
-	case strings.HasPrefix(mimeType, "image/"):
-		return "IMAGE"
-	case strings.HasPrefix(mimeType, "video/"):
-		return "VIDEO"
-	case strings.HasPrefix(mimeType, "audio/"):
-		return "AUDIO"
-	default:
-		return "FILE"
 	}
 }
 
@@ -213,7 +199,7 @@ func (p *Provider) toAttachment(a *apiAttachment) *model.Attachment {
 	if mt != "" {
 		out.MimeType = &mt
 	}
-	out.Kind = attachmentKind(mt)
+	out.Kind = providers.AttachmentKind(mt) // Virola sends no content type: mt is the extension's
 	if a.FileSize > 0 && a.FileSize <= 1<<53 {
 		size := int(a.FileSize)
 		out.Size = &size

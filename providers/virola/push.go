@@ -264,7 +264,7 @@ const handshakeTimeout = 10 * time.Second
 // private certificate works for events as it does for calls.
 func (p *Provider) dialer() *websocket.Dialer {
 	d := &websocket.Dialer{HandshakeTimeout: handshakeTimeout, Proxy: http.ProxyFromEnvironment}
-	if t, ok := p.client.Transport.(*http.Transport); ok && t != nil {
+	if t, ok := p.opts.HTTPClient.Transport.(*http.Transport); ok && t != nil {
 		d.Proxy = t.Proxy
 		if t.TLSClientConfig != nil {
 			d.TLSClientConfig = t.TLSClientConfig.Clone()
@@ -391,7 +391,10 @@ func (p *Provider) changes(ctx context.Context, f *frame) []*providers.Change {
 	var out []*providers.Change
 	switch f.Type {
 	case evCreated, evUpdated:
-		var users *userList
+		var (
+			users     *userList
+			usersRead bool // once per frame, also when it failed
+		)
 		for i := range f.Messages {
 			m := &f.Messages[i]
 			if m.MessageID <= 0 {
@@ -408,8 +411,8 @@ func (p *Provider) changes(ctx context.Context, f *frame) []*providers.Change {
 				continue // already emitted while catching up
 			}
 			p.noteComment(m)
-			if users == nil {
-				users = p.eventUsers(ctx)
+			if !usersRead {
+				users, usersRead = p.eventUsers(ctx), true
 			}
 			c := p.toComment(m, users)
 			if f.Type == evCreated {

@@ -12,37 +12,41 @@ import (
 
 // Users looks users up in the user list (Virola has only the full list).
 func (p *Provider) Users(ctx context.Context, refs []string) (map[string]*model.User, error) {
-	valid := slices.DeleteFunc(slices.Clone(refs), func(r string) bool { _, ok := parseRef(r); return !ok })
-	out := make(map[string]*model.User, len(refs))
-	if len(valid) == 0 {
-		return out, nil
-	}
-	l, err := p.userDirectory(ctx, valid...)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range valid {
-		if u, ok := l.byRef[r]; ok {
-			out[r] = u
+	return lookup(refs, func(need []string) (map[string]*model.User, error) {
+		l, err := p.userDirectory(ctx, need...)
+		if err != nil {
+			return nil, err
 		}
-	}
-	return out, nil
+		return l.byRef, nil
+	})
 }
 
 // Rooms looks rooms up in the caller's room list.
 func (p *Provider) Rooms(ctx context.Context, refs []string) (map[string]*model.Room, error) {
+	return lookup(refs, func(need []string) (map[string]*model.Room, error) {
+		l, err := p.roomDirectory(ctx, need...)
+		if err != nil {
+			return nil, err
+		}
+		return l.byRef, nil
+	})
+}
+
+// lookup finds refs in the list directory returns, asked for the refs that
+// can be Virola ids; the others are not found, without a call.
+func lookup[T any](refs []string, directory func(need []string) (map[string]*T, error)) (map[string]*T, error) {
 	valid := slices.DeleteFunc(slices.Clone(refs), func(r string) bool { _, ok := parseRef(r); return !ok })
-	out := make(map[string]*model.Room, len(refs))
+	out := make(map[string]*T, len(refs))
 	if len(valid) == 0 {
 		return out, nil
 	}
-	l, err := p.roomDirectory(ctx, valid...)
+	byRef, err := directory(valid)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range valid {
-		if room, ok := l.byRef[r]; ok {
-			out[r] = room
+		if v, ok := byRef[r]; ok {
+			out[r] = v
 		}
 	}
 	return out, nil

@@ -91,11 +91,10 @@ type Options struct {
 
 // Provider is one Virola instance. It is safe for concurrent use.
 type Provider struct {
-	opts   Options
-	info   *model.Provider
-	call   *providers.Caller
-	client *http.Client
-	log    *slog.Logger
+	opts Options
+	info *model.Provider
+	call *providers.Caller
+	log  *slog.Logger
 
 	flight singleflight.Group
 
@@ -151,7 +150,6 @@ func New(opts Options) (*Provider, error) {
 	}
 	p := &Provider{
 		opts:   opts,
-		client: opts.HTTPClient,
 		log:    opts.Logger.With("provider", opts.ID),
 		titles: make(map[int64]threadInfo),
 		info: &model.Provider{

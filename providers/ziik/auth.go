@@ -187,9 +187,9 @@ func jwtExpiry(jwt string) time.Time {
 }
 
 // invalidate forgets jwt after the upstream refused it, unless another caller
-// already replaced it. A given JWT is kept (the error text is scrubbed of
-// it) but marked refused: the retry that follows a 401 then answers
-// UNAUTHENTICATED without calling again.
+// already replaced it. A given JWT is kept (the Caller redacts error text of
+// the JWT a request carried) but marked refused: the retry that follows a
+// 401 then answers UNAUTHENTICATED without calling again.
 func (p *Provider) invalidate(jwt string) {
 	p.auth.mu.Lock()
 	defer p.auth.mu.Unlock()

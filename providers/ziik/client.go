@@ -40,25 +40,38 @@ func (p *Provider) newCaller(opts Options) providers.Caller {
 		Provider:  p.id,
 		BaseURL:   strings.TrimRight(opts.BaseURL, "/"),
 		Client:    client,
-		ErrorText: p.errorText,
+		ErrorText: errorText,
 		Redact:    []string{opts.Password, opts.Email},
 		OnCall:    opts.OnCall,
 	}
 }
 
-// call performs one authenticated request and returns the 2xx body. A 401
-// gets one fresh token and one retry: the upstream did nothing with the
-// refused request, so even a POST is safe to repeat.
+// call performs one authenticated request and returns the 2xx body.
 func (p *Provider) call(ctx context.Context, r providers.Request) ([]byte, error) {
+	var resp *providers.Response
+	err := p.authorized(ctx, func(jwt string) (err error) {
+		r.Header = http.Header{"Authorization": {"Bearer " + jwt}}
+		resp, err = p.caller.Do(ctx, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// authorized runs send, one upstream exchange, with the JWT. A 401 gets one
+// fresh token and one retry: the upstream did nothing with the refused
+// request, so even a POST or an upload is safe to repeat.
+func (p *Provider) authorized(ctx context.Context, send func(jwt string) error) error {
 	for attempt := 0; ; attempt++ {
 		jwt, err := p.token(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		r.Header = http.Header{"Authorization": {"Bearer " + jwt}}
-		resp, err := p.caller.Do(ctx, r)
+		err = send(jwt)
 		if err == nil {
-			return resp.Body, nil
+			return nil
 		}
 		// The status comes with the error, also when the answer was another
 		// call's, shared within the request (providers.WithCallBudget).
@@ -67,7 +80,7 @@ func (p *Provider) call(ctx context.Context, r providers.Request) ([]byte, error
 			p.invalidate(jwt)
 			continue
 		}
-		return nil, p.statusError(err, status)
+		return p.statusError(err, status)
 	}
 }
 
@@ -83,36 +96,20 @@ func (p *Provider) statusError(err error, status int) error {
 	return err
 }
 
-// errorText reads Ziik's {"error":{code,message}} body for the log, with the
-// credentials scrubbed in case an upstream ever echoes them.
-func (p *Provider) errorText(body []byte) string {
+// errorText reads Ziik's {"error":{code,message}} body for the log. The
+// Caller redacts it of the JWT the request carried and of the credentials
+// (Redact).
+func errorText(body []byte) string {
 	var e struct {
 		Error struct {
 			Code    any    `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	text := string(body)
 	if json.Unmarshal(body, &e) == nil && (e.Error.Message != "" || e.Error.Code != nil) {
-		text = strings.TrimSpace(fmt.Sprintf("%v: %s", e.Error.Code, e.Error.Message))
+		return strings.TrimSpace(fmt.Sprintf("%v: %s", e.Error.Code, e.Error.Message))
 	}
-	return p.scrub(text)
-}
-
-// scrub removes the password and the current JWT from s.
-func (p *Provider) scrub(s string) string {
-	secrets := []string{p.password}
-	p.auth.mu.Lock()
-	if p.auth.jwt != "" {
-		secrets = append(secrets, p.auth.jwt)
-	}
-	p.auth.mu.Unlock()
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
+	return string(body)
 }
 
 // badInput is a BAD_USER_INPUT error from this provider.

@@ -2,12 +2,10 @@ package ziik
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/commentgraph/commentgraph/providers"
 )
@@ -28,40 +26,12 @@ func (p *Provider) Download(ctx context.Context, ref, name, rangeHeader string) 
 	if !ok {
 		return nil, p.badInput("not an attachment of this provider")
 	}
-	// The client's Timeout bounds a whole call, body included: a file would
-	// be cut off after it. Here it bounds the wait for the answer's headers;
-	// the body streams for as long as ctx (the client's request) lasts.
-	c := *p.caller.Client
-	wait := c.Timeout
-	c.Timeout = 0
-	for attempt := 0; ; attempt++ {
-		jwt, err := p.token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		resp, cancel, err := p.get(ctx, &c, wait, u, jwt, rangeHeader)
-		if err != nil {
-			return nil, providers.TransportError(p.id, err)
-		}
-		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent {
-			h := http.Header{}
-			for _, k := range []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Content-Disposition"} {
-				if v := resp.Header.Get(k); v != "" {
-					h.Set(k, v)
-				}
-			}
-			return &providers.Download{Status: resp.StatusCode, Header: h, Body: cancelOnClose{resp.Body, cancel}}, nil
-		}
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		cancel()
-		// A refused token got nothing: one fresh token and one retry, as call does.
-		if attempt == 0 && resp.StatusCode == http.StatusUnauthorized {
-			p.invalidate(jwt)
-			continue
-		}
-		return nil, p.statusError(providers.StatusError(p.id, resp.StatusCode, p.errorText(raw), resp.Header), resp.StatusCode)
-	}
+	var d *providers.Download
+	err := p.authorized(ctx, func(jwt string) (err error) {
+		d, err = p.caller.OpenDownload(ctx, u, rangeHeader, http.Header{"Authorization": {"Bearer " + jwt}})
+		return err
+	})
+	return d, err
 }
 
 // fileURL is where an attachment ref ("file:<id>" or "voice:<id>") named
@@ -83,46 +53,4 @@ func (p *Provider) fileURL(ref, name string) (string, bool) {
 		return origin + "/voice/" + id + "." + url.PathEscape(ext), true
 	}
 	return "", false
-}
-
-// get sends the GET; wait (when positive) bounds the time to the answer's
-// headers. cancel ends the download's context and goes with the body.
-func (p *Provider) get(ctx context.Context, c *http.Client, wait time.Duration, u, jwt, rangeHeader string) (*http.Response, context.CancelFunc, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	var timer *time.Timer
-	if wait > 0 {
-		timer = time.AfterFunc(wait, cancel)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+jwt)
-	if rangeHeader != "" {
-		req.Header.Set("Range", rangeHeader)
-	}
-	resp, err := c.Do(req)
-	if timer != nil && !timer.Stop() && err == nil {
-		// The wait ran out as the headers came: the body is cancelled.
-		resp.Body.Close()
-		err = context.DeadlineExceeded
-	}
-	if err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	return resp, cancel, nil
-}
-
-// cancelOnClose ends the download's context with its body.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b cancelOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
 }

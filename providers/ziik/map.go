@@ -565,19 +565,11 @@ func room(provider string, c *wireConversation) *model.Room {
 	return &model.Room{ProviderID: provider, Ref: c.ID.String(), Name: optional(conversationName(provider, c))}
 }
 
-// attachmentKind classifies a file by its MIME type.
+// attachmentKind classifies a file by its MIME type, which Ziik may send
+// with parameters or in capitals.
 func attachmentKind(mimeType string) string {
 	base, _, _ := mime.ParseMediaType(mimeType)
-	switch {
-	case strings.HasPrefix(base, "image/"):
-		return "IMAGE"
-	case strings.HasPrefix(base, "video/"):
-		return "VIDEO"
-	case strings.HasPrefix(base, "audio/"):
-		return "AUDIO"
-	default:
-		return "FILE"
-	}
+	return providers.AttachmentKind(base)
 }
 
 func positive(n flexInt) *int {

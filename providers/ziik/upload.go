@@ -71,30 +71,24 @@ func parseFile(body []byte) (*wireFile, error) {
 }
 
 // uploadFile sends one file and reads the file object Ziik answers. Like
-// call, a 401 gets one fresh token and one retry: the upstream took nothing
-// from the refused request, and the body is opened again from its start.
+// call, a 401 gets one fresh token and one retry (authorized): the upstream
+// took nothing from the refused request, and the body is opened again from
+// its start.
 func (p *Provider) uploadFile(ctx context.Context, msg int64, f providers.Upload) (*wireFile, error) {
 	body := providers.NewMultipart("file", []providers.Upload{f})
 	r := providers.Request{Method: http.MethodPost, Endpoint: epFiles, Path: "/messages/" + strconv.FormatInt(msg, 10) + "/files"}
-	for attempt := 0; ; attempt++ {
-		jwt, err := p.token(ctx)
-		if err != nil {
-			return nil, err
-		}
+	var resp *providers.Response
+	err := p.authorized(ctx, func(jwt string) (err error) {
 		r.Header = http.Header{"Authorization": {"Bearer " + jwt}}
-		resp, err := p.caller.Upload(ctx, r, body)
-		if err == nil {
-			wf, err := parseFile(resp.Body)
-			if err != nil {
-				return nil, p.garbage("POST "+epFiles, err)
-			}
-			return wf, nil
-		}
-		status := providers.UpstreamStatus(err)
-		if attempt == 0 && status == http.StatusUnauthorized {
-			p.invalidate(jwt)
-			continue
-		}
-		return nil, p.statusError(err, status)
+		resp, err = p.caller.Upload(ctx, r, body)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	wf, err := parseFile(resp.Body)
+	if err != nil {
+		return nil, p.garbage("POST "+epFiles, err)
+	}
+	return wf, nil
 }
