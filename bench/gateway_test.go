@@ -30,7 +30,7 @@ type gateway struct {
 	URL   string
 	cmd   *exec.Cmd
 	done  chan struct{} // closed when the process has exited
-	log   *syncBuffer
+	log   *logtest.Buffer
 	pprof string // base URL of the profiling listener, when built with it
 }
 
@@ -143,7 +143,7 @@ func startServer(bin string, args func(addr string) []string, env []string) (*ga
 		if err != nil {
 			return nil, err
 		}
-		g := &gateway{URL: "http://127.0.0.1:" + port, done: make(chan struct{}), log: &syncBuffer{}}
+		g := &gateway{URL: "http://127.0.0.1:" + port, done: make(chan struct{}), log: &logtest.Buffer{}}
 		g.cmd = exec.Command(bin, args("127.0.0.1:"+port)...)
 		g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 		g.cmd.Env = env
@@ -479,8 +479,6 @@ func (g *gateway) savePprof(ctx context.Context, path, endpoint string) error {
 	}
 	return f.Close()
 }
-
-type syncBuffer = logtest.Buffer
 
 // mustStartGateway is startGateway for a benchmark, stopped when it ends.
 func mustStartGateway(b *testing.B, bin string, w *World, gc gatewayConfig, profiling bool) *gateway {

@@ -5,13 +5,13 @@ import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { run, step, url, wsURL, apiKey, authHeaders, THREADS, COMMENT_ADDED, CREATE_COMMENT, threadOf, Inbox, postUntilDelivered } from './lib.mjs';
+import { run, step, url, wsURL, authHeaders, THREADS, COMMENT_ADDED, CREATE_COMMENT, threadOf, Inbox, postUntilDelivered } from './lib.mjs';
 
 await run('apollo', async () => {
   const ws = createClient({
     url: wsURL,
     webSocketImpl: WebSocket,
-    connectionParams: apiKey ? { Authorization: `Bearer ${apiKey}` } : {},
+    connectionParams: authHeaders,
     retryAttempts: 0,
   });
   const link = ApolloLink.split(

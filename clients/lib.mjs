@@ -10,7 +10,7 @@ if (!url) {
   process.exit(2);
 }
 export const wsURL = url.replace(/^http/, 'ws');
-export const apiKey = process.env.COMMENTGRAPH_API_KEY ?? '';
+const apiKey = process.env.COMMENTGRAPH_API_KEY ?? '';
 export const authHeaders = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
 
 export const THREADS = 'query Threads { providers { id threads(first: 1) { nodes { id } } } }';
@@ -39,7 +39,10 @@ export class Inbox {
     const text = result.data?.commentAdded?.text;
     if (typeof text !== 'string') return;
     this.#texts.push(text);
-    for (const w of this.#waiters) w();
+    // Each waiter is a promise resolved once: hand them over and start anew.
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
   }
   has(text) {
     return this.#texts.includes(text);
@@ -67,6 +70,35 @@ export async function postUntilDelivered(label, inbox, post) {
       if ((await Promise.race([inbox.changed().then(() => 'changed'), deadline.then(() => 'timeout')])) === 'timeout') break;
     }
   }
+}
+
+// sinkClientCase runs the query, the subscription and the mutation through a
+// client of the API graphql-ws and graphql-sse share, subscribe(payload,
+// sink) returning the function that unsubscribes, and unsubscribes; the
+// caller disposes of the client.
+export async function sinkClientCase(label, client) {
+  const once = (payload) =>
+    new Promise((resolve, reject) => {
+      let result;
+      client.subscribe(payload, { next: (r) => (result = r), error: reject, complete: () => resolve(result) });
+    });
+
+  const thread = threadOf(await once({ query: THREADS }));
+  step('query', thread);
+
+  const inbox = new Inbox();
+  let failed;
+  const unsubscribe = client.subscribe(
+    { query: COMMENT_ADDED, variables: { threads: [thread] } },
+    { next: (r) => inbox.push(r), error: (e) => (failed = e), complete: () => {} },
+  );
+  const text = await postUntilDelivered(label, inbox, (text) => {
+    if (failed) throw failed;
+    return once({ query: CREATE_COMMENT, variables: { input: { thread, text } } });
+  });
+  step('subscription', JSON.stringify(text));
+
+  unsubscribe();
 }
 
 // run runs a client's case with a deadline and reports PASS or FAIL.

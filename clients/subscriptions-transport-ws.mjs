@@ -2,14 +2,14 @@
 // graphql-ws): query, subscription and mutation over one socket.
 import stw from 'subscriptions-transport-ws';
 import WebSocket from 'ws';
-import { run, step, wsURL, apiKey, THREADS, COMMENT_ADDED, CREATE_COMMENT, threadOf, Inbox, postUntilDelivered } from './lib.mjs';
+import { run, step, wsURL, authHeaders, THREADS, COMMENT_ADDED, CREATE_COMMENT, threadOf, Inbox, postUntilDelivered } from './lib.mjs';
 
 const { SubscriptionClient } = stw;
 
 await run('subscriptions-transport-ws', async () => {
   const client = new SubscriptionClient(
     wsURL,
-    { reconnect: false, connectionParams: apiKey ? { Authorization: `Bearer ${apiKey}` } : {} },
+    { reconnect: false, connectionParams: authHeaders },
     WebSocket,
   );
   const once = (request) =>

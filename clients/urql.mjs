@@ -4,13 +4,13 @@
 import { Client, fetchExchange, subscriptionExchange, gql } from '@urql/core';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { run, step, url, wsURL, apiKey, authHeaders, THREADS, COMMENT_ADDED, CREATE_COMMENT, threadOf, Inbox, postUntilDelivered } from './lib.mjs';
+import { run, step, url, wsURL, authHeaders, THREADS, COMMENT_ADDED, CREATE_COMMENT, threadOf, Inbox, postUntilDelivered } from './lib.mjs';
 
 await run('urql', async () => {
   const ws = createClient({
     url: wsURL,
     webSocketImpl: WebSocket,
-    connectionParams: apiKey ? { Authorization: `Bearer ${apiKey}` } : {},
+    connectionParams: authHeaders,
     retryAttempts: 0,
   });
   const client = new Client({

@@ -7,6 +7,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -459,9 +460,7 @@ func expand(n *yaml.Node, get func(string) string) {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (c *Config) applyDefaults() {
-	if c.Listen == "" {
-		c.Listen = ":8080"
-	}
+	c.Listen = cmp.Or(c.Listen, ":8080")
 	if c.GraphiQL == nil {
 		t := true
 		c.GraphiQL = &t
@@ -471,58 +470,26 @@ func (c *Config) applyDefaults() {
 		c.Introspection = &v
 	}
 	l := &c.Limits
-	if l.MaxBodyBytes == 0 {
-		l.MaxBodyBytes = 1 << 20
-	}
-	if l.MaxTokens == 0 {
-		l.MaxTokens = 5000
-	}
-	if l.MaxComplexity == 0 {
-		l.MaxComplexity = 5000
-	}
-	if l.MaxPageSize == 0 {
-		l.MaxPageSize = 100
-	}
-	if l.MaxRepeatedFields == 0 {
-		l.MaxRepeatedFields = 20
-	}
-	if l.MaxFragmentSpreads == 0 {
-		l.MaxFragmentSpreads = 50
-	}
-	if l.MaxUpstreamCalls == 0 {
-		l.MaxUpstreamCalls = 100
-	}
-	if l.RequestTimeout == 0 {
-		l.RequestTimeout = Duration(10 * time.Second)
-	}
-	if l.UpstreamTimeout == 0 {
-		l.UpstreamTimeout = Duration(8 * time.Second)
-	}
-	if l.UpstreamIdleConns == 0 {
-		l.UpstreamIdleConns = 64
-	}
-	if c.Loaders.Wait == 0 {
-		c.Loaders.Wait = Duration(time.Millisecond)
-	}
-	if c.CORS.MaxAge == 0 {
-		c.CORS.MaxAge = Duration(10 * time.Minute)
-	}
+	l.MaxBodyBytes = cmp.Or(l.MaxBodyBytes, 1<<20)
+	l.MaxTokens = cmp.Or(l.MaxTokens, 5000)
+	l.MaxComplexity = cmp.Or(l.MaxComplexity, 5000)
+	l.MaxPageSize = cmp.Or(l.MaxPageSize, 100)
+	l.MaxRepeatedFields = cmp.Or(l.MaxRepeatedFields, 20)
+	l.MaxFragmentSpreads = cmp.Or(l.MaxFragmentSpreads, 50)
+	l.MaxUpstreamCalls = cmp.Or(l.MaxUpstreamCalls, 100)
+	l.RequestTimeout = cmp.Or(l.RequestTimeout, Duration(10*time.Second))
+	l.UpstreamTimeout = cmp.Or(l.UpstreamTimeout, Duration(8*time.Second))
+	l.UpstreamIdleConns = cmp.Or(l.UpstreamIdleConns, 64)
+	c.Loaders.Wait = cmp.Or(c.Loaders.Wait, Duration(time.Millisecond))
+	c.CORS.MaxAge = cmp.Or(c.CORS.MaxAge, Duration(10*time.Minute))
 	if c.PersistedDocuments.APQ == nil {
 		apq := !c.PersistedDocuments.Only
 		c.PersistedDocuments.APQ = &apq
 	}
-	if c.Cache.TTL == 0 {
-		c.Cache.TTL = Duration(5 * time.Minute)
-	}
-	if c.Attachments.URLExpiry == 0 {
-		c.Attachments.URLExpiry = Duration(15 * time.Minute)
-	}
-	if c.Attachments.MaxUploadBytes == 0 {
-		c.Attachments.MaxUploadBytes = 10 << 20
-	}
-	if c.Attachments.MaxUploadFiles == 0 {
-		c.Attachments.MaxUploadFiles = 10
-	}
+	c.Cache.TTL = cmp.Or(c.Cache.TTL, Duration(5*time.Minute))
+	c.Attachments.URLExpiry = cmp.Or(c.Attachments.URLExpiry, Duration(15*time.Minute))
+	c.Attachments.MaxUploadBytes = cmp.Or(c.Attachments.MaxUploadBytes, 10<<20)
+	c.Attachments.MaxUploadFiles = cmp.Or(c.Attachments.MaxUploadFiles, 10)
 	if c.Attachments.AllowedContentTypes == nil {
 		c.Attachments.AllowedContentTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
 	}
@@ -535,57 +502,27 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	if j := c.Auth.JWT; j != nil {
-		if j.TenantClaim == "" {
-			j.TenantClaim = "tenant"
-		}
-		if j.UserClaim == "" {
-			j.UserClaim = "sub"
-		}
-		if j.Leeway == 0 {
-			j.Leeway = Duration(30 * time.Second)
-		}
-		if j.RefreshInterval == 0 {
-			j.RefreshInterval = Duration(time.Hour)
-		}
-		if j.UnknownKIDRefreshInterval == 0 {
-			j.UnknownKIDRefreshInterval = Duration(5 * time.Minute)
-		}
+		j.TenantClaim = cmp.Or(j.TenantClaim, "tenant")
+		j.UserClaim = cmp.Or(j.UserClaim, "sub")
+		j.Leeway = cmp.Or(j.Leeway, Duration(30*time.Second))
+		j.RefreshInterval = cmp.Or(j.RefreshInterval, Duration(time.Hour))
+		j.UnknownKIDRefreshInterval = cmp.Or(j.UnknownKIDRefreshInterval, Duration(5*time.Minute))
 	}
 	e := &c.Events
-	if e.PollInterval == 0 {
-		e.PollInterval = Duration(5 * time.Second)
-	}
-	if e.MaxSubscriptionsPerConnection == 0 {
-		e.MaxSubscriptionsPerConnection = 20
-	}
-	if e.InitTimeout == 0 {
-		e.InitTimeout = Duration(10 * time.Second)
-	}
-	if e.KeepAlive == 0 {
-		e.KeepAlive = Duration(15 * time.Second)
-	}
-	if e.AccessCheckTTL == 0 {
-		e.AccessCheckTTL = Duration(30 * time.Second)
-	}
+	e.PollInterval = cmp.Or(e.PollInterval, Duration(5*time.Second))
+	e.MaxSubscriptionsPerConnection = cmp.Or(e.MaxSubscriptionsPerConnection, 20)
+	e.InitTimeout = cmp.Or(e.InitTimeout, Duration(10*time.Second))
+	e.KeepAlive = cmp.Or(e.KeepAlive, Duration(15*time.Second))
+	e.AccessCheckTTL = cmp.Or(e.AccessCheckTTL, Duration(30*time.Second))
 	cu := &e.CatchUp
-	if cu.Rooms == 0 {
-		cu.Rooms = 100
-	}
-	if cu.Messages == 0 {
-		cu.Messages = 200
-	}
-	if cu.Threads == 0 {
-		cu.Threads = 500
-	}
-	if cu.Comments == 0 {
-		cu.Comments = 5000
-	}
+	cu.Rooms = cmp.Or(cu.Rooms, 100)
+	cu.Messages = cmp.Or(cu.Messages, 200)
+	cu.Threads = cmp.Or(cu.Threads, 500)
+	cu.Comments = cmp.Or(cu.Comments, 5000)
 }
 
 func (p *Provider) applyDefaults() {
-	if p.Credentials == "" {
-		p.Credentials = CredentialsService
-	}
+	p.Credentials = cmp.Or(p.Credentials, CredentialsService)
 }
 
 // UserCredentials reports whether the instance acts with end users' own

@@ -14,7 +14,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"embed"
-	_ "embed"
 	"encoding/base64"
 	"fmt"
 	"html/template"

@@ -207,6 +207,17 @@ func mentionRefs(provider string, in []*model.MentionInput) ([]providers.Mention
 // by operation, so an id used for a create and for an edit names two
 // requests), or simply runs it without one.
 func (r *Resolver) once(ctx context.Context, op string, clientMutationID *string, in any, do func(context.Context) (*model.Comment, error)) (*model.Comment, error) {
+	return r.onceIn(ctx, op+"\x00", clientMutationID, func() string {
+		raw, _ := json.Marshal(in)
+		sum := sha256.Sum256(append([]byte(op+"\x00"), raw...))
+		return hex.EncodeToString(sum[:12])
+	}, do)
+}
+
+// onceIn runs do at most once per clientMutationId under scope (and the
+// caller's credential); fingerprint names the request, so a reused id with
+// another request is refused, and is only computed when the id is kept.
+func (r *Resolver) onceIn(ctx context.Context, scope string, clientMutationID *string, fingerprint func() string, do func(context.Context) (*model.Comment, error)) (*model.Comment, error) {
 	if clientMutationID == nil || *clientMutationID == "" || r.Idempotency == nil {
 		return do(ctx)
 	}
@@ -214,19 +225,24 @@ func (r *Resolver) once(ctx context.Context, op string, clientMutationID *string
 	if r.Credential != nil {
 		cred = r.Credential(ctx)
 	}
-	raw, _ := json.Marshal(in)
-	sum := sha256.Sum256(append([]byte(op+"\x00"), raw...))
-	return r.Idempotency.Do(ctx, idempotency.Key(cred, op+"\x00"+*clientMutationID), hex.EncodeToString(sum[:12]), do)
+	return r.Idempotency.Do(ctx, idempotency.Key(cred, scope+*clientMutationID), fingerprint(), do)
 }
 
-// announce publishes an event about a comment changed through the gateway.
-// The change happened upstream whatever becomes of the announcement, so a
-// client's disconnect does not cancel it, and a failure is only logged.
+// announce publishes an event about a comment created or changed through the
+// gateway. The change happened upstream whatever becomes of the
+// announcement, so a client's disconnect does not cancel it, and a failure
+// is only logged.
 func (r *Resolver) announce(ctx context.Context, t model.CommentEventType, c *model.Comment) {
 	if r.Bus == nil {
 		return
 	}
-	if err := r.Bus.PublishEvent(context.WithoutCancel(ctx), t, c); err != nil && r.Logger != nil {
+	var err error
+	if t == model.CommentEventTypeAdded {
+		err = r.Bus.Publish(context.WithoutCancel(ctx), c)
+	} else {
+		err = r.Bus.PublishEvent(context.WithoutCancel(ctx), t, c)
+	}
+	if err != nil && r.Logger != nil {
 		r.Logger.WarnContext(ctx, "publish comment event", "type", t, "provider", c.ProviderID, "err", err)
 	}
 }

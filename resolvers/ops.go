@@ -10,7 +10,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/commentgraph/commentgraph/graph/model"
-	"github.com/commentgraph/commentgraph/idempotency"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/resolvers/loaders"
 )
@@ -198,26 +197,15 @@ func (r *Resolver) createComment(ctx context.Context, in model.CreateCommentInpu
 			return nil, err
 		}
 		c.Link()
-		if r.Bus != nil {
-			// The comment exists upstream whatever happens to the announcement;
-			// a client's disconnect must not cancel it.
-			if err := r.Bus.Publish(context.WithoutCancel(ctx), c); err != nil && r.Logger != nil {
-				r.Logger.WarnContext(ctx, "publish created comment", "provider", c.ProviderID, "err", err)
-			}
-		}
+		r.announce(ctx, model.CommentEventTypeAdded, c)
 		return c, nil
 	}
-	var c *model.Comment
-	if in.ClientMutationID != nil && *in.ClientMutationID != "" && r.Idempotency != nil {
-		cred := ""
-		if r.Credential != nil {
-			cred = r.Credential(ctx)
-		}
+	if in.ClientMutationID != nil && r.Idempotency != nil {
 		ci.IdempotencyKey = *in.ClientMutationID
-		c, err = r.Idempotency.Do(ctx, idempotency.Key(cred, *in.ClientMutationID), fingerprint(in), create)
-	} else {
-		c, err = create(ctx)
 	}
+	// A create's key is not scoped by operation, as it was before the other
+	// mutations took a clientMutationId: records already kept are still found.
+	c, err := r.onceIn(ctx, "", in.ClientMutationID, func() string { return fingerprint(in) }, create)
 	if err != nil {
 		return nil, err
 	}

@@ -483,21 +483,28 @@ func (e *executor) listingThreads(sel ast.SelectionSet, list []model.Node) int {
 }
 
 func writeEdges(e *executor, f *graphql.CollectedField, c *model.CommentConnection, at *pathNode) bool {
+	return writeList(e, f, edgeType, c.Edges, at)
+}
+
+// writeList writes a list of non-null objects of t's type held by a
+// non-null field (edges, mentions, attachments): a nil element is the
+// marshaller's null error, and makes the list null in turn.
+func writeList[T any](e *executor, f *graphql.CollectedField, t *object[*T], list []*T, at *pathNode) bool {
 	here := e.field(at, f)
 	ok := true
 	e.buf.WriteByte('[')
-	for i, edge := range c.Edges {
+	for i, o := range list {
 		if i > 0 {
 			e.buf.WriteByte(',')
 		}
 		el := e.index(here, i)
-		if edge == nil {
+		if o == nil {
 			e.nullError(el)
 			e.buf.WriteString("null")
 			ok = false
 			continue
 		}
-		ok = writeObject(e, edgeType, f.Selections, edge, el) && ok
+		ok = writeObject(e, t, f.Selections, o, el) && ok
 	}
 	e.buf.WriteByte(']')
 	return ok
@@ -564,24 +571,7 @@ func writeSender(e *executor, f *graphql.CollectedField, c *model.Comment, at *p
 }
 
 func writeMentions(e *executor, f *graphql.CollectedField, c *model.Comment, at *pathNode) bool {
-	here := e.field(at, f)
-	ok := true
-	e.buf.WriteByte('[')
-	for i, m := range c.Mentions {
-		if i > 0 {
-			e.buf.WriteByte(',')
-		}
-		el := e.index(here, i)
-		if m == nil {
-			e.nullError(el)
-			e.buf.WriteString("null")
-			ok = false
-			continue
-		}
-		ok = writeObject(e, mentionType, f.Selections, m, el) && ok
-	}
-	e.buf.WriteByte(']')
-	return ok
+	return writeList(e, f, mentionType, c.Mentions, at)
 }
 
 // writeMentionUser resolves Mention.user (User!: null makes the mention
@@ -597,24 +587,7 @@ func writeMentionUser(e *executor, f *graphql.CollectedField, m *model.Mention, 
 }
 
 func writeAttachments(e *executor, f *graphql.CollectedField, c *model.Comment, at *pathNode) bool {
-	here := e.field(at, f)
-	ok := true
-	e.buf.WriteByte('[')
-	for i, a := range c.Attachments {
-		if i > 0 {
-			e.buf.WriteByte(',')
-		}
-		el := e.index(here, i)
-		if a == nil {
-			e.nullError(el)
-			e.buf.WriteString("null")
-			ok = false
-			continue
-		}
-		ok = writeObject(e, attachmentType, f.Selections, a, el) && ok
-	}
-	e.buf.WriteByte(']')
-	return ok
+	return writeList(e, f, attachmentType, c.Attachments, at)
 }
 
 // writeAttachmentURL calls Attachment.url (a link signed for the caller) with

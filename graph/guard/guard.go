@@ -23,13 +23,15 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/commentgraph/commentgraph/graph/model"
 )
 
 // Error codes Guard sets on the errors it returns (extensions.code). Both are
 // protocol errors to gqlgen: the document is refused as a whole.
 const (
-	CodeComplexity    = "COMPLEXITY_LIMIT_EXCEEDED"
-	CodeIntrospection = "INTROSPECTION_DISABLED"
+	CodeComplexity    = string(model.CodeComplexityLimitExceeded)
+	CodeIntrospection = string(model.CodeIntrospectionDisabled)
 )
 
 func init() {
@@ -110,22 +112,6 @@ func New(schema *ast.Schema, opts Options) *Guard {
 
 func (*Guard) ExtensionName() string                   { return "Guard" }
 func (*Guard) Validate(graphql.ExecutableSchema) error { return nil }
-func (g *Guard) Options() Options                      { return g.opts }
-func (g *Guard) pageSize(first, last int, hasFirst, hasLast bool) int {
-	return PageSize(first, last, hasFirst, hasLast, g.opts.MaxPageSize)
-}
-
-// PageSize is how many elements a page asking for first or last is counted
-// as: the one given (capped at max), DefaultPageSize when neither is.
-func PageSize(first, last int, hasFirst, hasLast bool, max int) int {
-	switch {
-	case hasFirst && first > 0:
-		return min(first, max)
-	case hasLast && last > 0:
-		return min(last, max)
-	}
-	return DefaultPageSize
-}
 
 // MutateOperationParameters checks the request's document before gqlgen
 // parses and validates it. A document that does not parse, or names no
@@ -332,10 +318,16 @@ func (w *walker) field(parent string, f *ast.Field) int {
 	return add(1, child)
 }
 
+// page is how many elements a page asking for first or last is counted as:
+// the one given (capped at MaxPageSize), DefaultPageSize when neither is.
 func (w *walker) page(f *ast.Field) int {
-	first, hasFirst := w.intArg(f, "first")
-	last, hasLast := w.intArg(f, "last")
-	return w.g.pageSize(first, last, hasFirst, hasLast)
+	if first, ok := w.intArg(f, "first"); ok && first > 0 {
+		return min(first, w.g.opts.MaxPageSize)
+	}
+	if last, ok := w.intArg(f, "last"); ok && last > 0 {
+		return min(last, w.g.opts.MaxPageSize)
+	}
+	return DefaultPageSize
 }
 
 // fieldType is the named type of parent.name, "" when the schema has none

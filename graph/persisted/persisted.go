@@ -20,15 +20,17 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/commentgraph/commentgraph/graph/model"
 )
 
 // Codes of the errors Trusted returns (extensions.code).
 const (
 	// CodeNotFound: the hash names no document the gateway knows. Apollo's
 	// APQ link then resends the document itself.
-	CodeNotFound = "PERSISTED_QUERY_NOT_FOUND"
+	CodeNotFound = string(model.CodePersistedQueryNotFound)
 	// CodeNotAllowed: only trusted documents may run, and this is not one.
-	CodeNotAllowed = "PERSISTED_QUERY_NOT_ALLOWED"
+	CodeNotAllowed = string(model.CodePersistedQueryNotAllowed)
 )
 
 func init() {
