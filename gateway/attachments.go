@@ -110,9 +110,6 @@ func (s *attachmentSigner) check(provider, ref, name, tenant, credential, exp, s
 // downloader is the Downloader under the registry's wrappers (the cache)
 // of the caller's tenant, acting for the caller, or nil.
 func (a *App) downloader(ctx context.Context, id string) providers.Downloader {
-	if a.tenants == nil {
-		return nil
-	}
 	p, err := a.tenantOf(ctx).registry.Get(id)
 	if err != nil {
 		return nil
@@ -120,22 +117,8 @@ func (a *App) downloader(ctx context.Context, id string) providers.Downloader {
 	if p, err = providers.ForCaller(ctx, p); err != nil {
 		return nil
 	}
-	return asDownloader(p)
-}
-
-// asDownloader is the Downloader under p's wrappers (the cache), or nil.
-func asDownloader(p providers.Provider) providers.Downloader {
-	for p != nil {
-		if d, ok := p.(providers.Downloader); ok {
-			return d
-		}
-		u, ok := p.(interface{ Unwrap() providers.Provider })
-		if !ok {
-			return nil
-		}
-		p = u.Unwrap()
-	}
-	return nil
+	d, _ := providers.Lifecycle[providers.Downloader](p)
+	return d
 }
 
 // AttachmentURL is the link Attachment.url gives the caller of ctx: a signed
@@ -144,10 +127,10 @@ func (a *App) attachmentURL(ctx context.Context, at *model.Attachment) *string {
 	// Only a file that can be fetched now gets a link: one failed, still
 	// uploading or processing (or a stand-in for one) would answer an error;
 	// the comment's UPDATED event or a later read brings its link.
-	if at == nil || at.Ref == "" || at.Name == "" || (at.State != model.AttachmentStateReady && at.State != "") || !a.canDownload(ctx, at.ProviderID) {
-		if at == nil {
-			return nil
-		}
+	if at == nil {
+		return nil
+	}
+	if at.Ref == "" || at.Name == "" || (at.State != model.AttachmentStateReady && at.State != "") || !a.canDownload(ctx, at.ProviderID) {
 		return at.URL
 	}
 	u := a.attachments.url(at.ProviderID, at.Ref, at.Name, tenant(ctx), credential(ctx))
@@ -157,9 +140,6 @@ func (a *App) attachmentURL(ctx context.Context, at *model.Attachment) *string {
 // canDownload says whether the gateway streams the provider's files, with
 // no credential needed to tell (a userProvider answers for its kind).
 func (a *App) canDownload(ctx context.Context, id string) bool {
-	if a.tenants == nil {
-		return false
-	}
 	p, err := a.tenantOf(ctx).registry.Get(id)
 	if err != nil {
 		return false
@@ -167,7 +147,8 @@ func (a *App) canDownload(ctx context.Context, id string) bool {
 	if u, ok := p.(*userProvider); ok {
 		p = u.kind
 	}
-	return asDownloader(p) != nil
+	_, ok := providers.Lifecycle[providers.Downloader](p)
+	return ok
 }
 
 // serveAttachment is GET /attachments/{provider}/{ref}/{name}.
@@ -179,7 +160,7 @@ func (a *App) serveAttachment(w http.ResponseWriter, r *http.Request) {
 		writeGraphQLError(w, http.StatusForbidden, model.CodeForbidden, err.Error())
 		return
 	}
-	d := a.downloader(r.Context(), provider)
+	d := a.downloader(ctx, provider)
 	if d == nil {
 		writeGraphQLError(w, http.StatusNotFound, model.CodeNotFound, "this provider's attachments are not served by the gateway")
 		return

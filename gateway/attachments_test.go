@@ -71,7 +71,14 @@ func (w *attachmentWorld) link(key string) string {
 
 func (w *attachmentWorld) get(t *testing.T, path, key, rangeHeader string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, w.g.url+path, nil)
+	return download(t, w.g.url+path, key, rangeHeader)
+}
+
+// download GETs target with key (when set) and Range (when set), and reads the
+// whole answer.
+func download(t *testing.T, target, key, rangeHeader string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, target, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,13 +109,6 @@ func tenant(ctx context.Context) string {
 	return id.tenant
 }
 
-// user is the end user a JWT names (its user claim), "" for an API key or
-// without auth.
-func user(ctx context.Context) string {
-	id, _ := identityOf(ctx)
-	return id.user
-}
-
 // Refusals of a request's credential other than a JWT's (jwtRefusal).
 var (
 	errNoCredential = errors.New("no bearer credential")

@@ -132,21 +132,6 @@ func openEvents(t *testing.T, g *gateway, transport string, vars map[string]any,
 	return out
 }
 
-// nextCommentEvent waits for one delivery.
-func nextCommentEvent(t *testing.T, ch <-chan commentEvent) commentEvent {
-	t.Helper()
-	select {
-	case ev, ok := <-ch:
-		if !ok {
-			t.Fatal("subscription ended")
-		}
-		return ev
-	case <-time.After(15 * time.Second):
-		t.Fatal("no commentEvents delivery within 15s")
-	}
-	return commentEvent{}
-}
-
 // A provider without an operation's interface answers UNSUPPORTED, naming
 // itself, and its upstream is not called at all (K-LINK and Aelyst implement
 // none of edit, delete and mark read).
@@ -247,14 +232,14 @@ func TestCommentEventsFromTheVirolaStream(t *testing.T) {
 			if err := v.EditMessage(target, "c0, edited"); err != nil {
 				t.Fatal(err)
 			}
-			ev := nextCommentEvent(t, evs)
+			ev := next(t, evs)
 			if ev.Type != "UPDATED" || ev.CommentID != targetID || ev.ThreadID != thread || ev.Comment == nil || ev.Comment.Text != "c0, edited" || ev.EventID == "" {
 				t.Fatalf("after an edit: %+v", ev)
 			}
 			if err := v.DeleteMessage(target); err != nil {
 				t.Fatal(err)
 			}
-			ev = nextCommentEvent(t, evs)
+			ev = next(t, evs)
 			if ev.Type != "DELETED" || ev.CommentID != targetID || ev.ThreadID != thread || ev.Comment != nil {
 				t.Fatalf("after a delete: %+v", ev)
 			}
@@ -264,7 +249,7 @@ func TestCommentEventsFromTheVirolaStream(t *testing.T) {
 			}
 			// The parent's commentCount changes too (TextMessagesUpdated for a
 			// room message): that is a thread, not a comment, and no event.
-			ev = nextCommentEvent(t, evs)
+			ev = next(t, evs)
 			if ev.Type != "ADDED" || ev.Comment == nil || ev.Comment.Text != "fresh" || ev.CommentID != model.CommentID("virola", model.ThreadKindMessage, fmt.Sprint(parent), fmt.Sprint(newID)) {
 				t.Fatalf("after a new comment: %+v", ev)
 			}
@@ -333,7 +318,7 @@ func (w *lifecycleWorld) fenceZiikOn(t *testing.T, g *gateway, text string) {
 	resp := g.query(`mutation($in: CreateCommentInput!) { createComment(input: $in) { comment { id } } }`,
 		map[string]any{"in": map[string]any{"thread": model.ThreadID("ziik", model.ThreadKindConversation, fmt.Sprint(w.conv)), "text": text}})
 	resp.mustNoErrors(t)
-	if ev := nextCommentEvent(t, w.events); ev.Type != "ADDED" || ev.Comment == nil || ev.Comment.Text != text {
+	if ev := next(t, w.events); ev.Type != "ADDED" || ev.Comment == nil || ev.Comment.Text != text {
 		t.Fatalf("next event is %v, want only the fence %q", ev, text)
 	}
 }
@@ -347,7 +332,7 @@ func TestDeleteCommentPublishesDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev := nextCommentEvent(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "to be deleted" {
+	if ev := next(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "to be deleted" {
 		t.Fatalf("got %v", ev)
 	}
 	tests := []struct {
@@ -384,7 +369,7 @@ func TestDeleteCommentPublishesDeleted(t *testing.T) {
 				t.Fatalf("deleteComment answered %+v; gone upstream: %v", out.DeleteComment, tt.gone())
 			}
 			gid, _ := model.DecodeID(tt.id)
-			ev := nextCommentEvent(t, w.events)
+			ev := next(t, w.events)
 			if ev.Type != "DELETED" || ev.CommentID != tt.id || ev.Comment != nil || ev.ThreadID != model.ThreadID(gid.Provider, model.ThreadKind(gid.Ref[0]), gid.Ref[1]) {
 				t.Fatalf("got %+v, want DELETED of %s", ev, tt.id)
 			}
@@ -394,7 +379,7 @@ func TestDeleteCommentPublishesDeleted(t *testing.T) {
 				if _, err := w.virola.AddComment(w.parent, virolatest.Message{UserID: 3, Text: "after the delete"}); err != nil {
 					t.Fatal(err)
 				}
-				if ev := nextCommentEvent(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "after the delete" {
+				if ev := next(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "after the delete" {
 					t.Fatalf("after the delete came %v", ev)
 				}
 			} else {
@@ -452,7 +437,7 @@ func TestUpdateCommentThroughZiik(t *testing.T) {
 	if len(c.Mentions) != 1 || spanText(c.Text, c.Mentions[0].Offset, c.Mentions[0].Length) != "@Ana Test" || c.Mentions[0].User.ID != ana {
 		t.Fatalf("mentions %+v of %q", c.Mentions, c.Text)
 	}
-	ev := nextCommentEvent(t, w.events)
+	ev := next(t, w.events)
 	if ev.Type != "UPDATED" || ev.CommentID != target || ev.Comment == nil || ev.Comment.Text != c.Text {
 		t.Fatalf("got %+v, want UPDATED with the new text", ev)
 	}
@@ -570,7 +555,7 @@ func TestOlderInstancesEventReadsAsAdded(t *testing.T) {
 	if err := client.XAdd(t.Context(), &redis.XAddArgs{Stream: "commentgraph:{events}", Values: []any{"c", string(raw), "at", fmt.Sprint(time.Now().UnixMilli())}}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if ev := nextCommentEvent(t, evs); ev.Type != "ADDED" || ev.Comment == nil || ev.Comment.Text != c.Text || ev.CommentID != c.ID() {
+	if ev := next(t, evs); ev.Type != "ADDED" || ev.Comment == nil || ev.Comment.Text != c.Text || ev.CommentID != c.ID() {
 		t.Fatalf("commentEvents got %+v", ev)
 	}
 	if a := next(t, added); a.Text != c.Text || a.Source != "klink" {
@@ -594,27 +579,27 @@ func TestTwoInstancesDeliverEditsAndDeletesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev := nextCommentEvent(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "to be deleted" {
+	if ev := next(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "to be deleted" {
 		t.Fatalf("got %v", ev)
 	}
 	id := model.CommentID("virola", model.ThreadKindMessage, fmt.Sprint(w.parent), fmt.Sprint(target))
 	b.query(`mutation($in: DeleteCommentInput!) { deleteComment(input: $in) { deletedCommentId } }`,
 		map[string]any{"in": map[string]any{"comment": id}}).mustNoErrors(t)
-	if ev := nextCommentEvent(t, w.events); ev.Type != "DELETED" || ev.CommentID != id || ev.Comment != nil {
+	if ev := next(t, w.events); ev.Type != "DELETED" || ev.CommentID != id || ev.Comment != nil {
 		t.Fatalf("got %+v, want DELETED of %s", ev, id)
 	}
 	// Each instance reads the stream's TextMessageDeleted before this comment.
 	if _, err := w.virola.AddComment(w.parent, virolatest.Message{UserID: 3, Text: "after the delete"}); err != nil {
 		t.Fatal(err)
 	}
-	if ev := nextCommentEvent(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "after the delete" {
+	if ev := next(t, w.events); ev.Type != "ADDED" || ev.Comment.Text != "after the delete" {
 		t.Fatalf("after the delete came %v", ev)
 	}
 
 	edit := w.ziikComment(0)
 	b.query(`mutation($in: UpdateCommentInput!) { updateComment(input: $in) { comment { id } } }`,
 		map[string]any{"in": map[string]any{"comment": edit, "text": "fixed on B"}}).mustNoErrors(t)
-	if ev := nextCommentEvent(t, w.events); ev.Type != "UPDATED" || ev.CommentID != edit || ev.Comment == nil || ev.Comment.Text != "fixed on B" {
+	if ev := next(t, w.events); ev.Type != "UPDATED" || ev.CommentID != edit || ev.Comment == nil || ev.Comment.Text != "fixed on B" {
 		t.Fatalf("got %+v, want UPDATED of %s", ev, edit)
 	}
 	w.fenceZiikOn(t, b, "after the edit")
@@ -629,7 +614,7 @@ func TestCommentEventsResume(t *testing.T) {
 	resp := w.g.query(`mutation($in: CreateCommentInput!) { createComment(input: $in) { comment { id } } }`,
 		map[string]any{"in": map[string]any{"thread": model.ThreadID("ziik", model.ThreadKindConversation, fmt.Sprint(w.conv)), "text": "last seen"}})
 	resp.mustNoErrors(t)
-	last := nextCommentEvent(t, w.events)
+	last := next(t, w.events)
 	w.g.query(`mutation($in: UpdateCommentInput!) { updateComment(input: $in) { comment { id } } }`,
 		map[string]any{"in": map[string]any{"comment": edit, "text": "edited while away"}}).mustNoErrors(t)
 	w.g.query(`mutation($in: DeleteCommentInput!) { deleteComment(input: $in) { deletedCommentId } }`,
@@ -647,7 +632,7 @@ func TestCommentEventsResume(t *testing.T) {
 			}
 			evs := openEvents(t, w.g, transport, vars, lastEventID)
 			for _, wt := range want {
-				if ev := nextCommentEvent(t, evs); ev.Type+" "+ev.CommentID != wt {
+				if ev := next(t, evs); ev.Type+" "+ev.CommentID != wt {
 					t.Fatalf("resumed with %+v, want %s", ev, wt)
 				}
 			}
@@ -665,7 +650,7 @@ func TestPolledEchoOfAnEditIsTheSameEvent(t *testing.T) {
 		t.Helper()
 		w.g.query(`mutation($in: UpdateCommentInput!) { updateComment(input: $in) { comment { id } } }`,
 			map[string]any{"in": map[string]any{"comment": id, "text": text}}).mustNoErrors(t)
-		if ev := nextCommentEvent(t, w.events); ev.Type != "UPDATED" || ev.Comment == nil || ev.Comment.Text != text {
+		if ev := next(t, w.events); ev.Type != "UPDATED" || ev.Comment == nil || ev.Comment.Text != text {
 			t.Fatalf("got %+v, want UPDATED %q", ev, text)
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"github.com/rs/cors"
-
-	"github.com/commentgraph/commentgraph/graphqlws"
 )
 
 // corsHeaders are the request headers a web app may send cross-origin: auth,
@@ -23,12 +21,8 @@ func (a *App) withCORS(next http.Handler) http.Handler {
 	if len(a.cfg.Auth.AllowedOrigins) == 0 {
 		return next
 	}
-	origins, errs := graphqlws.ParseOrigins(a.cfg.Auth.AllowedOrigins)
-	for _, err := range errs {
-		a.log.Warn("cors: an allowed origin is ignored", "err", err)
-	}
 	return cors.New(cors.Options{
-		AllowOriginFunc:  origins.Admits,
+		AllowOriginFunc:  a.origins.Admits,
 		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
 		AllowedHeaders:   corsHeaders,
 		ExposedHeaders:   []string{"X-Request-Id", "Retry-After"},

@@ -73,14 +73,8 @@ func (a *App) presentError(ctx context.Context, err error) *gqlerror.Error {
 // code gqlgen, graph/guard, graph/persisted or a transport gave it.
 func requestErrorCode(gerr *gqlerror.Error) model.Code {
 	switch c, _ := gerr.Extensions["code"].(string); c {
-	case guard.CodeComplexity:
-		return model.CodeComplexityLimitExceeded
-	case guard.CodeIntrospection:
-		return model.CodeIntrospectionDisabled
-	case persisted.CodeNotFound:
-		return model.CodePersistedQueryNotFound
-	case persisted.CodeNotAllowed:
-		return model.CodePersistedQueryNotAllowed
+	case guard.CodeComplexity, guard.CodeIntrospection, persisted.CodeNotFound, persisted.CodeNotAllowed:
+		return model.Code(c) // defined as the model's codes
 	case errcode.ParseFailed:
 		return model.CodeGraphQLParseFailed
 	case errcode.ValidationFailed:

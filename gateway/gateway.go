@@ -29,6 +29,7 @@ import (
 	"github.com/commentgraph/commentgraph/events"
 	"github.com/commentgraph/commentgraph/graph/model"
 	"github.com/commentgraph/commentgraph/graph/persisted"
+	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/providers"
 	"github.com/commentgraph/commentgraph/resolvers"
 	"github.com/commentgraph/commentgraph/resolvers/loaders"
@@ -58,6 +59,9 @@ type App struct {
 	readers *expirable.LRU[string, struct{}]
 	// attachments signs and checks the Attachment.url links (attachments.go).
 	attachments *attachmentSigner
+	// origins are auth.allowedOrigins, read once for the CORS and upload
+	// checks that consult them on every request.
+	origins graphqlws.Origins
 	// manifest is the trusted documents (persistedDocuments.manifest), nil
 	// without one.
 	manifest      persisted.Manifest
@@ -69,6 +73,9 @@ type App struct {
 	webhooks      map[string]webhookFunc
 	// background jobs (event streams, pollers), started by Open.
 	jobs []func(ctx context.Context)
+	// deps are what every adapter instance is lent (providerDeps): built
+	// once, as the instances of users' credentials are built on demand.
+	deps providers.Deps
 
 	redis redis.UniversalClient
 	cache *cache.Cache
@@ -112,6 +119,11 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	}
 	a.closers = append(a.closers, a.upstream.CloseIdleConnections)
 	a.attachments = newAttachmentSigner(cfg.Attachments)
+	origins, errs := graphqlws.ParseOrigins(cfg.Auth.AllowedOrigins)
+	for _, err := range errs {
+		log.Warn("auth.allowedOrigins: an entry is ignored", "err", err)
+	}
+	a.origins = origins
 	if err := a.openAuth(); err != nil {
 		a.closeAll()
 		return nil, err
@@ -123,17 +135,14 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.access = newAccessCache(cfg.Events.AccessCheckTTL.D())
 	a.readers = newReaderMemory()
 	if cfg.Auth.CredentialKey != "" {
-		var rdb redis.UniversalClient
-		if a.redis != nil {
-			rdb = a.redis
-		}
-		store, err := credstore.New(cfg.Auth.CredentialKey, rdb, credstore.Options{})
+		store, err := credstore.New(cfg.Auth.CredentialKey, a.redis, credstore.Options{})
 		if err != nil {
 			a.closeAll()
 			return nil, fmt.Errorf("auth.credentialKey: %w", err)
 		}
 		a.credentials = store
 	}
+	a.deps = a.providerDeps()
 	if err := a.buildTenants(); err != nil {
 		a.closeAll()
 		return nil, err
@@ -190,8 +199,12 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 // look-up must be a call).
 func (a *App) responseScope(ctx context.Context) context.Context {
 	ts := a.tenantOf(ctx)
-	if _, has := ctx.Value(secretMemoKey{}).(*secretMemo); len(ts.users) > 0 && !has {
-		ctx = withSecretMemo(ctx) // a subscription's events share its own
+	if len(ts.users) > 0 {
+		// Only these tenants' responses use a memo, so only they look for one
+		// in the context.
+		if _, has := ctx.Value(secretMemoKey{}).(*secretMemo); !has {
+			ctx = withSecretMemo(ctx) // a subscription's events share its own
+		}
 	}
 	ctx = loaders.With(ctx, loaders.New(ts.registry, a.loaderOptions))
 	if a.cfg.Loaders.Disabled {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -45,11 +44,25 @@ type logBuffer = logtest.Buffer
 // MustStartGateway runs the real gateway on a free port until the test ends.
 func MustStartGateway(t *testing.T, cfg *config.Config) *gateway {
 	t.Helper()
+	g := startGateway(t, cfg, nil)
+	if len(cfg.Auth.APIKeys) > 0 {
+		g.key = cfg.Auth.APIKeys[0].Key
+	}
+	return g
+}
+
+// startGateway runs the gateway cfg describes, logging at DEBUG into the
+// gateway's log buffer, until the test ends; hook, when set, runs between
+// New and Open, while nothing serves yet.
+func startGateway(t *testing.T, cfg *config.Config, hook func(*App)) *gateway {
+	t.Helper()
 	logs := &logBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	app, err := New(cfg, log)
+	app, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if hook != nil {
+		hook(app)
 	}
 	if err := app.Open(); err != nil {
 		t.Fatalf("Open: %v", err)
@@ -59,11 +72,7 @@ func MustStartGateway(t *testing.T, cfg *config.Config) *gateway {
 		defer cancel()
 		_ = app.Close(ctx)
 	})
-	g := &gateway{t: t, app: app, url: "http://" + app.Addr(), log: logs}
-	if len(cfg.Auth.APIKeys) > 0 {
-		g.key = cfg.Auth.APIKeys[0].Key
-	}
-	return g
+	return &gateway{t: t, app: app, url: "http://" + app.Addr(), log: logs}
 }
 
 type gqlError struct {
@@ -111,18 +120,7 @@ func (g *gateway) query(q string, vars map[string]any) gqlResponse {
 
 func (g *gateway) post(body []byte, header http.Header) gqlResponse {
 	g.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, g.url+"/query", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if g.key != "" {
-		req.Header.Set("Authorization", "Bearer "+g.key)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		g.t.Fatalf("POST /query: %v", err)
-	}
+	resp := g.request(context.Background(), http.MethodPost, "", string(body), header)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	out := gqlResponse{Status: resp.StatusCode}
@@ -131,8 +129,6 @@ func (g *gateway) post(body []byte, header http.Header) gqlResponse {
 	}
 	return out
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func TestHealthAndMetrics(t *testing.T) {
 	g := MustStartGateway(t, newTestConfig(t))

@@ -180,30 +180,15 @@ func jwtConfig(jwksURL, pemFile string) *config.JWT {
 	}
 }
 
-// startGatewayWith is MustStartGateway with a hook that runs between New and
-// Open, while nothing serves yet.
+// startGatewayWith is startGateway on a validated cfg: hook runs between New
+// and Open, while nothing serves yet. Unlike MustStartGateway it sets no
+// g.key: a request sends only the credential it names.
 func startGatewayWith(t *testing.T, cfg *config.Config, hook func(*App)) *gateway {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
-	app, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if hook != nil {
-		hook(app)
-	}
-	if err := app.Open(); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = app.Close(ctx)
-	})
-	return &gateway{t: t, app: app, url: "http://" + app.Addr(), log: logs}
+	return startGateway(t, cfg, hook)
 }
 
 // authResult is what /query answered one credential, on any transport.
@@ -437,8 +422,9 @@ func TestJWTIdentityReachesResolvers(t *testing.T) {
 		a.resolver.Credential = func(ctx context.Context) string {
 			mu.Lock()
 			defer mu.Unlock()
-			seen = append(seen, seenIdentity{tenant(ctx), user(ctx), credential(ctx)})
-			return credential(ctx)
+			id, _ := identityOf(ctx)
+			seen = append(seen, seenIdentity{id.tenant, id.user, id.fingerprint})
+			return id.fingerprint
 		}
 	})
 	lastSeen := func(t *testing.T) seenIdentity {

@@ -45,8 +45,6 @@ func (a *App) openStores() error {
 		// The cache's Ping also closes its breaker when Redis answers, so the
 		// cache is back in use as soon as readiness sees Redis.
 		a.readiness["redis"] = c.Ping
-	}
-	if a.redis != nil {
 		// The bus blocks on XREAD, so it gets its own connection pool settings:
 		// the cache's client fails fast, the bus's waits.
 		busClient, err := redisConfig.NewClient()

@@ -69,14 +69,7 @@ func (postTransport) Supports(r *http.Request) bool {
 
 // Do runs one operation.
 func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	contentType := responseContentType(r)
-	w.Header().Set("Content-Type", contentType)
-	params, err := readPostParams(r)
-	if err != nil {
-		writeRequestErrors(w, http.StatusBadRequest, exec.DispatchError(r.Context(), gqlerror.List{err}))
-		return
-	}
-	serveOperation(w, r, exec, params, contentType, t.sse)
+	serveRequest(w, r, exec, readPostParams, t.sse)
 }
 
 // Supports takes a GET that is no upgrade (GETs for an event stream are
@@ -87,14 +80,21 @@ func (getTransport) Supports(r *http.Request) bool {
 
 // Do runs one query.
 func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	serveRequest(w, r, exec, readGetParams, t.sse)
+}
+
+// serveRequest reads the operation with read and runs it as one response,
+// negotiating its content type first so a request that cannot be read is
+// answered in it too.
+func serveRequest(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, read func(*http.Request) (*graphql.RawParams, *gqlerror.Error), sse *sseTransport) {
 	contentType := responseContentType(r)
 	w.Header().Set("Content-Type", contentType)
-	params, err := readGetParams(r)
+	params, err := read(r)
 	if err != nil {
 		writeRequestErrors(w, http.StatusBadRequest, exec.DispatchError(r.Context(), gqlerror.List{err}))
 		return
 	}
-	serveOperation(w, r, exec, params, contentType, t.sse)
+	serveOperation(w, r, exec, params, contentType, sse)
 }
 
 // serveOperation runs params as one response, answering contentType.

@@ -21,7 +21,7 @@ import (
 func (a *App) providerDeps() providers.Deps {
 	// Each adapter tags its own lines with provider (as the poller does):
 	// given a logger already tagged, they wrote it twice.
-	deps := providers.Deps{
+	return providers.Deps{
 		HTTPClient: a.upstreamClient(), Logger: a.log, OnCall: a.metrics.onCall,
 		Directory: a.cache,
 		CatchUp: providers.CatchUpBounds{
@@ -29,11 +29,8 @@ func (a *App) providerDeps() providers.Deps {
 			Threads: a.cfg.Events.CatchUp.Threads, Comments: a.cfg.Events.CatchUp.Comments,
 		},
 		OnCatchUpDropped: a.metrics.onCatchUpDropped,
+		Redis:            a.redis,
 	}
-	if a.redis != nil {
-		deps.Redis = a.redis
-	}
-	return deps
 }
 
 // buildProvider makes the adapter for one configured instance (pc.ID the
@@ -54,7 +51,7 @@ func (a *App) buildProvider(pc config.Provider, short string) (providers.Provide
 		// webhooks; it never calls upstream, but factories want a credential.
 		cfg.Token, cfg.Email, cfg.Password = "unused", "unused@invalid", "unused"
 	}
-	inst, err := providers.Build(cfg, a.providerDeps())
+	inst, err := providers.Build(cfg, a.deps)
 	if err != nil {
 		return nil, err
 	}

@@ -190,14 +190,14 @@ func (a *App) limitBody(next http.Handler) http.Handler {
 			return
 		}
 		if r.ContentLength > max {
-			writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadRequest, fmt.Sprintf("request body is larger than %d bytes", max))
+			writeTooLarge(w, max)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadRequest, fmt.Sprintf("request body is larger than %d bytes", max))
+				writeTooLarge(w, max)
 				return
 			}
 			writeGraphQLError(w, http.StatusBadRequest, model.CodeBadRequest, "request body could not be read")
@@ -206,6 +206,11 @@ func (a *App) limitBody(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeTooLarge answers 413 for a request body over max bytes.
+func writeTooLarge(w http.ResponseWriter, max int64) {
+	writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadRequest, fmt.Sprintf("request body is larger than %d bytes", max))
 }
 
 // serveReady answers whether this instance should get traffic: 503 once

@@ -80,7 +80,7 @@ func decodeLive(payload []byte) liveEvent {
 func subscriberCount(g *gateway) float64 { return testutil.ToFloat64(g.app.metrics.subscribers) }
 
 // next waits for one delivery.
-func next(t *testing.T, ch <-chan liveEvent) liveEvent {
+func next[T any](t *testing.T, ch <-chan T) T {
 	t.Helper()
 	select {
 	case ev, ok := <-ch:
@@ -91,7 +91,8 @@ func next(t *testing.T, ch <-chan liveEvent) liveEvent {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no delivery within 15s")
 	}
-	return liveEvent{}
+	var zero T
+	return zero
 }
 
 type sharedWorld struct {

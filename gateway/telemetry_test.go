@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -156,14 +155,7 @@ func TestTracingFollowsAQueryFromItsClientToTheUpstream(t *testing.T) {
 		"query":     `query ThreadPage($ref: String!) { thread(provider: "klink", kind: ROOM, ref: $ref) { id comments(first: 10) { edges { node { id text sender { name } } } } } }`,
 		"variables": map[string]any{"ref": roomA},
 	})
-	req, _ := http.NewRequest(http.MethodPost, g.url+"/query", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01")
-	req.Header.Set("X-Request-Id", "client-req-42")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := g.request(t.Context(), http.MethodPost, "", string(body), http.Header{"Traceparent": {"00-" + clientTraceID + "-" + clientSpanID + "-01"}, "X-Request-Id": {"client-req-42"}})
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Request-Id") != "client-req-42" {
 		t.Fatalf("answer %d with X-Request-Id %q, want 200 and the client's id", resp.StatusCode, resp.Header.Get("X-Request-Id"))
@@ -258,14 +250,7 @@ func TestTracingOffWrapsNothing(t *testing.T) {
 		t.Errorf("traced wrapped the handler with tracing off")
 	}
 
-	req, _ := http.NewRequest(http.MethodPost, g.url+"/query", strings.NewReader(`{"query":"{ thread(provider: \"klink\", kind: ROOM, ref: \"`+roomA+`\") { id comments(first: 1) { edges { node { id } } } } }"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	readAll(g.request(t.Context(), http.MethodPost, "", `{"query":"{ thread(provider: \"klink\", kind: ROOM, ref: \"`+roomA+`\") { id comments(first: 1) { edges { node { id } } } } }"}`, http.Header{"Traceparent": {"00-" + clientTraceID + "-" + clientSpanID + "-01"}}))
 	seen := proxy.traceparents()
 	if len(seen) == 0 {
 		t.Fatal("the query made no upstream call")
@@ -288,14 +273,7 @@ func TestTracingRedisCommandsOnlyWithinARequest(t *testing.T) {
 	cfg.Redis.URL = r.URL
 	g, _ := jsonLogGateway(t, cfg, true)
 
-	req, _ := http.NewRequest(http.MethodPost, g.url+"/query", strings.NewReader(`{"query":"{ thread(provider: \"klink\", kind: ROOM, ref: \"`+roomA+`\") { id comments(first: 5) { edges { node { id sender { name } } } } } }"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	readAll(g.request(t.Context(), http.MethodPost, "", `{"query":"{ thread(provider: \"klink\", kind: ROOM, ref: \"`+roomA+`\") { id comments(first: 5) { edges { node { id sender { name } } } } } }"}`, http.Header{"Traceparent": {"00-" + clientTraceID + "-" + clientSpanID + "-01"}}))
 	closeApp(t, g.app)
 
 	var inRequest int

@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/commentgraph/commentgraph/config"
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/graph/model"
 )
 
@@ -83,7 +82,7 @@ func wsRead(t *testing.T, c *websocket.Conn) wsMsg {
 func waitSubscribers(t *testing.T, g *gateway, n float64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for testutil.ToFloat64(g.app.metrics.subscribers) != n {
+	for subscriberCount(g) != n {
 		if time.Now().After(deadline) {
 			t.Fatalf("subscriptions never reached %v", n)
 		}

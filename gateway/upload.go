@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"fmt"
 	"math"
 	"mime"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/commentgraph/commentgraph/config"
 	"github.com/commentgraph/commentgraph/graph/model"
-	"github.com/commentgraph/commentgraph/graphqlws"
 	"github.com/commentgraph/commentgraph/resolvers"
 )
 
@@ -72,7 +70,7 @@ func (a *App) limitUpload(w http.ResponseWriter, r *http.Request, next http.Hand
 	}
 	max := a.uploadLimit()
 	if r.ContentLength > max {
-		writeGraphQLError(w, http.StatusRequestEntityTooLarge, model.CodeBadRequest, fmt.Sprintf("request body is larger than %d bytes", max))
+		writeTooLarge(w, max)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, max)
@@ -85,6 +83,5 @@ func (a *App) uploadOriginAllowed(r *http.Request, o string) bool {
 	if u, err := url.Parse(o); err == nil && strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	origins, _ := graphqlws.ParseOrigins(a.cfg.Auth.AllowedOrigins)
-	return origins.Admits(o)
+	return a.origins.Admits(o)
 }

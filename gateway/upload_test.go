@@ -166,21 +166,7 @@ func (r gqlResponse) attachments(t *testing.T) []uploadedAttachment {
 // get downloads path from the gateway with a plain client and the API key.
 func (w *uploadWorld) get(t *testing.T, path, rangeHeader string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, w.g.url+path, nil)
-	req.Header.Set("Authorization", "Bearer "+uploadKey)
-	if rangeHeader != "" {
-		req.Header.Set("Range", rangeHeader)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return download(t, w.g.url+path, uploadKey, rangeHeader)
 }
 
 // A multipart createComment (sent from an allowed browser origin, with the

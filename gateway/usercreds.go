@@ -97,7 +97,7 @@ func (u *userProvider) instanceFor(secret string) (*userInstance, error) {
 		if in, ok := u.pool.Get(fp); ok {
 			return in, nil
 		}
-		inst, err := providers.Build(userConfig(u.pc, secret), u.a.providerDeps())
+		inst, err := providers.Build(userConfig(u.pc, secret), u.a.deps)
 		if err != nil {
 			// The factory's reason may quote the config it was given.
 			e := model.Errorf(model.CodeBadUserInput, "the %s credential is not usable", u.info.Name)
@@ -133,60 +133,43 @@ func userConfig(pc config.Provider, secret string) providers.Config {
 	return c
 }
 
-func (u *userProvider) Thread(ctx context.Context, kind model.ThreadKind, ref string) (*model.Thread, error) {
+// withCaller runs call on the instance acting for the caller of ctx: every
+// Provider method of a userProvider is this, with its own call.
+func withCaller[T any](ctx context.Context, u *userProvider, call func(providers.Provider) (T, error)) (T, error) {
 	p, err := u.For(ctx)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return p.Thread(ctx, kind, ref)
+	return call(p)
+}
+
+func (u *userProvider) Thread(ctx context.Context, kind model.ThreadKind, ref string) (*model.Thread, error) {
+	return withCaller(ctx, u, func(p providers.Provider) (*model.Thread, error) { return p.Thread(ctx, kind, ref) })
 }
 
 func (u *userProvider) ListThreads(ctx context.Context, page providers.Page) (*providers.ThreadPage, error) {
-	p, err := u.For(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return p.ListThreads(ctx, page)
+	return withCaller(ctx, u, func(p providers.Provider) (*providers.ThreadPage, error) { return p.ListThreads(ctx, page) })
 }
 
 func (u *userProvider) ListComments(ctx context.Context, t *model.Thread, page providers.Page) (*providers.CommentPage, error) {
-	p, err := u.For(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return p.ListComments(ctx, t, page)
+	return withCaller(ctx, u, func(p providers.Provider) (*providers.CommentPage, error) { return p.ListComments(ctx, t, page) })
 }
 
 func (u *userProvider) GetComment(ctx context.Context, t *model.Thread, ref string) (*model.Comment, error) {
-	p, err := u.For(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return p.GetComment(ctx, t, ref)
+	return withCaller(ctx, u, func(p providers.Provider) (*model.Comment, error) { return p.GetComment(ctx, t, ref) })
 }
 
 func (u *userProvider) CreateComment(ctx context.Context, in providers.CommentInput) (*model.Comment, error) {
-	p, err := u.For(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return p.CreateComment(ctx, in)
+	return withCaller(ctx, u, func(p providers.Provider) (*model.Comment, error) { return p.CreateComment(ctx, in) })
 }
 
 func (u *userProvider) Users(ctx context.Context, refs []string) (map[string]*model.User, error) {
-	p, err := u.For(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return p.Users(ctx, refs)
+	return withCaller(ctx, u, func(p providers.Provider) (map[string]*model.User, error) { return p.Users(ctx, refs) })
 }
 
 func (u *userProvider) Rooms(ctx context.Context, refs []string) (map[string]*model.Room, error) {
-	p, err := u.For(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return p.Rooms(ctx, refs)
+	return withCaller(ctx, u, func(p providers.Provider) (map[string]*model.Room, error) { return p.Rooms(ctx, refs) })
 }
 
 // secretMemo keeps a response's look-ups of stored credentials, so a query

@@ -38,7 +38,7 @@ func TestWalkthroughEditAndDelete(t *testing.T) {
 	}
 	resp.decode(t, &created)
 	id := created.CreateComment.Comment.ID
-	if ev := nextCommentEvent(t, evs); ev.Type != "ADDED" || ev.CommentID != id {
+	if ev := next(t, evs); ev.Type != "ADDED" || ev.CommentID != id {
 		t.Fatalf("got %+v", ev)
 	}
 
@@ -79,7 +79,7 @@ mutation Remove($comment: ID!) {
 	if c.EditedAt == nil || len(c.Mentions) != 1 || spanText(c.Text, c.Mentions[0].Offset, c.Mentions[0].Length) != "@"+c.Mentions[0].User.Name {
 		t.Fatalf("updateComment answered %+v", c)
 	}
-	if ev := nextCommentEvent(t, evs); ev.Type != "UPDATED" || ev.CommentID != id || ev.Comment.Text != c.Text {
+	if ev := next(t, evs); ev.Type != "UPDATED" || ev.CommentID != id || ev.Comment.Text != c.Text {
 		t.Fatalf("got %+v", ev)
 	}
 	var removed struct {
@@ -92,7 +92,7 @@ mutation Remove($comment: ID!) {
 		t.Fatalf("deleteComment answered %+v", removed)
 	}
 	gid, _ := model.DecodeID(id)
-	if ev := nextCommentEvent(t, evs); ev.Type != "DELETED" || ev.CommentID != id || ev.Comment != nil || ev.ThreadID != first.Thread.ID || gid.Provider != "ziik" {
+	if ev := next(t, evs); ev.Type != "DELETED" || ev.CommentID != id || ev.Comment != nil || ev.ThreadID != first.Thread.ID || gid.Provider != "ziik" {
 		t.Fatalf("got %+v", ev)
 	}
 }
